@@ -1,0 +1,102 @@
+//! `dispatch_apply`: run `work(i)` for every `i < n`, in parallel, and return when all ran.
+//!
+//! The caller always participates, so an apply completes even when no worker is free
+//! (which is also why nested applies cannot deadlock). Helpers — at most one per CPU
+//! beyond the caller — are submitted to the queue and claim chunks of indices from a
+//! shared counter; a helper that starts after all indices are claimed finds nothing to do
+//! and simply returns. The caller waits until the count of *finished* indices reaches `n`;
+//! the shared state is reference-counted, so late helpers never touch freed memory.
+//!
+//! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
+
+use crate::queue::continuation::Continuation;
+use crate::queue::{self, frames, root, sync, Queue};
+use crate::sync::event::Event;
+use crate::sys;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub type ApplyFn = unsafe extern "C" fn(*mut c_void, usize);
+
+struct Shared {
+    next: AtomicUsize,
+    finished: AtomicUsize,
+    n: usize,
+    chunk: usize,
+    ctxt: usize,
+    work: ApplyFn,
+    done: Event,
+}
+
+impl Shared {
+    /// Claims and runs chunks until none is left.
+    fn run(&self) {
+        loop {
+            // Relaxed: the counter only hands out disjoint ranges.
+            let start = self.next.fetch_add(self.chunk, Ordering::Relaxed);
+            if start >= self.n {
+                return;
+            }
+            let end = (start + self.chunk).min(self.n);
+            for i in start..end {
+                // SAFETY: the client promised `work` may be called with its context and
+                // any index below `n`.
+                unsafe { (self.work)(self.ctxt as *mut c_void, i) };
+            }
+            // AcqRel: the caller's Acquire load of the total sees every iteration's effects.
+            if self.finished.fetch_add(end - start, Ordering::AcqRel) + (end - start) == self.n {
+                self.done.set();
+            }
+        }
+    }
+}
+
+/// `dispatch_apply_f`. `q` is `None` for `DISPATCH_APPLY_AUTO`.
+pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
+    if n == 0 {
+        return;
+    }
+    let q = q.unwrap_or_else(|| frames::current().and_then(|c| c.root()).unwrap_or(root::default_queue()));
+    if q.is_serial() {
+        let mut args = (ctxt, work, n);
+        unsafe extern "C" fn serial_loop(p: *mut c_void) {
+            // SAFETY: `p` is the `args` tuple on the caller's stack, alive during the sync.
+            let (ctxt, work, n) = unsafe { *(p as *mut (*mut c_void, ApplyFn, usize)) };
+            for i in 0..n {
+                // SAFETY: as in `Shared::run`.
+                unsafe { work(ctxt, i) };
+            }
+        }
+        sync::sync_f(q, &mut args as *mut _ as *mut c_void, serial_loop, false, false);
+        return;
+    }
+    let helpers = sys::cpu_count().min(n) - 1;
+    let chunk = (n / ((helpers + 1) * 16)).max(1);
+    let shared = Arc::new(Shared {
+        next: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+        n,
+        chunk,
+        ctxt: ctxt as usize,
+        work,
+        done: Event::new(),
+    });
+    for _ in 0..helpers {
+        let s = shared.clone();
+        queue::submit(q, Continuation::from_closure(Box::new(move || s.run())));
+    }
+    if q.is_root() {
+        frames::with_frame(q, || shared.run());
+    } else {
+        unsafe extern "C" fn run_shared(p: *mut c_void) {
+            // SAFETY: `p` is the `Shared` the caller keeps alive across the sync.
+            unsafe { (*(p as *const Shared)).run() };
+        }
+        sync::sync_f(q, Arc::as_ptr(&shared) as *mut c_void, run_shared, false, false);
+    }
+    // Acquire: pairs with the helpers' AcqRel increments.
+    while shared.finished.load(Ordering::Acquire) < n {
+        shared.done.wait();
+    }
+}

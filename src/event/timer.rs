@@ -1,0 +1,99 @@
+//! Timer heaps, one per clock, serviced by the event thread (`dispatch_after`).
+//!
+//! Each heap is a binary min-heap on the deadline (ties broken by insertion order, so
+//! timers with equal deadlines fire in the order they were set). After every change of a
+//! heap's minimum, its timerfd is re-armed for the new minimum, under the heap lock, so
+//! the armed value always matches the heap.
+
+use super::EventThread;
+use crate::queue::continuation::WorkFn;
+use crate::queue::{self, Queue};
+use crate::sys::{self, Clock};
+use core::cmp::Reverse;
+use core::ffi::c_void;
+use std::collections::BinaryHeap;
+use std::sync::Mutex;
+
+struct Timer {
+    deadline: u64,
+    seq: u64,
+    queue: *const Queue,
+    ctxt: *mut c_void,
+    func: WorkFn,
+}
+
+// SAFETY: the queue is retained by the timer; the context belongs to the client.
+unsafe impl Send for Timer {}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
+}
+
+#[derive(Default)]
+struct Heaps {
+    mono: BinaryHeap<Reverse<Timer>>,
+    wall: BinaryHeap<Reverse<Timer>>,
+    seq: u64,
+}
+
+static HEAPS: Mutex<Heaps> = Mutex::new(Heaps { mono: BinaryHeap::new(), wall: BinaryHeap::new(), seq: 0 });
+
+fn lock() -> std::sync::MutexGuard<'static, Heaps> {
+    HEAPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Submits `func(ctxt)` to `q` at the absolute `deadline` on `clock`.
+pub fn after(clock: Clock, deadline: u64, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
+    let et = super::event_thread();
+    q.header.retain_internal();
+    let mut heaps = lock();
+    heaps.seq += 1;
+    let timer = Timer { deadline, seq: heaps.seq, queue: q, ctxt, func };
+    let (heap, fd, cancel_on_set) = match clock {
+        Clock::Monotonic => (&mut heaps.mono, &et.mono, false),
+        Clock::Realtime => (&mut heaps.wall, &et.wall, true),
+    };
+    let earliest = heap.peek().is_none_or(|Reverse(t)| deadline < t.deadline);
+    heap.push(Reverse(timer));
+    if earliest {
+        fd.arm(Some(deadline), cancel_on_set);
+    }
+}
+
+/// Fires every due timer and re-arms both timerfds. Called by the event thread.
+pub(super) fn fire_due(et: &EventThread) {
+    let mut due = Vec::new();
+    {
+        let mut heaps = lock();
+        let heaps = &mut *heaps;
+        for (heap, clock, fd, cancel_on_set) in
+            [(&mut heaps.mono, Clock::Monotonic, &et.mono, false), (&mut heaps.wall, Clock::Realtime, &et.wall, true)]
+        {
+            let now = sys::now_ns(clock);
+            while heap.peek().is_some_and(|Reverse(t)| t.deadline <= now) {
+                due.push(heap.pop().expect("peeked").0);
+            }
+            fd.arm(heap.peek().map(|Reverse(t)| t.deadline), cancel_on_set);
+        }
+    }
+    for t in due {
+        // SAFETY: the timer holds an internal reference on its queue.
+        let q = unsafe { &*t.queue };
+        queue::async_f(q, t.ctxt, t.func);
+        // SAFETY: drops the timer's reference.
+        unsafe { q.header.release_internal() };
+    }
+}

@@ -1,0 +1,71 @@
+//! `dispatch/group.h`.
+
+use super::{intptr_t, dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, queue_arg};
+use crate::object::{resolve, Kind};
+use crate::queue::continuation::Continuation;
+use crate::queue;
+use crate::sync::group::Group;
+use crate::time;
+use core::ffi::c_void;
+
+unsafe fn group_arg<'a>(g: dispatch_group_t, what: &str) -> &'a Group {
+    // SAFETY: forwarded contract; a group's header is its first field.
+    unsafe { &*(resolve(g, Some(Kind::Group), what) as *const _ as *const Group) }
+}
+
+#[no_mangle]
+pub extern "C" fn dispatch_group_create() -> dispatch_group_t {
+    Group::create() as dispatch_group_t
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_group_enter(group: dispatch_group_t) {
+    // SAFETY: the client passes a group.
+    unsafe { group_arg(group, "dispatch_group_enter") }.enter();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_group_leave(group: dispatch_group_t) {
+    // SAFETY: the client passes a group.
+    unsafe { group_arg(group, "dispatch_group_leave") }.leave();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_group_async_f(
+    group: dispatch_group_t,
+    queue: dispatch_queue_t,
+    context: *mut c_void,
+    work: dispatch_function_t,
+) {
+    // SAFETY: the client passes a group and a queue.
+    let (g, q) = unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
+    let c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
+    g.enter();
+    g.header.retain_internal();
+    // SAFETY: freshly allocated and ours until submitted.
+    unsafe { (*c).group = g };
+    queue::submit(q, c);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_group_notify_f(
+    group: dispatch_group_t,
+    queue: dispatch_queue_t,
+    context: *mut c_void,
+    work: dispatch_function_t,
+) {
+    // SAFETY: the client passes a group and a queue.
+    let (g, q) = unsafe { (group_arg(group, "dispatch_group_notify_f"), queue_arg(queue, "dispatch_group_notify_f")) };
+    g.notify(q, context, function_arg(work, "dispatch_group_notify_f"));
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_group_wait(group: dispatch_group_t, timeout: dispatch_time_t) -> intptr_t {
+    // SAFETY: the client passes a group.
+    let g = unsafe { group_arg(group, "dispatch_group_wait") };
+    if g.wait(time::deadline(timeout)) {
+        0
+    } else {
+        -1 // non-zero: timed out
+    }
+}

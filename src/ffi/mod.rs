@@ -1,0 +1,52 @@
+//! The C surface: one file per public header. Each function checks its arguments, turns
+//! C pointers into typed objects (aborting with a `BUG IN CLIENT OF LIBDISPATCH:` message
+//! on misuse), and calls the core. This is the only module that exports symbols.
+#![allow(non_camel_case_types, clippy::missing_safety_doc)]
+
+pub mod group;
+pub mod object;
+pub mod once;
+pub mod queue;
+pub mod semaphore;
+pub mod time;
+pub mod work;
+
+use crate::object::{resolve, Kind};
+use crate::queue::Queue;
+use crate::sys;
+use core::ffi::c_void;
+
+// The C types. Their C definitions are hand-written in the header prelude
+// (cbindgen.toml): these aliases only give cbindgen the right names to print.
+/// C's `intptr_t` and `uintptr_t` (the reference headers' spelling).
+pub type intptr_t = isize;
+pub type uintptr_t = usize;
+pub type size_t = usize;
+pub type dispatch_object_t = *mut c_void;
+pub type dispatch_queue_t = *mut c_void;
+pub type dispatch_queue_global_t = *mut c_void;
+pub type dispatch_queue_attr_t = *mut c_void;
+pub type dispatch_group_t = *mut c_void;
+pub type dispatch_semaphore_t = *mut c_void;
+pub type dispatch_function_t = Option<unsafe extern "C" fn(*mut c_void)>;
+pub type dispatch_time_t = u64;
+pub type dispatch_once_t = isize;
+pub type dispatch_qos_class_t = u32;
+pub type dispatch_autorelease_frequency_t = u64;
+
+/// Resolves a queue argument.
+///
+/// # Safety
+/// `q` must be NULL or a dispatch object.
+pub(crate) unsafe fn queue_arg<'a>(q: dispatch_queue_t, what: &str) -> &'a Queue {
+    // SAFETY: forwarded contract; a queue's header is its first field.
+    unsafe { &*(resolve(q, Some(Kind::Queue), what) as *const _ as *const Queue) }
+}
+
+/// Unwraps a function argument.
+pub(crate) fn function_arg(f: dispatch_function_t, what: &str) -> unsafe extern "C" fn(*mut c_void) {
+    match f {
+        Some(f) => f,
+        None => sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function")),
+    }
+}

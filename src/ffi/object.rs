@@ -1,0 +1,91 @@
+//! `dispatch/object.h`.
+
+use super::{dispatch_function_t, dispatch_object_t, dispatch_queue_t, queue_arg};
+use crate::object::{resolve, Kind};
+use crate::queue::Queue;
+use crate::sys;
+use core::ffi::c_void;
+use core::sync::atomic::Ordering;
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_retain(object: dispatch_object_t) {
+    // SAFETY: the client passes a dispatch object; `resolve` checks its tag.
+    unsafe { resolve(object, None, "dispatch_retain") }.retain();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_release(object: dispatch_object_t) {
+    // SAFETY: as above; the client gives up one reference.
+    unsafe { resolve(object, None, "dispatch_release").release() };
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_set_context(object: dispatch_object_t, context: *mut c_void) {
+    // SAFETY: as above.
+    let h = unsafe { resolve(object, None, "dispatch_set_context") };
+    // Relaxed: the context is client data the client synchronises itself.
+    h.context.store(context, Ordering::Relaxed);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_get_context(object: dispatch_object_t) -> *mut c_void {
+    // SAFETY: as above.
+    let h = unsafe { resolve(object, None, "dispatch_get_context") };
+    // Relaxed: as in `dispatch_set_context`.
+    h.context.load(Ordering::Relaxed)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_set_finalizer_f(object: dispatch_object_t, finalizer: dispatch_function_t) {
+    // SAFETY: as above.
+    unsafe { resolve(object, None, "dispatch_set_finalizer_f") }.set_finalizer(finalizer);
+}
+
+/// The queue behind a suspendable object.
+unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> &'a Queue {
+    // SAFETY: forwarded contract.
+    let h = unsafe { resolve(object, None, what) };
+    if !h.kind_is(Kind::Queue) {
+        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"));
+    }
+    // SAFETY: a queue's header is its first field.
+    unsafe { &*(h as *const _ as *const Queue) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_suspend(object: dispatch_object_t) {
+    // SAFETY: as above.
+    unsafe { suspendable(object, "dispatch_suspend") }.suspend();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_resume(object: dispatch_object_t) {
+    // SAFETY: as above.
+    unsafe { suspendable(object, "dispatch_resume") }.resume();
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_activate(object: dispatch_object_t) {
+    // SAFETY: as above.
+    let h = unsafe { resolve(object, None, "dispatch_activate") };
+    if h.kind_is(Kind::Queue) {
+        // SAFETY: a queue's header is its first field.
+        unsafe { &*(h as *const _ as *const Queue) }.activate();
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_set_target_queue(object: dispatch_object_t, queue: dispatch_queue_t) {
+    // SAFETY: as above.
+    let h = unsafe { resolve(object, None, "dispatch_set_target_queue") };
+    let target = if queue.is_null() {
+        None
+    } else {
+        // SAFETY: the client passes a queue.
+        Some(unsafe { queue_arg(queue, "dispatch_set_target_queue") })
+    };
+    if h.kind_is(Kind::Queue) {
+        // SAFETY: a queue's header is its first field.
+        unsafe { &*(h as *const _ as *const Queue) }.set_target(target);
+    }
+}

@@ -1,0 +1,223 @@
+//! `dispatch/queue.h`: queues, attributes, global and main queues, queue-specific data,
+//! and the current-queue assertions.
+
+use super::{
+    dispatch_autorelease_frequency_t, dispatch_function_t, dispatch_qos_class_t, dispatch_queue_attr_t,
+    dispatch_queue_global_t, dispatch_queue_t, intptr_t, queue_arg, uintptr_t,
+};
+use crate::object::Forwarder;
+use crate::queue::attr::QueueAttr;
+use crate::queue::main_queue::{self, MAIN_QUEUE};
+use crate::queue::{frames, root, state, Queue};
+use crate::sys;
+use core::ffi::{c_char, c_int, c_void, CStr};
+
+/// `dispatch_get_main_queue()` is `&_dispatch_main_q`: a forwarder to the real main queue,
+/// so a copy of it in an executable still works (see `object.rs`).
+#[no_mangle]
+pub static _dispatch_main_q: Forwarder = Forwarder::new(&MAIN_QUEUE.header);
+
+/// `DISPATCH_QUEUE_CONCURRENT` is `&_dispatch_queue_attr_concurrent`.
+#[no_mangle]
+pub static _dispatch_queue_attr_concurrent: QueueAttr = QueueAttr::CONCURRENT;
+
+const DISPATCH_QUEUE_OVERCOMMIT: usize = 0x2;
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_create(label: *const c_char, attr: dispatch_queue_attr_t) -> dispatch_queue_t {
+    // SAFETY: forwarded contract.
+    unsafe { dispatch_queue_create_with_target(label, attr, core::ptr::null_mut()) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_create_with_target(
+    label: *const c_char,
+    attr: dispatch_queue_attr_t,
+    target: dispatch_queue_t,
+) -> dispatch_queue_t {
+    // SAFETY: the client passes NULL or a NUL-terminated string.
+    let label = (!label.is_null()).then(|| unsafe { CStr::from_ptr(label) });
+    // SAFETY: the client passes NULL or a queue attribute.
+    let attr = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let target = if target.is_null() {
+        None
+    } else {
+        // SAFETY: the client passes a queue.
+        Some(unsafe { queue_arg(target, "dispatch_queue_create_with_target") })
+    };
+    Queue::create(label, &attr, target) as dispatch_queue_t
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_attr_make_initially_inactive(attr: dispatch_queue_attr_t) -> dispatch_queue_attr_t {
+    // SAFETY: the client passes NULL or a queue attribute.
+    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    QueueAttr { inactive: true, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_attr_make_with_qos_class(
+    attr: dispatch_queue_attr_t,
+    qos_class: dispatch_qos_class_t,
+    relative_priority: c_int,
+) -> dispatch_queue_attr_t {
+    // SAFETY: as above.
+    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let valid_qos = qos_class == 0 || root::is_qos_class(qos_class);
+    if !valid_qos || !(-15..=0).contains(&relative_priority) {
+        return core::ptr::null_mut(); // documented: invalid arguments give NULL
+    }
+    QueueAttr { qos: qos_class, relative_priority, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_attr_make_with_autorelease_frequency(
+    attr: dispatch_queue_attr_t,
+    frequency: dispatch_autorelease_frequency_t,
+) -> dispatch_queue_attr_t {
+    // SAFETY: as above.
+    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    if frequency > 2 {
+        return core::ptr::null_mut();
+    }
+    // There are no autorelease pools on Linux; the frequency is kept for completeness.
+    QueueAttr { autorelease_frequency: frequency as u8, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
+}
+
+#[no_mangle]
+pub extern "C" fn dispatch_get_global_queue(identifier: intptr_t, flags: uintptr_t) -> dispatch_queue_global_t {
+    if flags & !DISPATCH_QUEUE_OVERCOMMIT != 0 {
+        return core::ptr::null_mut();
+    }
+    match root::rank_of_identifier(identifier) {
+        Some(rank) => root::root_queue(rank, flags & DISPATCH_QUEUE_OVERCOMMIT != 0) as *const Queue as dispatch_queue_global_t,
+        None => core::ptr::null_mut(),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn dispatch_main() -> ! {
+    main_queue::dispatch_main()
+}
+
+/// The queue the caller runs on, as `dispatch_get_current_queue` defines it.
+fn current_queue() -> &'static Queue {
+    frames::current().unwrap_or_else(|| {
+        if main_queue::on_main_thread() {
+            &MAIN_QUEUE
+        } else {
+            root::default_queue()
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_get_label(queue: dispatch_queue_t) -> *const c_char {
+    let q = if queue.is_null() {
+        current_queue() // DISPATCH_CURRENT_QUEUE_LABEL
+    } else {
+        // SAFETY: the client passes a queue.
+        unsafe { queue_arg(queue, "dispatch_queue_get_label") }
+    };
+    q.label()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_get_qos_class(
+    queue: dispatch_queue_t,
+    relative_priority_ptr: *mut c_int,
+) -> dispatch_qos_class_t {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_queue_get_qos_class") };
+    if !relative_priority_ptr.is_null() {
+        // SAFETY: the client passes NULL or a writable int.
+        unsafe { *relative_priority_ptr = q.relative_priority };
+    }
+    q.qos
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_set_specific(
+    queue: dispatch_queue_t,
+    key: *const c_void,
+    context: *mut c_void,
+    destructor: dispatch_function_t,
+) {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_queue_set_specific") };
+    if key.is_null() {
+        return;
+    }
+    q.set_specific(key, context, destructor);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_queue_get_specific(queue: dispatch_queue_t, key: *const c_void) -> *mut c_void {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_queue_get_specific") };
+    if key.is_null() {
+        return core::ptr::null_mut();
+    }
+    q.get_specific(key)
+}
+
+#[no_mangle]
+pub extern "C" fn dispatch_get_specific(key: *const c_void) -> *mut c_void {
+    if key.is_null() {
+        return core::ptr::null_mut();
+    }
+    current_queue().find_specific(key)
+}
+
+#[no_mangle]
+pub extern "C" fn dispatch_get_current_queue() -> dispatch_queue_t {
+    current_queue() as *const Queue as dispatch_queue_t
+}
+
+fn label_of(q: &Queue) -> String {
+    // SAFETY: labels are NUL-terminated strings owned by the queue.
+    unsafe { CStr::from_ptr(q.label()) }.to_string_lossy().into_owned()
+}
+
+/// Whether the calling thread runs on `q` (or on a queue targeting it).
+fn on_queue(q: &Queue) -> bool {
+    frames::holds(q) || (q.is_main() && frames::depth() == 0 && main_queue::on_main_thread())
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_assert_queue(queue: dispatch_queue_t) {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_assert_queue") };
+    if !on_queue(q) {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: Block was expected to execute on queue [{}]",
+            label_of(q)
+        ));
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_assert_queue_barrier(queue: dispatch_queue_t) {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_assert_queue_barrier") };
+    let s = q.state.load();
+    let exclusive = q.is_serial() || (s & state::IN_BARRIER != 0 && state::owner(s) == sys::gettid());
+    if !on_queue(q) || !exclusive {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: Block was expected to act as a barrier on queue [{}]",
+            label_of(q)
+        ));
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_assert_queue_not(queue: dispatch_queue_t) {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, "dispatch_assert_queue_not") };
+    if on_queue(q) {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: Block was expected not to execute on queue [{}]",
+            label_of(q)
+        ));
+    }
+}

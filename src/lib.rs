@@ -1,0 +1,37 @@
+//! A libdispatch (Grand Central Dispatch) for Linux, exported as a C ABI.
+//!
+//! Layers, bottom up (see `docs/ARCHITECTURE.md`):
+//! `sys` (syscalls) → `sync` (futex event, semaphore, group, once) → `queue` (state word,
+//! item lists, drain, sync) and `pool` (workers serving the root queues) → `event`
+//! (timers) → `apply`, `time` → `ffi` (the exported C functions).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(loom, allow(dead_code))]
+
+mod primitive;
+
+#[cfg(not(loom))]
+mod apply;
+#[cfg(not(loom))]
+mod event;
+#[cfg(not(loom))]
+pub mod ffi;
+#[cfg(not(loom))]
+mod object;
+#[cfg(not(loom))]
+mod pool;
+#[cfg(not(loom))]
+mod queue;
+#[cfg(not(loom))]
+mod sync;
+#[cfg(not(loom))]
+mod sys;
+#[cfg(not(loom))]
+mod time;
+
+/// Under loom only the lock-free protocols are compiled, against loom's atomics.
+#[cfg(loom)]
+mod queue {
+    pub mod item;
+    pub mod list;
+    pub mod state;
+}

@@ -1,0 +1,225 @@
+//! The header every dispatch object starts with, reference counting, and the checks that
+//! turn a C pointer back into a typed object.
+//!
+//! Two counts, as in libdispatch's `object.c`: `xref` counts the client's references
+//! (`dispatch_retain`/`dispatch_release`), `iref` the runtime's own (an enqueued queue, a
+//! pending notify). All client references together hold one internal reference. When
+//! `xref` reaches zero the object's kind may object (releasing a suspended or inactive
+//! queue is a client bug) and the internal reference is dropped; when `iref` reaches zero
+//! the object is disposed and its finalizer is submitted to its target queue.
+//!
+//! The first word of every object is a tag: `OBJECT_MAGIC | kind`. The data objects the
+//! header refers to by address (`_dispatch_main_q`) may be *copied* into an executable by a
+//! copy relocation, so such an object is a [`Forwarder`] instead: its tag says "forward"
+//! and its second word points at the real object. [`resolve`] follows it.
+
+use crate::sys;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+
+pub type DispatchFunction = Option<unsafe extern "C" fn(*mut c_void)>;
+
+/// High bits shared by every object tag ("dspt").
+const OBJECT_MAGIC: usize = 0x6473_7074_0000_0000;
+const MAGIC_MASK: usize = 0xffff_ffff_0000_0000;
+/// Tag of a [`Forwarder`].
+pub const FORWARD_TAG: usize = OBJECT_MAGIC | 0xf0f0;
+
+/// What an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Kind {
+    Queue = 1,
+    Group = 2,
+    Semaphore = 3,
+}
+
+impl Kind {
+    pub const fn tag(self) -> usize {
+        OBJECT_MAGIC | self as usize
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Queue => "queue",
+            Kind::Group => "group",
+            Kind::Semaphore => "semaphore",
+        }
+    }
+}
+
+/// Reference count of objects that live forever (global and main queues).
+const IMMORTAL: i32 = i32::MAX / 2;
+
+/// Per-kind behaviour at the two release points.
+pub struct ObjectVTable {
+    /// Called when the client's last reference goes; may abort on a client bug.
+    pub xref_dispose: unsafe fn(*const Header),
+    /// Frees the object; returns the queue its finalizer must run on (retained).
+    pub dispose: unsafe fn(*const Header) -> *const crate::queue::Queue,
+}
+
+#[repr(C)]
+pub struct Header {
+    tag: usize,
+    xref: AtomicI32,
+    iref: AtomicI32,
+    pub vtable: &'static ObjectVTable,
+    pub context: AtomicPtr<c_void>,
+    finalizer: AtomicUsize,
+}
+
+// SAFETY: every field is atomic or immutable after construction.
+unsafe impl Sync for Header {}
+
+impl Header {
+    pub const fn new(kind: Kind, vtable: &'static ObjectVTable) -> Header {
+        Header {
+            tag: kind.tag(),
+            xref: AtomicI32::new(1),
+            iref: AtomicI32::new(1),
+            vtable,
+            context: AtomicPtr::new(core::ptr::null_mut()),
+            finalizer: AtomicUsize::new(0),
+        }
+    }
+
+    pub const fn new_immortal(kind: Kind, vtable: &'static ObjectVTable) -> Header {
+        let mut h = Header::new(kind, vtable);
+        h.xref = AtomicI32::new(IMMORTAL);
+        h.iref = AtomicI32::new(IMMORTAL);
+        h
+    }
+
+    pub fn kind_is(&self, kind: Kind) -> bool {
+        self.tag == kind.tag()
+    }
+
+    pub fn is_immortal(&self) -> bool {
+        self.xref.load(Ordering::Relaxed) >= IMMORTAL / 2
+    }
+
+    pub fn retain(&self) {
+        if self.is_immortal() {
+            return;
+        }
+        // Relaxed: taking a reference needs no ordering; the caller already has one.
+        let prev = self.xref.fetch_add(1, Ordering::Relaxed);
+        if prev <= 0 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Resurrection of an object");
+        }
+    }
+
+    pub fn retain_internal(&self) {
+        if self.is_immortal() {
+            return;
+        }
+        // Relaxed: as for `retain`.
+        self.iref.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// # Safety
+    /// `self` must be the header of a live object created by this crate.
+    pub unsafe fn release(&self) {
+        if self.is_immortal() {
+            return;
+        }
+        // AcqRel: the last release must see every other holder's writes before disposing.
+        let prev = self.xref.fetch_sub(1, Ordering::AcqRel);
+        if prev > 1 {
+            return;
+        }
+        if prev < 1 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
+        }
+        // SAFETY: the object is live (the internal reference the client held keeps it).
+        unsafe { (self.vtable.xref_dispose)(self) };
+        // SAFETY: as above; this drops the internal reference all client references held.
+        unsafe { self.release_internal() };
+    }
+
+    /// # Safety
+    /// `self` must be the header of a live object holding an internal reference.
+    pub unsafe fn release_internal(&self) {
+        if self.is_immortal() {
+            return;
+        }
+        // AcqRel: as for `release`.
+        let prev = self.iref.fetch_sub(1, Ordering::AcqRel);
+        if prev > 1 {
+            return;
+        }
+        if prev < 1 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
+        }
+        let finalizer = self.finalizer.load(Ordering::Relaxed);
+        let context = self.context.load(Ordering::Relaxed);
+        // SAFETY: no reference remains; the kind frees its own allocation.
+        let target = unsafe { (self.vtable.dispose)(self) };
+        if finalizer != 0 && !context.is_null() && !target.is_null() {
+            // SAFETY: the finalizer was stored from a valid `dispatch_function_t`.
+            let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(finalizer) };
+            // SAFETY: `target` is a live queue the disposed object held a reference on.
+            unsafe { crate::queue::async_f(&*target, context, f) };
+        }
+        if !target.is_null() {
+            // SAFETY: the reference `dispose` handed over.
+            unsafe { (*target).header.release_internal() };
+        }
+    }
+
+    pub fn set_finalizer(&self, f: DispatchFunction) {
+        self.finalizer.store(f.map_or(0, |f| f as usize), Ordering::Relaxed);
+    }
+}
+
+/// The stand-in for a data object that a binary may hold a copy of (see module doc).
+#[repr(C)]
+pub struct Forwarder {
+    tag: usize,
+    target: *const Header,
+}
+
+// SAFETY: immutable after construction; the target is a `'static` object.
+unsafe impl Sync for Forwarder {}
+
+impl Forwarder {
+    pub const fn new(target: *const Header) -> Forwarder {
+        Forwarder { tag: FORWARD_TAG, target }
+    }
+}
+
+/// Turns a client pointer into an object header of the expected kind, or aborts with the
+/// GCD message naming the misuse.
+///
+/// # Safety
+/// `ptr` must be null or point at memory at least two words long (any dispatch object).
+pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
+    if ptr.is_null() {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"
+        ));
+    }
+    let mut h = ptr as *const Header;
+    // SAFETY: the caller passes a dispatch object; its first word is its tag.
+    let tag = unsafe { (*h).tag };
+    if tag == FORWARD_TAG {
+        // SAFETY: a forwarder's second word is the real object.
+        h = unsafe { (*(ptr as *const Forwarder)).target };
+    }
+    // SAFETY: as above, now for the real object.
+    let header = unsafe { &*h };
+    if header.tag & MAGIC_MASK != OBJECT_MAGIC {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch object (or was already freed)"
+        ));
+    }
+    if let Some(kind) = kind {
+        if header.tag != kind.tag() {
+            sys::abort_with_message(&format!(
+                "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch {}",
+                kind.name()
+            ));
+        }
+    }
+    header
+}

@@ -1,0 +1,18 @@
+//! The atomics the lock-free protocols are written against: std's normally, loom's mocks
+//! under `cfg(loom)`, so the model-checked code and the shipped code are the same code
+//! (the arrangement of crossbeam's `primitive` module and tokio's `loom` module).
+
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU64};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64};
+
+/// Hint for a spin-wait iteration.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}

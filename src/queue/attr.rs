@@ -1,0 +1,64 @@
+//! Queue attributes (`dispatch_queue_attr_t`).
+//!
+//! An attribute is a small immutable value. `DISPATCH_QUEUE_SERIAL` is NULL and
+//! `DISPATCH_QUEUE_CONCURRENT` is the address of the exported `_dispatch_queue_attr_concurrent`,
+//! which a binary may hold a copy of (copy relocation): so attributes are recognised by
+//! their contents, never by address. Derived attributes are interned: one leaked value per
+//! distinct combination, so `make_*` never leaks more than the handful of combinations a
+//! program uses.
+
+use crate::sys;
+use std::sync::Mutex;
+
+const ATTR_MAGIC: u32 = 0x6174_7472; // "attr"
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueAttr {
+    pub(crate) magic: u32,
+    pub concurrent: bool,
+    pub inactive: bool,
+    pub autorelease_frequency: u8,
+    pub qos: u32,
+    pub relative_priority: i32,
+}
+
+impl QueueAttr {
+    pub const SERIAL: QueueAttr = QueueAttr {
+        magic: ATTR_MAGIC,
+        concurrent: false,
+        inactive: false,
+        autorelease_frequency: 0,
+        qos: 0,
+        relative_priority: 0,
+    };
+    pub const CONCURRENT: QueueAttr = QueueAttr { concurrent: true, ..QueueAttr::SERIAL };
+
+    /// Reads the attribute a client passed (NULL is the serial default).
+    ///
+    /// # Safety
+    /// `ptr` must be NULL or point at a `QueueAttr` (or a copy of the exported one).
+    pub unsafe fn from_ptr(ptr: *const QueueAttr) -> QueueAttr {
+        if ptr.is_null() {
+            return QueueAttr::SERIAL;
+        }
+        // SAFETY: the caller passes an attribute object.
+        let a = unsafe { *ptr };
+        if a.magic != ATTR_MAGIC {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Invalid queue attribute");
+        }
+        a
+    }
+
+    /// The canonical `'static` copy of this combination.
+    pub fn intern(self) -> &'static QueueAttr {
+        static INTERNED: Mutex<Vec<&'static QueueAttr>> = Mutex::new(Vec::new());
+        let mut all = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = all.iter().find(|a| ***a == self) {
+            return a;
+        }
+        let a: &'static QueueAttr = Box::leak(Box::new(self));
+        all.push(a);
+        a
+    }
+}

@@ -1,0 +1,82 @@
+//! Work items: a submitted function (a [`Continuation`]) and a parked sync caller (a
+//! [`SyncWaiter`]), both headed by an [`Item`] so they can sit on any queue's list.
+
+use super::item::{Item, ItemKind};
+use super::Queue;
+use crate::sync::event::Event;
+use crate::sync::group::Group;
+use core::ffi::c_void;
+
+pub type WorkFn = unsafe extern "C" fn(*mut c_void);
+
+/// An asynchronously submitted function and what must happen when it finishes.
+#[repr(C)]
+pub struct Continuation {
+    pub item: Item,
+    pub func: WorkFn,
+    pub ctxt: *mut c_void,
+    /// Submitted with a barrier function (`dispatch_barrier_async*`).
+    pub barrier: bool,
+    /// Left (and released) once the function returned (`dispatch_group_async*`).
+    pub group: *const Group,
+    /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
+    /// holds one width unit of, and an internal reference on, this queue.
+    pub width_of: *const Queue,
+}
+
+impl Continuation {
+    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> *mut Continuation {
+        Box::into_raw(Box::new(Continuation {
+            item: Item::new(ItemKind::Continuation, 0),
+            func,
+            ctxt,
+            barrier,
+            group: core::ptr::null(),
+            width_of: core::ptr::null(),
+        }))
+    }
+
+    /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
+    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> *mut Continuation {
+        unsafe extern "C" fn call_boxed(ctxt: *mut c_void) {
+            // SAFETY: `ctxt` is the `Box<Box<dyn FnOnce>>` leaked below, called once.
+            let f = unsafe { Box::from_raw(ctxt as *mut Box<dyn FnOnce() + Send>) };
+            f()
+        }
+        Continuation::boxed(call_boxed, Box::into_raw(Box::new(f)) as *mut c_void, false)
+    }
+}
+
+/// A `dispatch_sync`-family caller parked on its own stack until the queue is handed to it
+/// (or, for `run_by_drainer`, until the draining thread has run its function).
+#[repr(C)]
+pub struct SyncWaiter {
+    pub item: Item,
+    /// Needs the queue exclusively (serial queue, barrier sync).
+    pub exclusive: bool,
+    /// The drainer runs `func` itself and then wakes the waiter (`dispatch_async_and_wait`
+    /// on a busy queue, and any sync onto a thread-bound queue such as the main queue).
+    pub run_by_drainer: bool,
+    pub func: WorkFn,
+    pub ctxt: *mut c_void,
+    /// For `run_by_drainer`: the queue the function logically runs on (it may be a queue
+    /// below the one this waiter sits on; the drainer shows it as the current queue).
+    pub current: *const Queue,
+    pub tid: u32,
+    pub event: Event,
+}
+
+impl SyncWaiter {
+    pub fn new(exclusive: bool, run_by_drainer: bool, func: WorkFn, ctxt: *mut c_void, current: *const Queue, tid: u32) -> SyncWaiter {
+        SyncWaiter {
+            item: Item::new(ItemKind::SyncWaiter, 0),
+            exclusive,
+            run_by_drainer,
+            func,
+            ctxt,
+            current,
+            tid,
+            event: Event::new(),
+        }
+    }
+}

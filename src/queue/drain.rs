@@ -1,0 +1,256 @@
+//! Draining: running a queue's items on the thread that took it off its target.
+//!
+//! A worker pops an item from a root list and runs it with [`run_root_item`]. When the
+//! item is a queue, the worker claims the queue's drain lock ([`QueueState::start_drain`])
+//! and drains it:
+//!
+//! * **Exclusively** (serial queues, and concurrent queues that target another custom
+//!   queue): items run one after another on this thread. A child queue found on the list
+//!   is drained inline, still under this queue's lock — which is what makes queues that
+//!   share a serial target mutually exclusive. A sync waiter is *handed* the lock: the
+//!   drainer rewrites the owner to the waiter's thread, wakes it, and leaves; the waiter
+//!   runs its function on its own thread and unlocks (the workloop wait/wake idea).
+//! * **In parallel** (concurrent queues targeting a root queue): non-barrier items get a
+//!   width unit each and are sent to the root list, so other workers run them at once;
+//!   a barrier waits until the width drains to zero (`PENDING_BARRIER`), then runs here.
+//!
+//! A drain runs at most [`DRAIN_BATCH`] items before putting the queue back on its target,
+//! so one busy queue cannot starve the others sharing its target.
+//!
+//! [`QueueState::start_drain`]: super::state::QueueState::start_drain
+
+use super::continuation::{Continuation, SyncWaiter};
+use super::frames;
+use super::item::{Item, ItemKind};
+use super::state::{is_suspended_or_inactive, BarrierStart, DrainStart, Wake};
+use super::{enqueue_on_target, push, queue_of_item, Queue};
+use crate::sys;
+
+/// Items one drain runs before yielding the target to others.
+const DRAIN_BATCH: usize = 128;
+
+/// Runs an item a worker took from root queue `root`.
+///
+/// # Safety
+/// `item` must be an item just popped from `root`'s run list.
+pub unsafe fn run_root_item(root: &Queue, item: *mut Item) {
+    // SAFETY: every item starts with an `Item` header.
+    match unsafe { (*item).kind } {
+        ItemKind::Continuation => {
+            // SAFETY: continuations are created by `Continuation::boxed`.
+            let width_of = unsafe { (*(item as *mut Continuation)).width_of };
+            // SAFETY: a redirected item holds an internal reference on `width_of`.
+            match unsafe { width_of.as_ref() } {
+                Some(q) => {
+                    // SAFETY: the item is ours and runs once.
+                    frames::with_frame(q, || unsafe { run_continuation(item) });
+                    release_width(q);
+                    // SAFETY: the reference taken when the item was redirected.
+                    unsafe { q.header.release_internal() };
+                }
+                // SAFETY: as above.
+                None => frames::with_frame(root, || unsafe { run_continuation(item) }),
+            }
+        }
+        // SAFETY: queue items are the `item` field of a queue that was enqueued.
+        ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
+        ItemKind::SyncWaiter => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
+    }
+}
+
+/// Runs a continuation's function, leaves its group, and frees it.
+///
+/// # Safety
+/// `item` must be a `Continuation` created by `Continuation::boxed` and owned by the caller.
+pub unsafe fn run_continuation(item: *mut Item) {
+    // SAFETY: per the contract, we own this allocation.
+    let c = unsafe { Box::from_raw(item as *mut Continuation) };
+    // SAFETY: the client promised `func` may be called with `ctxt`.
+    unsafe { (c.func)(c.ctxt) };
+    // SAFETY: a continuation with a group entered it and holds a reference on it.
+    if let Some(group) = unsafe { c.group.as_ref() } {
+        group.leave();
+        // SAFETY: the reference taken at submission.
+        unsafe { group.header.release_internal() };
+    }
+}
+
+/// Returns a width unit of `q` and wakes it if items (a barrier, or width-blocked items)
+/// are waiting.
+pub fn release_width(q: &Queue) {
+    q.state.release_width();
+    if !q.list.is_empty() && q.state.wakeup() == Wake::Enqueue {
+        enqueue_on_target(q);
+    }
+}
+
+/// Gives up `q`'s drain lock; re-enqueues it if items slipped in meanwhile.
+pub fn unlock(q: &Queue) {
+    if q.state.unlock(|| q.list.is_empty()) == Wake::Enqueue {
+        enqueue_on_target(q);
+    }
+}
+
+/// Whether `q` drains in parallel (concurrent, directly on a root queue).
+pub fn drains_in_parallel(q: &Queue) -> bool {
+    !q.is_serial() && q.target().is_some_and(|t| t.is_root())
+}
+
+/// Drains `q`, which this thread just took off its target (consuming the internal
+/// reference the enqueue took).
+pub fn drain_queue(q: &Queue) {
+    let tid = sys::gettid();
+    let parallel = drains_in_parallel(q);
+    if q.state.start_drain(tid, !parallel) == DrainStart::Acquired {
+        frames::with_frame(q, || if parallel { drain_parallel(q, tid) } else { drain_exclusive(q) });
+    }
+    // SAFETY: the reference `enqueue_on_target` took for this drain.
+    unsafe { q.header.release_internal() };
+}
+
+fn drain_exclusive(q: &Queue) {
+    for _ in 0..DRAIN_BATCH {
+        if is_suspended_or_inactive(q.state.load()) {
+            break;
+        }
+        let item = q.list.peek();
+        if item.is_null() {
+            break;
+        }
+        // SAFETY: we hold the drain lock, so we are the list's only consumer.
+        unsafe { q.list.pop(item) };
+        // SAFETY: the item is ours now; its kind says what it is.
+        match unsafe { (*item).kind } {
+            // SAFETY: as above.
+            ItemKind::Continuation => unsafe { run_continuation(item) },
+            // SAFETY: a queue item is the `item` field of an enqueued queue.
+            ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
+            ItemKind::SyncWaiter => {
+                // SAFETY: the waiter is parked until we set its event.
+                let w = unsafe { &*(item as *const SyncWaiter) };
+                if w.run_by_drainer {
+                    run_waiter_here(w);
+                } else {
+                    q.state.hand_off(w.tid, true);
+                    w.event.set();
+                    return; // the lock is the waiter's now
+                }
+            }
+        }
+    }
+    unlock(q);
+}
+
+fn drain_parallel(q: &Queue, tid: u32) {
+    for _ in 0..DRAIN_BATCH {
+        if is_suspended_or_inactive(q.state.load()) {
+            break;
+        }
+        let item = q.list.peek();
+        if item.is_null() {
+            break;
+        }
+        // SAFETY: we are the only consumer; the kind field is immutable.
+        let kind = unsafe { (*item).kind };
+        let exclusive = match kind {
+            // SAFETY: the kind says what the item is.
+            ItemKind::Continuation => unsafe { (*(item as *const Continuation)).barrier },
+            // SAFETY: as above.
+            ItemKind::SyncWaiter => unsafe { (*(item as *const SyncWaiter)).exclusive },
+            ItemKind::Queue => false,
+        };
+        if exclusive {
+            if q.state.start_barrier(tid) == BarrierStart::Pending {
+                return; // the last width release re-wakes the queue
+            }
+        } else if !q.state.reserve_drain_width() {
+            break; // width exhausted: a release re-wakes the queue
+        }
+        // SAFETY: we hold the drain lock.
+        unsafe { q.list.pop(item) };
+        match kind {
+            ItemKind::Continuation if exclusive => {
+                // SAFETY: the item is ours.
+                unsafe { run_continuation(item) };
+                q.state.end_barrier();
+            }
+            ItemKind::Continuation => {
+                q.header.retain_internal();
+                // SAFETY: the item is ours; it now holds the width unit and the reference.
+                unsafe { (*(item as *mut Continuation)).width_of = q };
+                push(q.target().expect("parallel queues target a root"), item);
+            }
+            ItemKind::Queue => {
+                // SAFETY: as in `drain_exclusive`.
+                let child = unsafe { queue_of_item(item) } as *const Queue as usize;
+                q.header.retain_internal();
+                let c = Continuation::from_closure(Box::new(move || {
+                    // SAFETY: the child holds the internal reference of its enqueue.
+                    drain_queue(unsafe { &*(child as *const Queue) })
+                }));
+                // SAFETY: freshly allocated and ours.
+                unsafe { (*c).width_of = q };
+                push(q.target().expect("parallel queues target a root"), c as *mut Item);
+            }
+            ItemKind::SyncWaiter => {
+                // SAFETY: the waiter is parked until we set its event.
+                let w = unsafe { &*(item as *const SyncWaiter) };
+                if w.run_by_drainer {
+                    run_waiter_here(w);
+                    if exclusive {
+                        q.state.end_barrier();
+                    } else {
+                        q.state.release_width();
+                    }
+                } else if exclusive {
+                    q.state.hand_off(w.tid, true);
+                    w.event.set();
+                    return;
+                } else {
+                    w.event.set(); // the waiter holds the width unit and returns it
+                }
+            }
+        }
+    }
+    unlock(q);
+}
+
+/// Runs a `run_by_drainer` waiter's function on this thread, then releases the waiter.
+fn run_waiter_here(w: &SyncWaiter) {
+    // SAFETY: the waiter's caller keeps its queue alive while it waits.
+    let current = unsafe { w.current.as_ref() };
+    let call = || {
+        // SAFETY: the client promised `func` may be called with `ctxt`.
+        unsafe { (w.func)(w.ctxt) }
+    };
+    match current {
+        Some(cur) if frames::current().is_none_or(|top| !core::ptr::eq(top, cur)) => frames::with_frame(cur, call),
+        _ => call(),
+    }
+    w.event.set();
+}
+
+/// Drains a thread-bound queue (the main queue) on its thread, until it is empty or
+/// suspended.
+pub fn drain_thread_bound(q: &Queue) {
+    frames::with_frame(q, || loop {
+        if is_suspended_or_inactive(q.state.load()) {
+            return;
+        }
+        let item = q.list.peek();
+        if item.is_null() {
+            return;
+        }
+        // SAFETY: only the bound thread consumes this list.
+        unsafe { q.list.pop(item) };
+        // SAFETY: as in `drain_exclusive`.
+        match unsafe { (*item).kind } {
+            // SAFETY: the item is ours.
+            ItemKind::Continuation => unsafe { run_continuation(item) },
+            // SAFETY: a queue item is the `item` field of an enqueued queue.
+            ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
+            // SAFETY: waiters on a thread-bound queue are all `run_by_drainer`.
+            ItemKind::SyncWaiter => run_waiter_here(unsafe { &*(item as *const SyncWaiter) }),
+        }
+    })
+}

@@ -1,0 +1,61 @@
+//! The main queue: a serial queue bound to the main thread.
+//!
+//! Its state word is permanently owned (`IN_BARRIER` with a placeholder owner), so no
+//! other thread ever takes its drain lock: `dispatch_sync` onto it parks a waiter whose
+//! function the main thread runs. Producers that make its list non-empty bump a futex
+//! word the main thread sleeps on in [`dispatch_main`]; the main thread drains with
+//! [`drain`].
+//!
+//! The wake protocol is the usual epoch one: the main thread reads the epoch, checks the
+//! list, and sleeps only if the epoch is unchanged; a producer pushes, then bumps the
+//! epoch and wakes. Either the main thread sees the item, or the futex sees the new epoch.
+
+use super::drain;
+use super::{Flavor, Queue};
+use crate::sys;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Placeholder owner: "bound to the main thread".
+const BOUND_OWNER: u64 = 1;
+
+pub static MAIN_QUEUE: Queue = Queue::new_static(
+    c"com.apple.main-thread",
+    Flavor::Main,
+    super::state::IN_BARRIER | BOUND_OWNER,
+    1,
+    super::root::QOS_USER_INTERACTIVE,
+);
+
+static WAKE_EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// Signals the main thread that the main queue has (or may have) work.
+pub fn wake() {
+    WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
+    sys::futex_wake(&WAKE_EPOCH, 1);
+}
+
+/// Whether the calling thread is the process's main thread.
+pub fn on_main_thread() -> bool {
+    sys::gettid() == sys::getpid()
+}
+
+/// Runs the items the main queue has now (and those arriving meanwhile) on this thread.
+pub fn drain() {
+    drain::drain_thread_bound(&MAIN_QUEUE);
+}
+
+/// `dispatch_main`: the main thread becomes the main queue's drainer, forever.
+pub fn dispatch_main() -> ! {
+    if !on_main_thread() {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: dispatch_main() must be called on the main thread");
+    }
+    loop {
+        let epoch = WAKE_EPOCH.load(Ordering::SeqCst);
+        drain();
+        let runnable = !super::state::is_suspended_or_inactive(MAIN_QUEUE.state.load());
+        if runnable && !MAIN_QUEUE.list.is_empty() {
+            continue;
+        }
+        sys::futex_wait(&WAKE_EPOCH, epoch, None);
+    }
+}

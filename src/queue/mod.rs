@@ -1,0 +1,340 @@
+//! Queues: the object, its creation and target hierarchy, and how work reaches it.
+//!
+//! Three flavours share one structure: custom queues (serial or concurrent, created by the
+//! client), root queues (the global queues, one per QoS class and overcommit flag, served
+//! directly by the worker pool), and the main queue (drained only by the main thread).
+//!
+//! Work reaches a custom queue by [`push`]: the item goes on the queue's MPSC list and, if
+//! the list was empty, the state word decides (see `state.rs`) whether the queue itself
+//! must now be put on its target — as an item on the target's list, so a queue with
+//! pending work sits on its target exactly once. Draining happens at the bottom of the
+//! chain, on a pool worker (see `drain.rs`).
+
+pub mod attr;
+pub mod continuation;
+pub mod drain;
+pub mod frames;
+pub mod item;
+pub mod list;
+pub mod main_queue;
+pub mod root;
+pub mod state;
+pub mod sync;
+
+use crate::object::{Header, Kind, ObjectVTable};
+use crate::sys;
+use continuation::{Continuation, WorkFn};
+use core::ffi::{c_char, c_void, CStr};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use item::{Item, ItemKind};
+use list::ItemList;
+use state::{QueueState, Wake};
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Custom,
+    /// A global queue; the index of its run list in the pool.
+    Root(u8),
+    /// Bound to the main thread.
+    Main,
+}
+
+struct Specific {
+    key: *const c_void,
+    ctxt: *mut c_void,
+    destructor: Option<WorkFn>,
+}
+
+#[repr(C)]
+pub struct Queue {
+    pub header: Header,
+    /// Link used while this queue sits on its target's list.
+    pub item: Item,
+    pub state: QueueState,
+    pub list: ItemList,
+    target: AtomicPtr<Queue>,
+    /// NUL-terminated; owned (freed at dispose) for custom queues, static otherwise.
+    label: *const c_char,
+    owns_label: bool,
+    pub flavor: Flavor,
+    /// QoS class from the creation attribute (0 = unspecified) and relative priority.
+    pub qos: u32,
+    pub relative_priority: i32,
+    specifics: Mutex<Vec<Specific>>,
+}
+
+// SAFETY: shared state is atomic or behind the mutex; `label` is immutable after creation.
+unsafe impl Sync for Queue {}
+// SAFETY: as above.
+unsafe impl Send for Queue {}
+
+static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+
+impl Queue {
+    pub(crate) const fn new_static(
+        label: &'static CStr,
+        flavor: Flavor,
+        initial_state: u64,
+        width: u32,
+        qos: u32,
+    ) -> Queue {
+        Queue {
+            header: Header::new_immortal(Kind::Queue, &QUEUE_VTABLE),
+            item: Item::new(ItemKind::Queue, 0),
+            state: QueueState::new(initial_state, width),
+            list: ItemList::new(),
+            target: AtomicPtr::new(core::ptr::null_mut()),
+            label: label.as_ptr(),
+            owns_label: false,
+            flavor,
+            qos,
+            relative_priority: 0,
+            specifics: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
+    pub fn create(label: Option<&CStr>, attr: &attr::QueueAttr, target: Option<&Queue>) -> *const Queue {
+        let (label, owns_label) = match label {
+            Some(l) => (l.to_owned().into_raw() as *const c_char, true),
+            None => (c"".as_ptr(), false),
+        };
+        let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
+        let initial = if attr.inactive { state::INACTIVE } else { 0 };
+        let target = match target {
+            Some(t) => {
+                t.header.retain_internal();
+                t as *const Queue
+            }
+            None => root::default_target(attr.qos, !attr.concurrent),
+        };
+        let q = Box::new(Queue {
+            header: Header::new(Kind::Queue, &QUEUE_VTABLE),
+            item: Item::new(ItemKind::Queue, 0),
+            state: QueueState::new(initial, width),
+            list: ItemList::new(),
+            target: AtomicPtr::new(target as *mut Queue),
+            label,
+            owns_label,
+            flavor: Flavor::Custom,
+            qos: attr.qos,
+            relative_priority: attr.relative_priority,
+            specifics: Mutex::new(Vec::new()),
+        });
+        Box::into_raw(q)
+    }
+
+    pub fn label(&self) -> *const c_char {
+        self.label
+    }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self.flavor, Flavor::Root(_))
+    }
+
+    pub fn is_main(&self) -> bool {
+        self.flavor == Flavor::Main
+    }
+
+    /// Exclusive queues run one item at a time: width 1.
+    pub fn is_serial(&self) -> bool {
+        self.state.width_limit() == 1
+    }
+
+    /// The next queue down the hierarchy; `None` for root queues and the main queue.
+    pub fn target(&self) -> Option<&Queue> {
+        // SAFETY: a queue holds an internal reference on its target.
+        unsafe { self.target.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The root queue at the bottom of this queue's hierarchy, if it is not the main queue.
+    pub fn root(&self) -> Option<&Queue> {
+        let mut q = self;
+        loop {
+            match q.flavor {
+                Flavor::Root(_) => return Some(q),
+                Flavor::Main => return None,
+                Flavor::Custom => q = q.target()?,
+            }
+        }
+    }
+
+    /// `dispatch_set_target_queue`: `None` restores the default target.
+    pub fn set_target(&self, new: Option<&Queue>) {
+        if self.flavor != Flavor::Custom {
+            return; // Global and main queues keep their place, as in the reference.
+        }
+        let new_ptr = match new {
+            Some(t) => {
+                let mut level = Some(t);
+                while let Some(l) = level {
+                    if core::ptr::eq(l, self) {
+                        sys::abort_with_message(
+                            "BUG IN CLIENT OF LIBDISPATCH: Cycle in target queue hierarchy",
+                        );
+                    }
+                    level = l.target();
+                }
+                t.header.retain_internal();
+                t as *const Queue
+            }
+            None => root::default_target(self.qos, self.is_serial()),
+        };
+        // AcqRel: readers of the target see the new queue's initialised state.
+        let old = self.target.swap(new_ptr as *mut Queue, Ordering::AcqRel);
+        // SAFETY: the reference the old target pointer held.
+        if let Some(old) = unsafe { old.as_ref() } {
+            // SAFETY: releases the internal reference this queue held.
+            unsafe { old.header.release_internal() };
+        }
+    }
+
+    pub fn set_specific(&self, key: *const c_void, ctxt: *mut c_void, destructor: Option<WorkFn>) {
+        let old = {
+            let mut specs = self.specifics.lock().unwrap_or_else(|e| e.into_inner());
+            let pos = specs.iter().position(|s| s.key == key);
+            let old = pos.map(|i| specs.remove(i));
+            if !ctxt.is_null() {
+                specs.push(Specific { key, ctxt, destructor });
+            }
+            old
+        };
+        if let Some(Specific { ctxt, destructor: Some(d), .. }) = old {
+            // Destructors run on the default root queue, as in the reference.
+            async_f(root::default_queue(), ctxt, d);
+        }
+    }
+
+    pub fn get_specific(&self, key: *const c_void) -> *mut c_void {
+        let specs = self.specifics.lock().unwrap_or_else(|e| e.into_inner());
+        specs.iter().find(|s| s.key == key).map_or(core::ptr::null_mut(), |s| s.ctxt)
+    }
+
+    /// `dispatch_get_specific`: the value on this queue or the nearest queue below it.
+    pub fn find_specific(&self, key: *const c_void) -> *mut c_void {
+        let mut level = Some(self);
+        while let Some(q) = level {
+            let v = q.get_specific(key);
+            if !v.is_null() {
+                return v;
+            }
+            level = q.target();
+        }
+        core::ptr::null_mut()
+    }
+
+    pub fn suspend(&self) {
+        if self.is_root() {
+            return;
+        }
+        if !self.state.suspend() {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Too many nested calls to dispatch_suspend()");
+        }
+    }
+
+    pub fn resume(&self) {
+        if self.is_root() {
+            return;
+        }
+        match self.state.resume() {
+            Err(()) => sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-resume of an object"),
+            Ok(true) => self.rewake(),
+            Ok(false) => {}
+        }
+    }
+
+    pub fn activate(&self) {
+        if self.state.activate() {
+            self.rewake();
+        }
+    }
+
+    /// After a transition to runnable: wake the queue if it has items.
+    fn rewake(&self) {
+        if self.is_main() {
+            main_queue::wake();
+        } else if !self.list.is_empty() && self.state.wakeup() == Wake::Enqueue {
+            enqueue_on_target(self);
+        }
+    }
+}
+
+unsafe fn xref_dispose(h: *const Header) {
+    // SAFETY: the vtable is only installed on queues, whose header is the first field.
+    let q = unsafe { &*(h as *const Queue) };
+    let s = q.state.load();
+    if s & state::INACTIVE != 0 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
+    }
+    if state::suspend_count(s) > 0 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
+    }
+}
+
+unsafe fn dispose(h: *const Header) -> *const Queue {
+    // SAFETY: as in `xref_dispose`; no reference remains, so we own the allocation.
+    let q = unsafe { Box::from_raw(h as *mut Queue) };
+    let specs = core::mem::take(&mut *q.specifics.lock().unwrap_or_else(|e| e.into_inner()));
+    for s in specs {
+        if let Some(d) = s.destructor {
+            async_f(root::default_queue(), s.ctxt, d);
+        }
+    }
+    if q.owns_label {
+        // SAFETY: created by `CString::into_raw` in `create`.
+        drop(unsafe { std::ffi::CString::from_raw(q.label as *mut c_char) });
+    }
+    // The finalizer runs on the target; hand our reference on it to the caller.
+    q.target.load(Ordering::Acquire)
+}
+
+/// Puts `q`, whose state just gained `ENQUEUED`, on its target.
+pub fn enqueue_on_target(q: &Queue) {
+    q.header.retain_internal(); // dropped by the drainer
+    let target = q.target().expect("a custom queue always has a target");
+    push(target, &q.item as *const Item as *mut Item);
+}
+
+/// Appends an item to `q` and makes sure someone will run it.
+pub fn push(q: &Queue, item: *mut Item) {
+    match q.flavor {
+        Flavor::Root(index) => crate::pool::push(index as usize, item),
+        Flavor::Main => {
+            // SAFETY: the item is exclusively ours until the main thread pops it.
+            if unsafe { q.list.push(item) } {
+                main_queue::wake();
+            }
+        }
+        Flavor::Custom => {
+            // SAFETY: as above, until this queue's drainer pops it.
+            if unsafe { q.list.push(item) } && q.state.wakeup() == Wake::Enqueue {
+                enqueue_on_target(q);
+            }
+        }
+    }
+}
+
+/// `dispatch_async_f` and friends.
+///
+/// Items hold no reference on their queue: a queue with items is always enqueued (the
+/// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
+/// the client's), so it cannot go away under them.
+pub fn submit(q: &Queue, c: *mut Continuation) {
+    push(q, c as *mut Item);
+}
+
+/// `dispatch_async_f`.
+pub fn async_f(q: &Queue, ctxt: *mut c_void, func: WorkFn) {
+    submit(q, Continuation::boxed(func, ctxt, false));
+}
+
+/// Recovers the queue whose `item` field `item` is.
+///
+/// # Safety
+/// `item` must be the `item` field of a live `Queue`.
+pub unsafe fn queue_of_item<'a>(item: *mut Item) -> &'a Queue {
+    let offset = core::mem::offset_of!(Queue, item);
+    // SAFETY: the caller guarantees `item` sits at `offset` inside a `Queue`.
+    unsafe { &*((item as *mut u8).sub(offset) as *const Queue) }
+}

@@ -1,0 +1,467 @@
+//! `dq_state`: the one atomic word that says who may run what on a queue.
+//!
+//! Bit layout (the table is repeated in `docs/ARCHITECTURE.md`):
+//!
+//! | bits   | field             | meaning                                                        |
+//! |--------|-------------------|----------------------------------------------------------------|
+//! | 0–31   | `OWNER`           | tid of the thread holding the drain lock (may pop items), or 0 |
+//! | 32–43  | `WIDTH`           | width units held by running non-barrier items / sync callers   |
+//! | 44     | `IN_BARRIER`      | the owner runs exclusively (serial item, barrier, barrier sync)|
+//! | 45     | `ENQUEUED`        | the queue sits on its target (or a drainer is about to run it) |
+//! | 46     | `DIRTY`           | items arrived while the drain lock was held: owner re-checks   |
+//! | 47     | `INACTIVE`        | created inactive and not yet activated                         |
+//! | 48     | `PENDING_BARRIER` | a barrier waits for `WIDTH` to drain to 0                       |
+//! | 49–63  | `SUSPEND`         | suspend count                                                  |
+//!
+//! The protocols, each a CAS loop below and each modelled with loom:
+//!
+//! * **Barrier sync** (serial `dispatch_sync`, `dispatch_barrier_sync`): one CAS from the
+//!   idle value 0 to `IN_BARRIER | tid`, one CAS back ([`QueueState::unlock`]).
+//! * **Width sync** (`dispatch_sync` on a concurrent queue): one CAS adding a width unit
+//!   when nothing is queued, draining or pending.
+//! * **Wake-up**: a producer whose push made the list non-empty calls
+//!   [`QueueState::wakeup`]: if the drain lock is held it sets `DIRTY` (the owner will see
+//!   it when it tries to unlock), else it sets `ENQUEUED` and the caller puts the queue on
+//!   its target. [`QueueState::unlock`] fails while `DIRTY` is set, so a push is never
+//!   stranded between an owner's last look at the list and its unlock.
+//! * **Hand-off**: a drainer that reaches a sync waiter gives the drain lock to the waiter's
+//!   thread by rewriting `OWNER` ([`QueueState::hand_off`]), instead of unlocking.
+//! * **Suspend/resume/activate**: counts in the high bits; the transition to runnable
+//!   re-runs the wake-up when the list is non-empty.
+//!
+//! Every operation is SeqCst: the list's push (a swap on `tail`) and the state word form a
+//! Dekker-style pair (push-then-check-state against set-state-then-check-list), which needs
+//! a single total order over both locations.
+
+use crate::primitive::AtomicU64;
+use core::sync::atomic::Ordering::SeqCst;
+
+pub const OWNER_MASK: u64 = 0xffff_ffff;
+pub const WIDTH_SHIFT: u32 = 32;
+pub const WIDTH_ONE: u64 = 1 << WIDTH_SHIFT;
+pub const WIDTH_MASK: u64 = 0xfff << WIDTH_SHIFT;
+pub const IN_BARRIER: u64 = 1 << 44;
+pub const ENQUEUED: u64 = 1 << 45;
+pub const DIRTY: u64 = 1 << 46;
+pub const INACTIVE: u64 = 1 << 47;
+pub const PENDING_BARRIER: u64 = 1 << 48;
+pub const SUSPEND_SHIFT: u32 = 49;
+pub const SUSPEND_ONE: u64 = 1 << SUSPEND_SHIFT;
+pub const SUSPEND_MASK: u64 = !0 << SUSPEND_SHIFT;
+/// Largest width of a concurrent queue (fits `WIDTH` with room for one more unit).
+pub const WIDTH_MAX: u32 = 0xffe;
+
+pub const fn owner(s: u64) -> u32 {
+    (s & OWNER_MASK) as u32
+}
+pub const fn width(s: u64) -> u32 {
+    ((s & WIDTH_MASK) >> WIDTH_SHIFT) as u32
+}
+pub const fn suspend_count(s: u64) -> u32 {
+    (s >> SUSPEND_SHIFT) as u32
+}
+pub const fn is_suspended_or_inactive(s: u64) -> bool {
+    s & (SUSPEND_MASK | INACTIVE) != 0
+}
+
+/// What a caller must do after a state transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Wake {
+    /// Nothing: someone else is (or will be) responsible for the items.
+    Nothing,
+    /// The caller set `ENQUEUED` and must put the queue on its target.
+    Enqueue,
+}
+
+/// How a drainer that popped the queue from its target may proceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainStart {
+    /// The drain lock is ours (with `IN_BARRIER` when asked for).
+    Acquired,
+    /// Suspended, inactive or owned by a sync caller: the holder or resume re-wakes it.
+    NotRunnable,
+}
+
+/// Outcome of asking for exclusive use from inside a concurrent queue's drain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarrierStart {
+    /// `IN_BARRIER` is set; the barrier may run now.
+    Acquired,
+    /// Width is in use: `PENDING_BARRIER` is set and the drain lock released; the last
+    /// width release will wake the queue.
+    Pending,
+}
+
+#[derive(Debug)]
+pub struct QueueState {
+    word: AtomicU64,
+    /// Width units available to non-barrier work (1 for serial queues).
+    width_limit: u32,
+}
+
+impl QueueState {
+    #[cfg(not(loom))]
+    pub const fn new(initial: u64, width_limit: u32) -> QueueState {
+        QueueState { word: AtomicU64::new(initial), width_limit }
+    }
+
+    #[cfg(loom)]
+    pub fn new(initial: u64, width_limit: u32) -> QueueState {
+        QueueState { word: AtomicU64::new(initial), width_limit }
+    }
+
+    pub fn load(&self) -> u64 {
+        self.word.load(SeqCst)
+    }
+
+    pub fn width_limit(&self) -> u32 {
+        self.width_limit
+    }
+
+    fn update(&self, mut f: impl FnMut(u64) -> Option<u64>) -> Result<u64, u64> {
+        let mut s = self.word.load(SeqCst);
+        loop {
+            let Some(new) = f(s) else { return Err(s) };
+            match self.word.compare_exchange_weak(s, new, SeqCst, SeqCst) {
+                Ok(_) => return Ok(new),
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Whether a queue in state `s` with a non-empty list should be put on its target.
+    fn runnable(&self, s: u64) -> bool {
+        !is_suspended_or_inactive(s)
+            && s & (ENQUEUED | PENDING_BARRIER | IN_BARRIER) == 0
+            && owner(s) == 0
+            && width(s) < self.width_limit
+    }
+
+    /// Barrier sync fast path: idle → `IN_BARRIER | tid`.
+    pub fn try_acquire_barrier_sync(&self, tid: u32) -> bool {
+        self.word.compare_exchange(0, IN_BARRIER | tid as u64, SeqCst, SeqCst).is_ok()
+    }
+
+    /// Width sync fast path: one more width unit while nothing is queued or exclusive.
+    pub fn try_reserve_sync_width(&self) -> bool {
+        let blocked = OWNER_MASK | IN_BARRIER | ENQUEUED | DIRTY | INACTIVE | PENDING_BARRIER | SUSPEND_MASK;
+        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit).then_some(s + WIDTH_ONE))
+            .is_ok()
+    }
+
+    /// Called by the producer whose push made the list non-empty (and by anyone who makes
+    /// a queue with items runnable again).
+    pub fn wakeup(&self) -> Wake {
+        let mut wake = Wake::Nothing;
+        let _ = self.update(|s| {
+            if is_suspended_or_inactive(s) || s & ENQUEUED != 0 {
+                return None;
+            }
+            if owner(s) != 0 {
+                wake = Wake::Nothing;
+                return (s & DIRTY == 0).then_some(s | DIRTY);
+            }
+            if !self.runnable(s) {
+                return None;
+            }
+            wake = Wake::Enqueue;
+            Some(s | ENQUEUED)
+        });
+        wake
+    }
+
+    /// A drainer that took the queue off its target claims the drain lock.
+    pub fn start_drain(&self, tid: u32, exclusive: bool) -> DrainStart {
+        let r = self.update(|s| {
+            let base = s & !ENQUEUED;
+            if is_suspended_or_inactive(s) || owner(s) != 0 || s & IN_BARRIER != 0 {
+                // Not ours to run; whoever blocks it re-wakes the queue later.
+                return Some(if owner(s) != 0 { base | DIRTY } else { base });
+            }
+            if exclusive && width(s) != 0 {
+                return Some(base | PENDING_BARRIER);
+            }
+            let mut new = (base & !DIRTY) | tid as u64;
+            if exclusive {
+                new |= IN_BARRIER;
+            }
+            Some(new)
+        });
+        match r {
+            Ok(s) if owner(s) == tid => DrainStart::Acquired,
+            _ => DrainStart::NotRunnable,
+        }
+    }
+
+    /// The owner of a concurrent queue's drain lock asks to run a barrier.
+    pub fn start_barrier(&self, tid: u32) -> BarrierStart {
+        match self.update(|s| {
+            debug_assert_eq!(owner(s), tid);
+            Some(if width(s) == 0 {
+                (s | IN_BARRIER) & !DIRTY
+            } else {
+                s & !(OWNER_MASK | DIRTY) | PENDING_BARRIER
+            })
+        }) {
+            Ok(s) if s & IN_BARRIER != 0 => BarrierStart::Acquired,
+            _ => BarrierStart::Pending,
+        }
+    }
+
+    /// The owner of a concurrent queue finished a barrier but keeps draining.
+    pub fn end_barrier(&self) {
+        let _ = self.update(|s| Some(s & !IN_BARRIER));
+    }
+
+    /// The owner of a concurrent queue's drain lock reserves width for an item it sends
+    /// off to run in parallel. Fails at the width limit.
+    pub fn reserve_drain_width(&self) -> bool {
+        self.update(|s| (width(s) < self.width_limit).then_some(s + WIDTH_ONE)).is_ok()
+    }
+
+    /// Returns a width unit. The caller must call [`QueueState::wakeup`] when the list is
+    /// non-empty (a barrier or width-blocked items may be waiting).
+    pub fn release_width(&self) {
+        let _ = self.update(|s| {
+            debug_assert!(width(s) > 0);
+            let new = s - WIDTH_ONE;
+            Some(if width(new) == 0 { new & !PENDING_BARRIER } else { new })
+        });
+    }
+
+    /// The drain-lock owner gives up the lock. `list_is_empty` is consulted after every
+    /// load; if items remain and the queue is runnable, the lock is converted into
+    /// `ENQUEUED` and the caller must put the queue on its target.
+    ///
+    /// `DIRTY` makes the CAS fail and forces a fresh look at the list.
+    pub fn unlock(&self, list_is_empty: impl Fn() -> bool) -> Wake {
+        let mut wake = Wake::Nothing;
+        let _ = self.update(|s| {
+            let base = s & !(OWNER_MASK | IN_BARRIER | DIRTY);
+            if !list_is_empty() && self.runnable(base) {
+                wake = Wake::Enqueue;
+                Some(base | ENQUEUED)
+            } else {
+                wake = Wake::Nothing;
+                Some(base)
+            }
+        });
+        wake
+    }
+
+    /// The drain-lock owner checks, between items, whether more arrived: clears `DIRTY`.
+    pub fn clear_dirty(&self) {
+        let _ = self.update(|s| (s & DIRTY != 0).then_some(s & !DIRTY));
+    }
+
+    /// Gives the drain lock (and `IN_BARRIER` when `exclusive`) to thread `tid`.
+    pub fn hand_off(&self, tid: u32, exclusive: bool) {
+        let _ = self.update(|s| {
+            let mut new = (s & !OWNER_MASK) | tid as u64;
+            if exclusive {
+                new |= IN_BARRIER;
+            }
+            Some(new)
+        });
+    }
+
+    /// `dispatch_suspend`. Returns `false` when the count would overflow.
+    pub fn suspend(&self) -> bool {
+        self.update(|s| (suspend_count(s) < (SUSPEND_MASK >> SUSPEND_SHIFT) as u32).then_some(s + SUSPEND_ONE))
+            .is_ok()
+    }
+
+    /// `dispatch_resume`: `Err(())` on over-resume. `Ok(true)` when the queue became
+    /// runnable (no longer suspended nor inactive). Resuming an inactive, unsuspended
+    /// queue activates it, as in the reference implementation.
+    pub fn resume(&self) -> Result<bool, ()> {
+        match self.update(|s| {
+            if suspend_count(s) > 0 {
+                Some(s - SUSPEND_ONE)
+            } else if s & INACTIVE != 0 {
+                Some(s & !INACTIVE)
+            } else {
+                None
+            }
+        }) {
+            Ok(s) => Ok(!is_suspended_or_inactive(s)),
+            Err(_) => Err(()),
+        }
+    }
+
+    /// `dispatch_activate`: `true` when this call activated the queue and it is runnable.
+    pub fn activate(&self) -> bool {
+        match self.update(|s| (s & INACTIVE != 0).then_some(s & !INACTIVE)) {
+            Ok(s) => !is_suspended_or_inactive(s),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn barrier_sync_is_one_cas_each_way() {
+        let st = QueueState::new(0, 1);
+        assert!(st.try_acquire_barrier_sync(42));
+        assert_eq!(st.load(), IN_BARRIER | 42);
+        assert!(!st.try_acquire_barrier_sync(7));
+        assert_eq!(st.unlock(|| true), Wake::Nothing);
+        assert_eq!(st.load(), 0);
+    }
+
+    #[test]
+    fn wakeup_marks_dirty_while_owned_and_unlock_then_enqueues() {
+        let st = QueueState::new(0, 1);
+        assert!(st.try_acquire_barrier_sync(5));
+        assert_eq!(st.wakeup(), Wake::Nothing);
+        assert_eq!(st.load() & DIRTY, DIRTY);
+        assert_eq!(st.unlock(|| false), Wake::Enqueue);
+        assert_eq!(st.load(), ENQUEUED);
+        assert_eq!(st.wakeup(), Wake::Nothing);
+    }
+
+    #[test]
+    fn suspend_and_inactive_block_wakeup_until_resumed() {
+        let st = QueueState::new(INACTIVE, 1);
+        assert_eq!(st.wakeup(), Wake::Nothing);
+        assert!(st.suspend());
+        assert_eq!(st.resume(), Ok(false));
+        assert!(st.activate());
+        assert_eq!(st.resume(), Err(()));
+        assert_eq!(st.wakeup(), Wake::Enqueue);
+    }
+
+    #[test]
+    fn barrier_waits_for_width() {
+        let st = QueueState::new(0, WIDTH_MAX);
+        assert!(st.try_reserve_sync_width());
+        assert_eq!(st.wakeup(), Wake::Enqueue);
+        assert_eq!(st.start_drain(9, false), DrainStart::Acquired);
+        assert_eq!(st.start_barrier(9), BarrierStart::Pending);
+        assert_eq!(st.load() & PENDING_BARRIER, PENDING_BARRIER);
+        assert_eq!(owner(st.load()), 0);
+        assert_eq!(st.wakeup(), Wake::Nothing);
+        st.release_width();
+        assert_eq!(st.load(), 0);
+        assert_eq!(st.wakeup(), Wake::Enqueue);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Models of the protocols, each against every interleaving loom explores.
+    use super::*;
+    use crate::queue::item::{Item, ItemKind};
+    use crate::queue::list::ItemList;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::sync::Arc;
+
+    /// Sync lock: two threads race for the barrier; exactly one wins at a time and the
+    /// loser, retrying, eventually gets it; the critical sections never overlap.
+    #[test]
+    fn barrier_sync_lock_is_mutually_exclusive() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            let inside = Arc::new(AtomicUsize::new(0));
+            let run = |tid: u32, st: Arc<QueueState>, inside: Arc<AtomicUsize>| {
+                while !st.try_acquire_barrier_sync(tid) {
+                    loom::thread::yield_now();
+                }
+                assert_eq!(inside.fetch_add(1, SeqCst), 0);
+                inside.fetch_sub(1, SeqCst);
+                assert_eq!(st.unlock(|| true), Wake::Nothing);
+            };
+            let (s2, i2) = (st.clone(), inside.clone());
+            let t = loom::thread::spawn(move || run(2, s2, i2));
+            run(1, st.clone(), inside);
+            t.join().unwrap();
+            assert_eq!(st.load(), 0);
+        });
+    }
+
+    /// Enqueue/wake: a producer pushes and wakes while the owner finishes and unlocks.
+    /// Whatever the interleaving, the item is not stranded: either the owner sees it (and
+    /// converts its lock into ENQUEUED) or the producer's wake-up enqueues the queue.
+    #[test]
+    fn push_racing_unlock_never_strands_an_item() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            let list = Arc::new(ItemList::new());
+            let item = Arc::new(Item::new(ItemKind::Continuation, 0));
+            assert!(st.try_acquire_barrier_sync(1));
+            let producer = {
+                let (st, list, item) = (st.clone(), list.clone(), item.clone());
+                loom::thread::spawn(move || {
+                    // SAFETY: the item is pushed once and outlives the model.
+                    let was_empty = unsafe { list.push(&*item as *const Item as *mut Item) };
+                    assert!(was_empty);
+                    st.wakeup()
+                })
+            };
+            let owner_wake = st.unlock(|| list.is_empty());
+            let producer_wake = producer.join().unwrap();
+            let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
+            assert_eq!(enqueues, 1, "exactly one party must enqueue the queue");
+            assert_eq!(st.load(), ENQUEUED);
+        });
+    }
+
+    /// Width reservation: a barrier that found width in use goes pending; the racing width
+    /// release then re-wakes the queue exactly once, and the barrier can start.
+    #[test]
+    fn width_release_wakes_pending_barrier() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            assert!(st.try_reserve_sync_width());
+            assert_eq!(st.wakeup(), Wake::Enqueue);
+            assert_eq!(st.start_drain(1, false), DrainStart::Acquired);
+            let releaser = {
+                let st = st.clone();
+                loom::thread::spawn(move || {
+                    st.release_width();
+                    st.wakeup() // the barrier item is still on the list
+                })
+            };
+            let mine = match st.start_barrier(1) {
+                BarrierStart::Acquired => {
+                    st.end_barrier();
+                    st.unlock(|| true)
+                }
+                BarrierStart::Pending => Wake::Nothing,
+            };
+            let theirs = releaser.join().unwrap();
+            let s = st.load();
+            if mine == Wake::Nothing && theirs == Wake::Nothing {
+                // Only possible if the barrier ran: then nothing is left to do.
+                assert_eq!(s, 0);
+            } else {
+                assert_eq!(s, ENQUEUED);
+            }
+        });
+    }
+
+    /// Suspend: a resume racing a wake-up of a suspended queue never loses the wake-up and
+    /// never enqueues twice.
+    #[test]
+    fn resume_racing_wakeup_enqueues_once() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            assert!(st.suspend());
+            let waker = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.wakeup())
+            };
+            let resumed = st.resume().unwrap();
+            assert!(resumed);
+            let mine = st.wakeup(); // resume re-wakes a non-empty queue
+            let theirs = waker.join().unwrap();
+            let enqueues = [mine, theirs].iter().filter(|w| **w == Wake::Enqueue).count();
+            assert_eq!(enqueues, 1);
+            assert_eq!(st.load(), ENQUEUED);
+        });
+    }
+}

@@ -1,0 +1,129 @@
+//! `dispatch_sync` and `dispatch_async_and_wait`: running a function on a queue from the
+//! calling thread.
+//!
+//! The caller acquires every level of the target hierarchy from the queue down to the
+//! root — exclusively for serial levels (one CAS from idle to `IN_BARRIER | tid`) and by a
+//! width unit for concurrent ones — runs the function on its own thread, and releases the
+//! levels in reverse (one CAS each, or the slow unlock when items arrived meanwhile).
+//!
+//! When a level is busy, the caller pushes a [`SyncWaiter`] onto it and parks on the
+//! waiter's futex event. The drainer that reaches the waiter hands the level to the
+//! caller's thread and wakes it, so the function still runs on the caller's thread and no
+//! thread is created. Two exceptions run the function on the draining thread instead: a
+//! thread-bound level (the main queue; its functions run on the main thread) and
+//! `dispatch_async_and_wait` onto a queue that already has a drainer.
+//!
+//! Syncing onto a level this thread already holds exclusively can never complete; it is
+//! reported as a client bug instead of hanging.
+
+use super::continuation::{SyncWaiter, WorkFn};
+use super::drain::{drains_in_parallel, release_width, unlock};
+use super::item::Item;
+use super::{frames, main_queue, push, Flavor, Queue};
+use crate::sys;
+use core::ffi::c_void;
+
+/// Whether work on `q` (reached from above) must hold it exclusively.
+fn level_needs_exclusive(q: &Queue) -> bool {
+    !drains_in_parallel(q)
+}
+
+/// Runs `func(ctxt)` on `q` and returns when it has run.
+///
+/// `barrier`: `dispatch_barrier_sync`. `and_wait`: `dispatch_async_and_wait` semantics
+/// (run by the queue's drainer when it has one).
+pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wait: bool) {
+    if q.is_root() {
+        // SAFETY: the client promised `func` may be called with `ctxt`.
+        frames::with_frame(q, || unsafe { func(ctxt) });
+        return;
+    }
+    let tid = sys::gettid();
+    let exclusive = barrier || level_needs_exclusive(q);
+    check_deadlock(q, exclusive, tid);
+    run_at_level(q, q, exclusive, and_wait, tid, func, ctxt);
+}
+
+fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
+    let mut level = Some(q);
+    let mut exclusive = exclusive;
+    while let Some(l) = level {
+        match l.flavor {
+            Flavor::Root(_) => return,
+            Flavor::Main => {
+                if main_queue::on_main_thread() {
+                    deadlock();
+                }
+                return;
+            }
+            Flavor::Custom => {}
+        }
+        if frames::holds(l) {
+            let s = l.state.load();
+            let held_exclusively = s & super::state::IN_BARRIER != 0 && super::state::owner(s) == tid;
+            if exclusive || held_exclusively {
+                deadlock();
+            }
+        }
+        level = l.target();
+        exclusive = level.is_some_and(level_needs_exclusive);
+    }
+}
+
+fn deadlock() -> ! {
+    sys::abort_with_message(
+        "BUG IN CLIENT OF LIBDISPATCH: dispatch_sync called on queue already owned by current thread",
+    )
+}
+
+/// Acquires `level` (then, recursively, the levels below it), runs the function with
+/// `current` as the current queue, and releases.
+fn run_at_level(
+    current: &Queue,
+    level: &Queue,
+    exclusive: bool,
+    and_wait: bool,
+    tid: u32,
+    func: WorkFn,
+    ctxt: *mut c_void,
+) {
+    match level.flavor {
+        Flavor::Root(_) => {
+            // SAFETY: the client promised `func` may be called with `ctxt`.
+            frames::with_frame(current, || unsafe { func(ctxt) });
+            return;
+        }
+        Flavor::Main => {
+            let w = SyncWaiter::new(true, true, func, ctxt, current, tid);
+            park(level, &w);
+            return;
+        }
+        Flavor::Custom => {}
+    }
+    let acquired = if exclusive {
+        level.state.try_acquire_barrier_sync(tid)
+    } else {
+        level.state.try_reserve_sync_width()
+    };
+    if !acquired {
+        let run_by_drainer = and_wait && core::ptr::eq(current, level);
+        let w = SyncWaiter::new(exclusive, run_by_drainer, func, ctxt, current, tid);
+        park(level, &w);
+        if run_by_drainer {
+            return; // the drainer ran the function and released its hold
+        }
+    }
+    let below = level.target().expect("a custom queue always has a target");
+    run_at_level(current, below, level_needs_exclusive(below), false, tid, func, ctxt);
+    if exclusive {
+        unlock(level);
+    } else {
+        release_width(level);
+    }
+}
+
+/// Pushes the waiter and sleeps until a drainer hands the level over (or ran the function).
+fn park(level: &Queue, w: &SyncWaiter) {
+    push(level, &w.item as *const Item as *mut Item);
+    w.event.wait();
+}

@@ -1,0 +1,114 @@
+//! `dispatch_group_t`: a count of unfinished work, with waiters and notifications.
+//!
+//! `count` is the number of `enter`s not yet matched by a `leave`. The transition to zero
+//! bumps the futex word `generation` (waking every `dispatch_group_wait`) and fires the
+//! notifications registered so far. Notifications are registered under a small mutex and
+//! the registrar re-checks `count` afterwards; the leaver takes the list under the same
+//! mutex after its decrement, so a notification is never lost between the two (whoever
+//! locks second sees the other's write).
+
+use crate::object::{Header, Kind, ObjectVTable};
+use crate::queue::continuation::WorkFn;
+use crate::queue::{self, Queue};
+use crate::sys::{self, Clock};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::Mutex;
+
+struct Notify {
+    queue: *const Queue,
+    ctxt: *mut c_void,
+    func: WorkFn,
+}
+
+// SAFETY: the queue is retained and the context belongs to the client's function.
+unsafe impl Send for Notify {}
+
+#[repr(C)]
+pub struct Group {
+    pub header: Header,
+    count: AtomicUsize,
+    generation: AtomicU32,
+    notifies: Mutex<Vec<Notify>>,
+}
+
+static GROUP_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+
+impl Group {
+    pub fn create() -> *const Group {
+        Box::into_raw(Box::new(Group {
+            header: Header::new(Kind::Group, &GROUP_VTABLE),
+            count: AtomicUsize::new(0),
+            generation: AtomicU32::new(0),
+            notifies: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn enter(&self) {
+        self.count.fetch_add(1, SeqCst);
+    }
+
+    pub fn leave(&self) {
+        let prev = self.count.fetch_sub(1, SeqCst);
+        if prev == 0 {
+            self.count.fetch_add(1, SeqCst);
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_group_leave()");
+        }
+        if prev == 1 {
+            self.generation.fetch_add(1, SeqCst);
+            sys::futex_wake(&self.generation, i32::MAX);
+            self.fire_notifies();
+        }
+    }
+
+    fn fire_notifies(&self) {
+        let fired = core::mem::take(&mut *self.notifies.lock().unwrap_or_else(|e| e.into_inner()));
+        for n in fired {
+            // SAFETY: the queue was retained when the notification was registered.
+            let q = unsafe { &*n.queue };
+            queue::async_f(q, n.ctxt, n.func);
+            // SAFETY: drops the registration's reference on the queue...
+            unsafe { q.header.release_internal() };
+            // SAFETY: ...and on the group.
+            unsafe { self.header.release_internal() };
+        }
+    }
+
+    /// `dispatch_group_notify_f`.
+    pub fn notify(&self, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
+        q.header.retain_internal();
+        self.header.retain_internal();
+        self.notifies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Notify { queue: q, ctxt, func });
+        if self.count.load(SeqCst) == 0 {
+            self.fire_notifies();
+        }
+    }
+
+    /// `dispatch_group_wait`: `true` when the group emptied before the deadline.
+    pub fn wait(&self, deadline: Option<(Clock, u64)>) -> bool {
+        loop {
+            let generation = self.generation.load(SeqCst);
+            if self.count.load(SeqCst) == 0 {
+                return true;
+            }
+            if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
+                return false;
+            }
+            sys::futex_wait(&self.generation, generation, deadline);
+        }
+    }
+}
+
+unsafe fn xref_dispose(_h: *const Header) {}
+
+unsafe fn dispose(h: *const Header) -> *const Queue {
+    // SAFETY: installed only on groups; no reference remains, so we own the allocation.
+    let g = unsafe { Box::from_raw(h as *mut Group) };
+    if g.count.load(SeqCst) != 0 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use");
+    }
+    crate::queue::root::default_queue()
+}

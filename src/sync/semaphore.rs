@@ -1,0 +1,126 @@
+//! The counting semaphore behind `dispatch_semaphore_t`.
+//!
+//! As in libdispatch's `semaphore.c`: a signed `value` is the fast path (one atomic add
+//! each way, no syscall while it stays non-negative). A negative value counts waiters.
+//! `signal` that finds waiters hands one *wake token* to the futex word `wakeups`; a waiter
+//! that times out first tries to give its slot back by incrementing `value` while it is
+//! still negative; if a signal beat it to that, the token is on its way and it takes it.
+
+use crate::sys::{self, Clock};
+use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+pub struct Semaphore {
+    value: AtomicI64,
+    wakeups: AtomicU32,
+    /// The value at creation; releasing with a smaller value is a client bug.
+    pub original: i64,
+}
+
+impl Semaphore {
+    pub fn new(value: i64) -> Semaphore {
+        Semaphore { value: AtomicI64::new(value), wakeups: AtomicU32::new(0), original: value }
+    }
+
+    pub fn current(&self) -> i64 {
+        self.value.load(Ordering::SeqCst)
+    }
+
+    /// Returns `true` when a waiter was woken.
+    pub fn signal(&self) -> bool {
+        // Release: work before signal happens-before the woken waiter's return.
+        let prev = self.value.fetch_add(1, Ordering::Release);
+        if prev >= 0 {
+            return false;
+        }
+        if prev == i64::MIN {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_semaphore_signal()",
+            );
+        }
+        self.wakeups.fetch_add(1, Ordering::Release);
+        sys::futex_wake(&self.wakeups, 1);
+        true
+    }
+
+    /// Waits for the value to be positive and takes one. Returns `false` on timeout.
+    pub fn wait(&self, deadline: Option<(Clock, u64)>) -> bool {
+        // Acquire: pairs with the Release add of the signal whose unit we take.
+        if self.value.fetch_sub(1, Ordering::Acquire) > 0 {
+            return true;
+        }
+        self.wait_slow(deadline)
+    }
+
+    fn wait_slow(&self, deadline: Option<(Clock, u64)>) -> bool {
+        loop {
+            if self.try_take_token() {
+                return true;
+            }
+            if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
+                break;
+            }
+            sys::futex_wait(&self.wakeups, 0, deadline);
+        }
+        // Timed out: undo our decrement unless a signal already counted us.
+        let mut v = self.value.load(Ordering::Relaxed);
+        while v < 0 {
+            // Relaxed: on success we take nothing and publish nothing.
+            match self.value.compare_exchange(v, v + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return false,
+                Err(now) => v = now,
+            }
+        }
+        // A signal consumed our slot; its token is (or will shortly be) in `wakeups`.
+        loop {
+            if self.try_take_token() {
+                return true;
+            }
+            sys::futex_wait(&self.wakeups, 0, None);
+        }
+    }
+
+    fn try_take_token(&self) -> bool {
+        let mut w = self.wakeups.load(Ordering::Relaxed);
+        while w > 0 {
+            // Acquire: pairs with the signaller's Release increment.
+            match self.wakeups.compare_exchange(w, w - 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => w = now,
+            }
+        }
+        false
+    }
+}
+
+/// The dispatch object wrapping a [`Semaphore`].
+#[repr(C)]
+pub struct SemaphoreObject {
+    pub header: crate::object::Header,
+    pub sema: Semaphore,
+}
+
+static SEMAPHORE_VTABLE: crate::object::ObjectVTable =
+    crate::object::ObjectVTable { xref_dispose: semaphore_xref_dispose, dispose: semaphore_dispose };
+
+impl SemaphoreObject {
+    pub fn create(value: i64) -> *const SemaphoreObject {
+        Box::into_raw(Box::new(SemaphoreObject {
+            header: crate::object::Header::new(crate::object::Kind::Semaphore, &SEMAPHORE_VTABLE),
+            sema: Semaphore::new(value),
+        }))
+    }
+}
+
+unsafe fn semaphore_xref_dispose(h: *const crate::object::Header) {
+    // SAFETY: installed only on semaphore objects, whose header is the first field.
+    let s = unsafe { &*(h as *const SemaphoreObject) };
+    if s.sema.current() < s.sema.original {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Semaphore object deallocated while in use");
+    }
+}
+
+unsafe fn semaphore_dispose(h: *const crate::object::Header) -> *const crate::queue::Queue {
+    // SAFETY: as above; no reference remains, so we own the allocation.
+    drop(unsafe { Box::from_raw(h as *mut SemaphoreObject) });
+    crate::queue::root::default_queue()
+}

@@ -1,0 +1,226 @@
+//! Linux backend of the platform layer.
+
+use super::Clock;
+use core::ffi::c_void;
+use core::sync::atomic::AtomicU32;
+
+/// Outcome of a futex wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitResult {
+    /// Woken, interrupted, or the word no longer held the expected value.
+    Woken,
+    /// The absolute deadline passed.
+    TimedOut,
+}
+
+fn clock_id(clock: Clock) -> libc::clockid_t {
+    match clock {
+        Clock::Monotonic => libc::CLOCK_MONOTONIC,
+        Clock::Realtime => libc::CLOCK_REALTIME,
+    }
+}
+
+/// Nanoseconds on `clock`.
+pub fn now_ns(clock: Clock) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; both clock ids exist on every Linux.
+    unsafe { libc::clock_gettime(clock_id(clock), &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn timespec_from_ns(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    }
+}
+
+/// Blocks while `*word == expected`, until woken or until the absolute `deadline`
+/// (nanoseconds on `clock`) passes. Spurious returns are possible; callers loop.
+///
+/// `FUTEX_WAIT_BITSET` takes an absolute time, so a wall-clock deadline follows
+/// `settimeofday` jumps (the kernel re-arms realtime waits when the clock is set).
+pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<(Clock, u64)>) -> WaitResult {
+    let ts;
+    let (ts_ptr, op) = match deadline {
+        None => (core::ptr::null(), libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG),
+        Some((clock, ns)) => {
+            ts = timespec_from_ns(ns);
+            let clock_flag = if clock == Clock::Realtime { libc::FUTEX_CLOCK_REALTIME } else { 0 };
+            (
+                &ts as *const libc::timespec,
+                libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG | clock_flag,
+            )
+        }
+    };
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
+    // or points at `ts`, which outlives the call.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), op, expected, ts_ptr, 0usize, u32::MAX)
+    };
+    if r < 0 && errno() == libc::ETIMEDOUT {
+        WaitResult::TimedOut
+    } else {
+        WaitResult::Woken
+    }
+}
+
+/// Wakes up to `count` threads blocked in [`futex_wait`] on `word`.
+pub fn futex_wake(word: &AtomicU32, count: i32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is live.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            count,
+        )
+    };
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The calling thread's kernel thread id.
+pub fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The process id, which is also the main thread's tid.
+pub fn getpid() -> u32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Number of CPUs this process may run on.
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Sets the calling thread's nice value (Linux applies `setpriority` per thread).
+/// Returns `false` when refused (lowering nice needs privilege).
+pub fn set_thread_nice(nice: i32) -> bool {
+    // SAFETY: setpriority on our own tid has no memory-safety preconditions; failure
+    // only leaves the old value in place.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, gettid(), nice) == 0 }
+}
+
+/// The calling thread's nice value.
+pub fn thread_nice() -> i32 {
+    // SAFETY: getpriority on our own tid has no preconditions.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, gettid()) }
+}
+
+/// Whether thread `tid` of this process is blocked in the kernel (state `S` or `D` in
+/// `/proc/self/task/<tid>/stat`), as opposed to running or runnable.
+pub fn thread_is_blocked(tid: u32) -> bool {
+    let path = format!("/proc/self/task/{tid}/stat");
+    let Ok(stat) = std::fs::read_to_string(path) else { return false };
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next())
+        .is_some_and(|state| state == 'S' || state == 'D')
+}
+
+/// Writes `msg` to stderr and aborts the process (the GCD crash convention).
+pub fn abort_with_message(msg: &str) -> ! {
+    let mut buf = Vec::with_capacity(msg.len() + 1);
+    buf.extend_from_slice(msg.as_bytes());
+    buf.push(b'\n');
+    // SAFETY: writes a valid buffer to fd 2; abort has no preconditions.
+    unsafe {
+        libc::write(2, buf.as_ptr() as *const c_void, buf.len());
+        libc::abort()
+    }
+}
+
+/// A timerfd armed with absolute deadlines on one clock.
+pub struct TimerFd(i32);
+
+impl TimerFd {
+    pub fn new(clock: Clock) -> std::io::Result<TimerFd> {
+        // SAFETY: timerfd_create has no memory preconditions.
+        let fd = unsafe {
+            libc::timerfd_create(clock_id(clock), libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(TimerFd(fd))
+    }
+    pub fn fd(&self) -> i32 {
+        self.0
+    }
+    /// Arms the timer for the absolute `deadline_ns`, or disarms it with `None`.
+    /// A realtime timer is also cancelled (made readable) when the wall clock is set, so
+    /// the event thread re-evaluates wall deadlines after a jump.
+    pub fn arm(&self, deadline_ns: Option<u64>, cancel_on_set: bool) {
+        let value = match deadline_ns {
+            // A zero it_value disarms; an already-passed deadline must still fire.
+            Some(ns) => timespec_from_ns(ns.max(1)),
+            None => timespec_from_ns(0),
+        };
+        let spec = libc::itimerspec { it_interval: timespec_from_ns(0), it_value: value };
+        let mut flags = libc::TFD_TIMER_ABSTIME;
+        if cancel_on_set {
+            flags |= libc::TFD_TIMER_CANCEL_ON_SET;
+        }
+        // SAFETY: `spec` is a valid itimerspec; the old-value pointer may be null.
+        unsafe { libc::timerfd_settime(self.0, flags, &spec, core::ptr::null_mut()) };
+    }
+    /// Consumes the expiration count so the fd stops being readable.
+    pub fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into `v` from our own non-blocking timerfd.
+        unsafe { libc::read(self.0, &mut v as *mut u64 as *mut c_void, 8) };
+    }
+}
+
+impl Drop for TimerFd {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// An epoll instance watching file descriptors for readability.
+pub struct Epoll(i32);
+
+impl Epoll {
+    pub fn new() -> std::io::Result<Epoll> {
+        // SAFETY: epoll_create1 has no memory preconditions.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Epoll(fd))
+    }
+    /// Watches `fd` for readability, reporting `token` when it fires.
+    pub fn add_readable(&self, fd: i32, token: u64) -> std::io::Result<()> {
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    /// Waits without timeout; returns the tokens of the ready descriptors.
+    pub fn wait(&self, out: &mut Vec<u64>) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        // SAFETY: `events` is a writable array of the length we pass.
+        let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, -1) };
+        out.clear();
+        for ev in events.iter().take(n.max(0) as usize) {
+            out.push(ev.u64);
+        }
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}

@@ -155,11 +155,12 @@ impl QueueState {
     pub fn wakeup(&self) -> Wake {
         let mut wake = Wake::Nothing;
         let _ = self.update(|s| {
+            // Reset on every attempt: a failed CAS must not leave a stale verdict.
+            wake = Wake::Nothing;
             if is_suspended_or_inactive(s) || s & ENQUEUED != 0 {
                 return None;
             }
             if owner(s) != 0 {
-                wake = Wake::Nothing;
                 return (s & DIRTY == 0).then_some(s | DIRTY);
             }
             if !self.runnable(s) {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "total: N passed, N failed".
+# Cargo's "test result" lines count tests; the C runner counts programs.
+set -u
+cd "$(dirname "$0")/.."
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+status=0
+
+echo "== cargo test (unit tests)"
+cargo test --release --lib 2>&1 | tee "$log/unit" | grep -E '^(test |test result|error|failures)' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "== cargo test (loom models of the lock-free protocols)"
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+  cargo test --release --lib loom 2>&1 | tee "$log/loom" | grep -E '^(test |test result|error|failures)' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "== C API tests"
+capi-tests/run.sh target/release 2>&1 | tee "$log/capi"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+passed=0 failed=0
+for f in "$log/unit" "$log/loom"; do
+  while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
+    sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$f")
+done
+read -r p q < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log/capi" | tail -n 1)
+passed=$((passed + ${p:-0})); failed=$((failed + ${q:-0}))
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a suite that did not even run
+echo "total: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

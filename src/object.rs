@@ -195,9 +195,7 @@ impl Forwarder {
 /// `ptr` must be null or point at memory at least two words long (any dispatch object).
 pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
     if ptr.is_null() {
-        sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"
-        ));
+        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
     let mut h = ptr as *const Header;
     // SAFETY: the caller passes a dispatch object; its first word is its tag.
@@ -210,7 +208,7 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
     let header = unsafe { &*h };
     if header.tag & MAGIC_MASK != OBJECT_MAGIC {
         sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch object (or was already freed)"
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a freed or invalid object (over-release of an object?)"
         ));
     }
     if let Some(kind) = kind {

@@ -56,11 +56,7 @@ pub fn time(when: DispatchTime, delta: i64) -> DispatchTime {
         TIME_FOREVER => TIME_FOREVER,
         TIME_NOW => encode_uptime(sys::now_ns(Clock::Monotonic) as i128 + delta as i128),
         t if is_wall(t) => {
-            let base = if t == WALLTIME_NOW {
-                sys::now_ns(Clock::Realtime)
-            } else {
-                t.wrapping_neg()
-            };
+            let base = if t == WALLTIME_NOW { sys::now_ns(Clock::Realtime) } else { t.wrapping_neg() };
             encode_wall(base as i128 + delta as i128)
         }
         t => encode_uptime(t as i128 + delta as i128),

@@ -7,6 +7,11 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 status=0
 
+echo "== lint (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --check >/dev/null 2>&1 || { echo "cargo fmt --check: the tree is not formatted"; status=1; }
+cargo clippy --release --all-targets -q -- -D warnings 2>&1 | tail -20
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "clippy found problems"; status=1; }
+
 echo "== cargo test (unit tests)"
 cargo test --release --lib 2>&1 | tee "$log/unit" | grep -E '^(test |test result|error|failures)' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

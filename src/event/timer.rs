@@ -79,9 +79,10 @@ pub(super) fn fire_due(et: &EventThread) {
     {
         let mut heaps = lock();
         let heaps = &mut *heaps;
-        for (heap, clock, fd, cancel_on_set) in
-            [(&mut heaps.mono, Clock::Monotonic, &et.mono, false), (&mut heaps.wall, Clock::Realtime, &et.wall, true)]
-        {
+        for (heap, clock, fd, cancel_on_set) in [
+            (&mut heaps.mono, Clock::Monotonic, &et.mono, false),
+            (&mut heaps.wall, Clock::Realtime, &et.wall, true),
+        ] {
             let now = sys::now_ns(clock);
             while heap.peek().is_some_and(|Reverse(t)| t.deadline <= now) {
                 due.push(heap.pop().expect("peeked").0);

@@ -1,9 +1,12 @@
 //! `dispatch/group.h`.
 
-use super::{intptr_t, dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, queue_arg};
+use super::{
+    dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, intptr_t,
+    queue_arg,
+};
 use crate::object::{resolve, Kind};
-use crate::queue::continuation::Continuation;
 use crate::queue;
+use crate::queue::continuation::Continuation;
 use crate::sync::group::Group;
 use crate::time;
 use core::ffi::c_void;
@@ -38,7 +41,8 @@ pub unsafe extern "C" fn dispatch_group_async_f(
     work: dispatch_function_t,
 ) {
     // SAFETY: the client passes a group and a queue.
-    let (g, q) = unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
+    let (g, q) =
+        unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
     let c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
     g.enter();
     g.header.retain_internal();
@@ -55,7 +59,8 @@ pub unsafe extern "C" fn dispatch_group_notify_f(
     work: dispatch_function_t,
 ) {
     // SAFETY: the client passes a group and a queue.
-    let (g, q) = unsafe { (group_arg(group, "dispatch_group_notify_f"), queue_arg(queue, "dispatch_group_notify_f")) };
+    let (g, q) =
+        unsafe { (group_arg(group, "dispatch_group_notify_f"), queue_arg(queue, "dispatch_group_notify_f")) };
     g.notify(q, context, function_arg(work, "dispatch_group_notify_f"));
 }
 

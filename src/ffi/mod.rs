@@ -47,6 +47,8 @@ pub(crate) unsafe fn queue_arg<'a>(q: dispatch_queue_t, what: &str) -> &'a Queue
 pub(crate) fn function_arg(f: dispatch_function_t, what: &str) -> unsafe extern "C" fn(*mut c_void) {
     match f {
         Some(f) => f,
-        None => sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function")),
+        None => sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function"
+        )),
     }
 }

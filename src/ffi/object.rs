@@ -46,7 +46,9 @@ unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> &'a Queue {
     // SAFETY: forwarded contract.
     let h = unsafe { resolve(object, None, what) };
     if !h.kind_is(Kind::Queue) {
-        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"));
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"
+        ));
     }
     // SAFETY: a queue's header is its first field.
     unsafe { &*(h as *const _ as *const Queue) }

@@ -24,7 +24,10 @@ pub static _dispatch_queue_attr_concurrent: QueueAttr = QueueAttr::CONCURRENT;
 const DISPATCH_QUEUE_OVERCOMMIT: usize = 0x2;
 
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_queue_create(label: *const c_char, attr: dispatch_queue_attr_t) -> dispatch_queue_t {
+pub unsafe extern "C" fn dispatch_queue_create(
+    label: *const c_char,
+    attr: dispatch_queue_attr_t,
+) -> dispatch_queue_t {
     // SAFETY: forwarded contract.
     unsafe { dispatch_queue_create_with_target(label, attr, core::ptr::null_mut()) }
 }
@@ -49,7 +52,9 @@ pub unsafe extern "C" fn dispatch_queue_create_with_target(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_queue_attr_make_initially_inactive(attr: dispatch_queue_attr_t) -> dispatch_queue_attr_t {
+pub unsafe extern "C" fn dispatch_queue_attr_make_initially_inactive(
+    attr: dispatch_queue_attr_t,
+) -> dispatch_queue_attr_t {
     // SAFETY: the client passes NULL or a queue attribute.
     let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
     QueueAttr { inactive: true, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
@@ -81,16 +86,21 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_autorelease_frequency(
         return core::ptr::null_mut();
     }
     // There are no autorelease pools on Linux; the frequency is kept for completeness.
-    QueueAttr { autorelease_frequency: frequency as u8, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
+    QueueAttr { autorelease_frequency: frequency as u8, ..a }.intern() as *const QueueAttr
+        as dispatch_queue_attr_t
 }
 
 #[no_mangle]
-pub extern "C" fn dispatch_get_global_queue(identifier: intptr_t, flags: uintptr_t) -> dispatch_queue_global_t {
+pub extern "C" fn dispatch_get_global_queue(
+    identifier: intptr_t,
+    flags: uintptr_t,
+) -> dispatch_queue_global_t {
     if flags & !DISPATCH_QUEUE_OVERCOMMIT != 0 {
         return core::ptr::null_mut();
     }
     match root::rank_of_identifier(identifier) {
-        Some(rank) => root::root_queue(rank, flags & DISPATCH_QUEUE_OVERCOMMIT != 0) as *const Queue as dispatch_queue_global_t,
+        Some(rank) => root::root_queue(rank, flags & DISPATCH_QUEUE_OVERCOMMIT != 0) as *const Queue
+            as dispatch_queue_global_t,
         None => core::ptr::null_mut(),
     }
 }
@@ -152,7 +162,10 @@ pub unsafe extern "C" fn dispatch_queue_set_specific(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_queue_get_specific(queue: dispatch_queue_t, key: *const c_void) -> *mut c_void {
+pub unsafe extern "C" fn dispatch_queue_get_specific(
+    queue: dispatch_queue_t,
+    key: *const c_void,
+) -> *mut c_void {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_queue_get_specific") };
     if key.is_null() {

@@ -1,6 +1,6 @@
 //! `dispatch/semaphore.h`.
 
-use super::{intptr_t, dispatch_semaphore_t, dispatch_time_t};
+use super::{dispatch_semaphore_t, dispatch_time_t, intptr_t};
 use crate::object::{resolve, Kind};
 use crate::sync::semaphore::SemaphoreObject;
 use crate::time;
@@ -19,7 +19,10 @@ pub extern "C" fn dispatch_semaphore_create(value: intptr_t) -> dispatch_semapho
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_semaphore_wait(dsema: dispatch_semaphore_t, timeout: dispatch_time_t) -> intptr_t {
+pub unsafe extern "C" fn dispatch_semaphore_wait(
+    dsema: dispatch_semaphore_t,
+    timeout: dispatch_time_t,
+) -> intptr_t {
     // SAFETY: the client passes a semaphore.
     let s = unsafe { semaphore_arg(dsema, "dispatch_semaphore_wait") };
     if s.sema.wait(time::deadline(timeout)) {

@@ -114,9 +114,8 @@ impl Pool {
                 .name("dispatch-monitor".into())
                 .spawn(move || self.monitor_main());
         });
-        let spawned = std::thread::Builder::new()
-            .name("dispatch-worker".into())
-            .spawn(move || self.worker_main());
+        let spawned =
+            std::thread::Builder::new().name("dispatch-worker".into()).spawn(move || self.worker_main());
         if spawned.is_err() {
             self.threads.fetch_sub(1, SeqCst);
             return false;

@@ -67,7 +67,14 @@ pub struct SyncWaiter {
 }
 
 impl SyncWaiter {
-    pub fn new(exclusive: bool, run_by_drainer: bool, func: WorkFn, ctxt: *mut c_void, current: *const Queue, tid: u32) -> SyncWaiter {
+    pub fn new(
+        exclusive: bool,
+        run_by_drainer: bool,
+        func: WorkFn,
+        ctxt: *mut c_void,
+        current: *const Queue,
+        tid: u32,
+    ) -> SyncWaiter {
         SyncWaiter {
             item: Item::new(ItemKind::SyncWaiter, 0),
             exclusive,

@@ -54,7 +54,9 @@ pub unsafe fn run_root_item(root: &Queue, item: *mut Item) {
         }
         // SAFETY: queue items are the `item` field of a queue that was enqueued.
         ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
-        ItemKind::SyncWaiter => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
+        ItemKind::SyncWaiter => {
+            sys::abort_with_message("dispatch internal error: sync waiter on a root queue")
+        }
     }
 }
 
@@ -224,7 +226,9 @@ fn run_waiter_here(w: &SyncWaiter) {
         unsafe { (w.func)(w.ctxt) }
     };
     match current {
-        Some(cur) if frames::current().is_none_or(|top| !core::ptr::eq(top, cur)) => frames::with_frame(cur, call),
+        Some(cur) if frames::current().is_none_or(|top| !core::ptr::eq(top, cur)) => {
+            frames::with_frame(cur, call)
+        }
         _ => call(),
     }
     w.event.set();

@@ -92,11 +92,7 @@ impl ItemList {
         // `first` looks like the last item: try to empty the list.
         self.head.store(ptr::null_mut(), Ordering::Relaxed);
         // SeqCst: pairs with the producers' swap (see `push`).
-        if self
-            .tail
-            .compare_exchange(first, ptr::null_mut(), Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if self.tail.compare_exchange(first, ptr::null_mut(), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             return;
         }
         // A producer got in after `first`; wait for it to link `first.next`.

@@ -47,7 +47,9 @@ pub fn drain() {
 /// `dispatch_main`: the main thread becomes the main queue's drainer, forever.
 pub fn dispatch_main() -> ! {
     if !on_main_thread() {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: dispatch_main() must be called on the main thread");
+        sys::abort_with_message(
+            "BUG IN CLIENT OF LIBDISPATCH: dispatch_main() must be called on the main thread",
+        );
     }
     loop {
         let epoch = WAKE_EPOCH.load(Ordering::SeqCst);

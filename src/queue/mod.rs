@@ -229,7 +229,9 @@ impl Queue {
             return;
         }
         if !self.state.suspend() {
-            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Too many nested calls to dispatch_suspend()");
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Too many nested calls to dispatch_suspend()",
+            );
         }
     }
 

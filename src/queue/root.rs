@@ -45,9 +45,9 @@ pub static ROOT_QUEUES: [Queue; ROOT_COUNT] = [
 /// `dispatch_get_global_queue` accepts them; `None` for anything else.
 pub fn rank_of_identifier(identifier: isize) -> Option<usize> {
     match identifier {
-        2 => Some(4),                       // DISPATCH_QUEUE_PRIORITY_HIGH
-        0 => Some(3),                       // DISPATCH_QUEUE_PRIORITY_DEFAULT
-        -2 => Some(2),                      // DISPATCH_QUEUE_PRIORITY_LOW
+        2 => Some(4),                           // DISPATCH_QUEUE_PRIORITY_HIGH
+        0 => Some(3),                           // DISPATCH_QUEUE_PRIORITY_DEFAULT
+        -2 => Some(2),                          // DISPATCH_QUEUE_PRIORITY_LOW
         x if x == i16::MIN as isize => Some(1), // DISPATCH_QUEUE_PRIORITY_BACKGROUND
         x => QOS_BY_RANK.iter().position(|&q| q as isize == x),
     }

@@ -146,8 +146,7 @@ impl QueueState {
     /// Width sync fast path: one more width unit while nothing is queued or exclusive.
     pub fn try_reserve_sync_width(&self) -> bool {
         let blocked = OWNER_MASK | IN_BARRIER | ENQUEUED | DIRTY | INACTIVE | PENDING_BARRIER | SUSPEND_MASK;
-        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit).then_some(s + WIDTH_ONE))
-            .is_ok()
+        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit).then_some(s + WIDTH_ONE)).is_ok()
     }
 
     /// Called by the producer whose push made the list non-empty (and by anyone who makes
@@ -269,8 +268,10 @@ impl QueueState {
 
     /// `dispatch_suspend`. Returns `false` when the count would overflow.
     pub fn suspend(&self) -> bool {
-        self.update(|s| (suspend_count(s) < (SUSPEND_MASK >> SUSPEND_SHIFT) as u32).then_some(s + SUSPEND_ONE))
-            .is_ok()
+        self.update(|s| {
+            (suspend_count(s) < (SUSPEND_MASK >> SUSPEND_SHIFT) as u32).then_some(s + SUSPEND_ONE)
+        })
+        .is_ok()
     }
 
     /// `dispatch_resume`: `Err(())` on over-resume. `Ok(true)` when the queue became

@@ -52,7 +52,9 @@ impl Group {
         let prev = self.count.fetch_sub(1, SeqCst);
         if prev == 0 {
             self.count.fetch_add(1, SeqCst);
-            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_group_leave()");
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_group_leave()",
+            );
         }
         if prev == 1 {
             self.generation.fetch_add(1, SeqCst);
@@ -78,10 +80,7 @@ impl Group {
     pub fn notify(&self, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
         q.header.retain_internal();
         self.header.retain_internal();
-        self.notifies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Notify { queue: q, ctxt, func });
+        self.notifies.lock().unwrap_or_else(|e| e.into_inner()).push(Notify { queue: q, ctxt, func });
         if self.count.load(SeqCst) == 0 {
             self.fire_notifies();
         }

@@ -47,17 +47,12 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<(Clock, u64)
         Some((clock, ns)) => {
             ts = timespec_from_ns(ns);
             let clock_flag = if clock == Clock::Realtime { libc::FUTEX_CLOCK_REALTIME } else { 0 };
-            (
-                &ts as *const libc::timespec,
-                libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG | clock_flag,
-            )
+            (&ts as *const libc::timespec, libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG | clock_flag)
         }
     };
     // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
     // or points at `ts`, which outlives the call.
-    let r = unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), op, expected, ts_ptr, 0usize, u32::MAX)
-    };
+    let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), op, expected, ts_ptr, 0usize, u32::MAX) };
     if r < 0 && errno() == libc::ETIMEDOUT {
         WaitResult::TimedOut
     } else {
@@ -69,12 +64,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<(Clock, u64)
 pub fn futex_wake(word: &AtomicU32, count: i32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is live.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            count,
-        )
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, count)
     };
 }
 
@@ -142,9 +132,7 @@ pub struct TimerFd(i32);
 impl TimerFd {
     pub fn new(clock: Clock) -> std::io::Result<TimerFd> {
         // SAFETY: timerfd_create has no memory preconditions.
-        let fd = unsafe {
-            libc::timerfd_create(clock_id(clock), libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
-        };
+        let fd = unsafe { libc::timerfd_create(clock_id(clock), libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) };
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -184,7 +184,11 @@ pub extern "C" fn dispatch_get_specific(key: *const c_void) -> *mut c_void {
 
 #[no_mangle]
 pub extern "C" fn dispatch_get_current_queue() -> dispatch_queue_t {
-    current_queue() as *const Queue as dispatch_queue_t
+    let q = current_queue();
+    if q.is_main() {
+        return main_queue::client_handle() as dispatch_queue_t;
+    }
+    q as *const Queue as dispatch_queue_t
 }
 
 fn label_of(q: &Queue) -> String {

@@ -34,6 +34,18 @@ pub fn wake() {
     sys::futex_wake(&WAKE_EPOCH, 1);
 }
 
+/// The pointer clients know the main queue by: `&_dispatch_main_q` as the executable sees
+/// it. A non-PIE executable holds a copy of the exported forwarder, and
+/// `dispatch_get_main_queue()` there yields the copy's address; the runtime's pointers to
+/// [`MAIN_QUEUE`] must be handed out as that same address so clients can compare them.
+pub fn client_handle() -> *const core::ffi::c_void {
+    static HANDLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *HANDLE.get_or_init(|| {
+        let own = &crate::ffi::queue::_dispatch_main_q as *const _ as *const core::ffi::c_void;
+        sys::global_symbol_address(c"_dispatch_main_q").unwrap_or(own) as usize
+    }) as *const core::ffi::c_void
+}
+
 /// Whether the calling thread is the process's main thread.
 pub fn on_main_thread() -> bool {
     sys::gettid() == sys::getpid()

@@ -212,3 +212,12 @@ impl Drop for Epoll {
         unsafe { libc::close(self.0) };
     }
 }
+
+/// The address the dynamic linker binds `name` to for every module of the process: the
+/// executable's copy when a copy relocation moved the object there, else our own.
+/// `None` if the symbol is not in the global scope (the library was `dlopen`ed locally).
+pub fn global_symbol_address(name: &core::ffi::CStr) -> Option<*const c_void> {
+    // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the global scope only.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!p.is_null()).then_some(p as *const c_void)
+}

@@ -234,25 +234,31 @@ impl QueueState {
     /// load; if items remain and the queue is runnable, the lock is converted into
     /// `ENQUEUED` and the caller must put the queue on its target.
     ///
-    /// `DIRTY` makes the CAS fail and forces a fresh look at the list.
+    /// `DIRTY` is cleared by a CAS of its own before the list is looked at: a producer
+    /// that pushes after that look must *change* the word (by setting `DIRTY` again) for
+    /// the releasing CAS to fail. Clearing it in the releasing CAS instead would let a
+    /// second producer, who finds `DIRTY` already set and writes nothing, strand its item.
     pub fn unlock(&self, list_is_empty: impl Fn() -> bool) -> Wake {
-        let mut wake = Wake::Nothing;
-        let _ = self.update(|s| {
-            let base = s & !(OWNER_MASK | IN_BARRIER | DIRTY);
-            if !list_is_empty() && self.runnable(base) {
-                wake = Wake::Enqueue;
-                Some(base | ENQUEUED)
+        let mut s = self.word.load(SeqCst);
+        loop {
+            let (new, wake) = if s & DIRTY != 0 {
+                (s & !DIRTY, None)
             } else {
-                wake = Wake::Nothing;
-                Some(base)
+                let base = s & !(OWNER_MASK | IN_BARRIER);
+                if !list_is_empty() && self.runnable(base) {
+                    (base | ENQUEUED, Some(Wake::Enqueue))
+                } else {
+                    (base, Some(Wake::Nothing))
+                }
+            };
+            match self.word.compare_exchange_weak(s, new, SeqCst, SeqCst) {
+                Ok(_) => match wake {
+                    Some(wake) => return wake,
+                    None => s = new, // still the owner: look at the list again
+                },
+                Err(now) => s = now,
             }
-        });
-        wake
-    }
-
-    /// The drain-lock owner checks, between items, whether more arrived: clears `DIRTY`.
-    pub fn clear_dirty(&self) {
-        let _ = self.update(|s| (s & DIRTY != 0).then_some(s & !DIRTY));
+        }
     }
 
     /// Gives the drain lock (and `IN_BARRIER` when `exclusive`) to thread `tid`.
@@ -408,6 +414,44 @@ mod loom_tests {
             let producer_wake = producer.join().unwrap();
             let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
             assert_eq!(enqueues, 1, "exactly one party must enqueue the queue");
+            assert_eq!(st.load(), ENQUEUED);
+        });
+    }
+
+    /// Enqueue/wake with `DIRTY` already set: a first producer's wake-up marked the queue
+    /// dirty and the owner drained its item; a second producer pushes while the owner
+    /// unlocks. Its wake-up finds `DIRTY` set and writes nothing, so the owner must not
+    /// release the lock on a snapshot that still holds the old `DIRTY`. (A stress test
+    /// stranded items this way before `unlock` cleared `DIRTY` separately.)
+    #[test]
+    fn second_push_while_dirty_is_not_stranded() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            let list = Arc::new(ItemList::new());
+            let first = Arc::new(Item::new(ItemKind::Continuation, 0));
+            let second = Arc::new(Item::new(ItemKind::Continuation, 0));
+            assert!(st.try_acquire_barrier_sync(1));
+            // SAFETY: each item is pushed once and outlives the model.
+            assert!(unsafe { list.push(&*first as *const Item as *mut Item) });
+            assert_eq!(st.wakeup(), Wake::Nothing);
+            assert_eq!(st.load() & DIRTY, DIRTY);
+            // The owner drains the first item.
+            let head = list.peek();
+            // SAFETY: this thread is the list's consumer.
+            unsafe { list.pop(head) };
+            let producer = {
+                let (st, list, second) = (st.clone(), list.clone(), second.clone());
+                loom::thread::spawn(move || {
+                    // SAFETY: as above.
+                    let was_empty = unsafe { list.push(&*second as *const Item as *mut Item) };
+                    assert!(was_empty);
+                    st.wakeup()
+                })
+            };
+            let owner_wake = st.unlock(|| list.is_empty());
+            let producer_wake = producer.join().unwrap();
+            let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
+            assert_eq!(enqueues, 1, "the second item must make exactly one party enqueue");
             assert_eq!(st.load(), ENQUEUED);
         });
     }

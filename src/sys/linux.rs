@@ -73,9 +73,15 @@ fn errno() -> i32 {
 }
 
 /// The calling thread's kernel thread id.
+///
+/// Cached per thread: the sync fast path asks for it on every call, and a syscall there
+/// would cost more than the two CASes it guards.
 pub fn gettid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() as u32 }
+    thread_local! {
+        // SAFETY: gettid has no preconditions.
+        static TID: u32 = unsafe { libc::gettid() as u32 };
+    }
+    TID.with(|t| *t)
 }
 
 /// The process id, which is also the main thread's tid.

@@ -189,6 +189,9 @@ static void test_overcommit(void)
     dispatch_async_f(oq, &r, record_current);
     CHECK(sem_wait_ms(done, 3000), "an item on the overcommit queue did not run");
     dispatch_release(done);
+    /* Let the worker that ran it park: then all the pushes below find one idle worker,
+     * and each must still get a thread of its own. */
+    sleep_ms(50);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int n = ncpu + 4 > 8 ? (int)ncpu + 4 : 8;
     run_rendezvous(oq, n, "overcommit queue");

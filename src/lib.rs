@@ -35,3 +35,7 @@ mod queue {
     pub mod list;
     pub mod state;
 }
+#[cfg(loom)]
+mod pool {
+    pub mod sleepers;
+}

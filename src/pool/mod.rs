@@ -7,9 +7,11 @@
 //!
 //! ## Thread budget
 //!
-//! * A push wakes one idle worker if there is one.
+//! * A push wakes one parked worker if one is not already claimed by an earlier push
+//!   (see `sleepers.rs`: each push gets a worker of its own).
 //! * Otherwise it starts a worker when fewer than one per CPU exist — or, for an
-//!   overcommit list, whenever none is idle (up to [`MAX_THREADS`]).
+//!   overcommit list, whenever no parked worker is free (up to [`MAX_THREADS`]), so every
+//!   overcommit item has a thread even if all the others block.
 //! * Otherwise the pool is saturated and the *monitor* is told. While work is pending
 //!   and no worker is idle, the monitor checks every [`MONITOR_PERIOD`] how many workers
 //!   are actually runnable (`/proc/self/task/<tid>/stat`); for each CPU left idle because
@@ -20,13 +22,14 @@
 //!
 //! ## Wake protocol
 //!
-//! Push: append, `pending += 1`, then read `idle`. Park: `idle += 1`, then re-check the
-//! lists before sleeping on the epoch read *before* the increment. Both sides are SeqCst,
+//! Push: append, `pending += 1`, then claim a parked worker. Park: enter the parked
+//! count, then re-check the lists before sleeping on the epoch read *before* entering. Both sides are SeqCst,
 //! so either the pusher sees the idle worker (and bumps the epoch, failing its futex
 //! wait) or the worker sees the item. Retiring decrements `threads` before its last look
 //! at the lists, so a pusher that saw the old count cannot strand an item.
 
 mod run_list;
+mod sleepers;
 
 use crate::queue::drain::run_root_item;
 use crate::queue::item::Item;
@@ -35,6 +38,7 @@ use crate::sys::{self, Clock, WaitResult};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
 use crossbeam_utils::CachePadded;
 use run_list::RunList;
+use sleepers::Sleepers;
 use std::sync::{LazyLock, Mutex, Once};
 use std::time::Duration;
 
@@ -53,7 +57,7 @@ struct Pool {
     nonempty: CachePadded<AtomicU32>,
     pending: AtomicUsize,
     threads: AtomicUsize,
-    idle: AtomicUsize,
+    sleepers: Sleepers,
     wake_epoch: AtomicU32,
     cpus: usize,
     workers: Mutex<Vec<u32>>,
@@ -67,7 +71,7 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     nonempty: CachePadded::new(AtomicU32::new(0)),
     pending: AtomicUsize::new(0),
     threads: AtomicUsize::new(0),
-    idle: AtomicUsize::new(0),
+    sleepers: Sleepers::new(),
     wake_epoch: AtomicU32::new(0),
     cpus: sys::cpu_count(),
     workers: Mutex::new(Vec::new()),
@@ -83,7 +87,7 @@ pub fn push(index: usize, item: *mut Item) {
         pool.nonempty.fetch_or(1 << index, SeqCst);
     });
     pool.pending.fetch_add(1, SeqCst);
-    if pool.idle.load(SeqCst) > 0 {
+    if pool.sleepers.try_claim() {
         pool.wake_epoch.fetch_add(1, SeqCst);
         sys::futex_wake(&pool.wake_epoch, 1);
         return;
@@ -170,14 +174,14 @@ impl Pool {
                 continue;
             }
             let epoch = self.wake_epoch.load(SeqCst);
-            self.idle.fetch_add(1, SeqCst);
+            self.sleepers.enter();
             if self.has_work() {
-                self.idle.fetch_sub(1, SeqCst);
+                self.sleepers.leave();
                 continue;
             }
             let deadline = sys::now_ns(Clock::Monotonic) + IDLE_TIMEOUT.as_nanos() as u64;
             let r = sys::futex_wait(&self.wake_epoch, epoch, Some((Clock::Monotonic, deadline)));
-            self.idle.fetch_sub(1, SeqCst);
+            self.sleepers.leave();
             if r == WaitResult::TimedOut && self.retire(tid) {
                 return;
             }
@@ -220,7 +224,7 @@ impl Pool {
             self.monitor_sleeping.store(false, SeqCst);
             std::thread::sleep(MONITOR_PERIOD);
             let pending = self.pending.load(SeqCst);
-            if pending == 0 || self.idle.load(SeqCst) > 0 {
+            if pending == 0 || self.sleepers.any_unclaimed() {
                 continue;
             }
             let tids = self.workers.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -5,7 +5,9 @@
 #   LIBDIR  directory holding libdispatch.so (default: target/release of this repository)
 #
 # Every capi-tests/test_*.c is compiled into target/capi-tests/ and run with a 60 s
-# timeout. Prints "PASS name" or "FAIL name" (with the last 20 lines of its output) per
+# timeout: test_block*.c with clang -fblocks, test_*.cpp with clang++ -fblocks, the rest
+# with gcc. A source may name libraries to link before or after -ldispatch in comment lines
+# "capi-libs-before: -lfoo" / "capi-libs-after: -lfoo" (the Blocks-runtime interop tests). Prints "PASS name" or "FAIL name" (with the last 20 lines of its output) per
 # program, then one line "N passed, N failed". A compile failure counts as a failure.
 # Exit status: 0 only if every program passed.
 set -u
@@ -27,14 +29,15 @@ mkdir -p "$outdir"
 
 CC="${CC:-gcc}"
 CFLAGS=(-std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -I"$root/include")
-LDFLAGS=(-L"$abs_libdir" -ldispatch -Wl,-rpath,"$abs_libdir")
+BLOCKS_CFLAGS=(-std=gnu11 -fblocks -O1 -g -Wall -Wextra -Werror -pthread -I"$root/include")
+CXXFLAGS=(-std=c++17 -fblocks -O1 -g -Wall -Wextra -Werror -pthread -I"$root/include")
 
 passed=0
 failed=0
 failed_names=()
 
 shopt -s nullglob
-sources=("$here"/test_*.c)
+sources=("$here"/test_*.c "$here"/test_*.cpp)
 if [ "${#sources[@]}" -eq 0 ]; then
     echo "no tests found in $here" >&2
     echo "0 passed, 1 failed"
@@ -42,10 +45,21 @@ if [ "${#sources[@]}" -eq 0 ]; then
 fi
 
 for src in "${sources[@]}"; do
-    name="$(basename "$src" .c)"
+    name="$(basename "$src")"
+    name="${name%.*}"
     exe="$outdir/$name"
     log="$outdir/$name.log"
-    if ! "$CC" "${CFLAGS[@]}" -o "$exe" "$src" "${LDFLAGS[@]}" >"$log" 2>&1; then
+    case "$src" in
+    *.cpp) compile=(clang++ "${CXXFLAGS[@]}") ;;
+    */test_block*.c) compile=(clang "${BLOCKS_CFLAGS[@]}") ;;
+    *) compile=("$CC" "${CFLAGS[@]}") ;;
+    esac
+    # shellcheck disable=SC2207 # word splitting of the directive is intended
+    before=($(sed -n 's/.*capi-libs-before: *//p' "$src"))
+    # shellcheck disable=SC2207
+    after=($(sed -n 's/.*capi-libs-after: *//p' "$src"))
+    ldflags=(-L"$abs_libdir" "${before[@]}" -ldispatch "${after[@]}" -Wl,-rpath,"$abs_libdir")
+    if ! "${compile[@]}" -o "$exe" "$src" "${ldflags[@]}" >"$log" 2>&1; then
         echo "FAIL $name (compile)"
         tail -n 20 "$log" | sed 's/^/    /'
         failed=$((failed + 1))

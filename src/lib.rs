@@ -12,6 +12,8 @@ mod primitive;
 #[cfg(not(loom))]
 mod apply;
 #[cfg(not(loom))]
+mod blocks;
+#[cfg(not(loom))]
 mod event;
 #[cfg(not(loom))]
 pub mod ffi;
@@ -19,6 +21,8 @@ pub mod ffi;
 mod object;
 #[cfg(not(loom))]
 mod pool;
+#[cfg(not(loom))]
+mod qos;
 #[cfg(not(loom))]
 mod queue;
 #[cfg(not(loom))]

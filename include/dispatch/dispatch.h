@@ -72,6 +72,18 @@ DISPATCH_DECL(dispatch_queue_attr);
 DISPATCH_DECL(dispatch_group);
 DISPATCH_DECL(dispatch_semaphore);
 
+/* ---- Blocks (clang -fblocks) ---- */
+typedef unsigned long dispatch_block_flags_t;
+#define DISPATCH_BLOCK_BARRIER 0x1ul
+#define DISPATCH_BLOCK_DETACHED 0x2ul
+#define DISPATCH_BLOCK_ASSIGN_CURRENT 0x4ul
+#define DISPATCH_BLOCK_NO_QOS_CLASS 0x8ul
+#define DISPATCH_BLOCK_INHERIT_QOS_CLASS 0x10ul
+#define DISPATCH_BLOCK_ENFORCE_QOS_CLASS 0x20ul
+#ifdef __BLOCKS__
+typedef void (^dispatch_block_t)(void);
+#endif
+
 typedef void (*dispatch_function_t)(void *);
 typedef uint64_t dispatch_time_t;
 typedef intptr_t dispatch_once_t;
@@ -134,6 +146,10 @@ extern "C" {
 
 void dispatch_activate(dispatch_object_t object);
 
+#if defined(__BLOCKS__)
+void dispatch_after(dispatch_time_t when, dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
 void dispatch_after_f(dispatch_time_t when,
                       dispatch_queue_t queue,
                       void *context,
@@ -150,9 +166,25 @@ void dispatch_assert_queue_barrier(dispatch_queue_t queue);
 
 void dispatch_assert_queue_not(dispatch_queue_t queue);
 
+#if defined(__BLOCKS__)
+void dispatch_async(dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+void dispatch_async_and_wait(dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
 void dispatch_async_and_wait_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
 
 void dispatch_async_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
+
+#if defined(__BLOCKS__)
+void dispatch_barrier_async(dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+void dispatch_barrier_async_and_wait(dispatch_queue_t queue, dispatch_block_t block);
+#endif
 
 void dispatch_barrier_async_and_wait_f(dispatch_queue_t queue,
                                        void *context,
@@ -160,7 +192,44 @@ void dispatch_barrier_async_and_wait_f(dispatch_queue_t queue,
 
 void dispatch_barrier_async_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
 
+#if defined(__BLOCKS__)
+void dispatch_barrier_sync(dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
 void dispatch_barrier_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
+
+#if defined(__BLOCKS__)
+void dispatch_block_cancel(dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+dispatch_block_t dispatch_block_create(dispatch_block_flags_t flags, dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+dispatch_block_t dispatch_block_create_with_qos_class(dispatch_block_flags_t flags,
+                                                      dispatch_qos_class_t qos_class,
+                                                      int32_t relative_priority,
+                                                      dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+void dispatch_block_notify(dispatch_block_t block,
+                           dispatch_queue_t queue,
+                           dispatch_block_t notification_block);
+#endif
+
+#if defined(__BLOCKS__)
+void dispatch_block_perform(dispatch_block_flags_t flags, dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+intptr_t dispatch_block_testcancel(dispatch_block_t block);
+#endif
+
+#if defined(__BLOCKS__)
+intptr_t dispatch_block_wait(dispatch_block_t block, dispatch_time_t timeout);
+#endif
 
 void *dispatch_get_context(dispatch_object_t object);
 
@@ -169,6 +238,10 @@ dispatch_queue_t dispatch_get_current_queue(void);
 dispatch_queue_global_t dispatch_get_global_queue(intptr_t identifier, uintptr_t flags);
 
 void *dispatch_get_specific(const void *key);
+
+#if defined(__BLOCKS__)
+void dispatch_group_async(dispatch_group_t group, dispatch_queue_t queue, dispatch_block_t block);
+#endif
 
 void dispatch_group_async_f(dispatch_group_t group,
                             dispatch_queue_t queue,
@@ -180,6 +253,10 @@ dispatch_group_t dispatch_group_create(void);
 void dispatch_group_enter(dispatch_group_t group);
 
 void dispatch_group_leave(dispatch_group_t group);
+
+#if defined(__BLOCKS__)
+void dispatch_group_notify(dispatch_group_t group, dispatch_queue_t queue, dispatch_block_t block);
+#endif
 
 void dispatch_group_notify_f(dispatch_group_t group,
                              dispatch_queue_t queue,
@@ -239,11 +316,17 @@ void dispatch_set_target_queue(dispatch_object_t object, dispatch_queue_t queue)
 
 void dispatch_suspend(dispatch_object_t object);
 
+#if defined(__BLOCKS__)
+void dispatch_sync(dispatch_queue_t queue, dispatch_block_t block);
+#endif
+
 void dispatch_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
 
 dispatch_time_t dispatch_time(dispatch_time_t when, int64_t delta);
 
 dispatch_time_t dispatch_walltime(const struct timespec *when, int64_t delta);
+
+dispatch_qos_class_t qos_class_self(void);
 
 #ifdef __cplusplus
 }  // extern "C"
@@ -267,5 +350,28 @@ _dispatch_once_f(dispatch_once_t *predicate, void *context, dispatch_function_t 
 }
 #undef dispatch_once_f
 #define dispatch_once_f _dispatch_once_f
+
+#ifdef __BLOCKS__
+#ifdef __cplusplus
+extern "C" {
+#endif
+DISPATCH_EXPORT void dispatch_apply(size_t iterations, dispatch_queue_t queue, void (^block)(size_t iteration));
+DISPATCH_EXPORT void dispatch_once(dispatch_once_t *predicate, dispatch_block_t block);
+#ifdef __cplusplus
+}
+#endif
+
+DISPATCH_INLINE DISPATCH_ALWAYS_INLINE void
+_dispatch_once(dispatch_once_t *predicate, dispatch_block_t block)
+{
+    if (DISPATCH_EXPECT(*predicate, ~0l) != ~0l) {
+        dispatch_once(predicate, block);
+    } else {
+        dispatch_compiler_barrier();
+    }
+}
+#undef dispatch_once
+#define dispatch_once _dispatch_once
+#endif /* __BLOCKS__ */
 
 #endif /* __DISPATCH_PUBLIC__ */

@@ -3,6 +3,8 @@
 //! on misuse), and calls the core. This is the only module that exports symbols.
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+pub mod block;
+pub mod block_runtime;
 pub mod group;
 pub mod object;
 pub mod once;

@@ -33,7 +33,7 @@ mod sleepers;
 
 use crate::queue::drain::run_root_item;
 use crate::queue::item::Item;
-use crate::queue::root::{nice_of_index, ROOT_COUNT, ROOT_QUEUES};
+use crate::queue::root::{nice_of_index, qos_of_index, ROOT_COUNT, ROOT_QUEUES};
 use crate::sys::{self, Clock, WaitResult};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
 use crossbeam_utils::CachePadded;
@@ -163,6 +163,7 @@ impl Pool {
                     retire = !sys::set_thread_nice(wanted) && wanted < nice;
                     nice = sys::thread_nice();
                 }
+                crate::qos::set_current(qos_of_index(index));
                 // SAFETY: the item was just popped from root list `index`.
                 unsafe { run_root_item(&ROOT_QUEUES[index], item) };
                 if retire && self.retire(tid) {

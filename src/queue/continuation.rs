@@ -19,6 +19,8 @@ pub struct Continuation {
     pub barrier: bool,
     /// Left (and released) once the function returned (`dispatch_group_async*`).
     pub group: *const Group,
+    /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
+    pub qos: u32,
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
     /// holds one width unit of, and an internal reference on, this queue.
     pub width_of: *const Queue,
@@ -32,6 +34,7 @@ impl Continuation {
             ctxt,
             barrier,
             group: core::ptr::null(),
+            qos: 0,
             width_of: core::ptr::null(),
         }))
     }

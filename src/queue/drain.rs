@@ -68,7 +68,7 @@ pub unsafe fn run_continuation(item: *mut Item) {
     // SAFETY: per the contract, we own this allocation.
     let c = unsafe { Box::from_raw(item as *mut Continuation) };
     // SAFETY: the client promised `func` may be called with `ctxt`.
-    unsafe { (c.func)(c.ctxt) };
+    crate::qos::with_raised(c.qos, || unsafe { (c.func)(c.ctxt) });
     // SAFETY: a continuation with a group entered it and holds a reference on it.
     if let Some(group) = unsafe { c.group.as_ref() } {
         group.leave();

@@ -84,3 +84,13 @@ pub fn nice_of_index(index: usize) -> i32 {
         _ => 0,
     }
 }
+
+/// The QoS class of root list `index`.
+pub fn qos_of_index(index: usize) -> u32 {
+    QOS_BY_RANK[index / 2]
+}
+
+/// The nice value work of QoS class `qos` runs at (unspecified counts as default).
+pub fn nice_of_qos(qos: u32) -> i32 {
+    nice_of_index(rank_of_qos(qos) * 2)
+}

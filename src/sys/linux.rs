@@ -227,3 +227,19 @@ pub fn global_symbol_address(name: &core::ffi::CStr) -> Option<*const c_void> {
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     (!p.is_null()).then_some(p as *const c_void)
 }
+
+/// `malloc`: block copies must come from the C heap, because another Blocks runtime in the
+/// process (libBlocksRuntime) may free them, and we may free theirs.
+pub fn c_malloc(size: usize) -> *mut c_void {
+    // SAFETY: malloc has no preconditions.
+    unsafe { libc::malloc(size) }
+}
+
+/// `free` for memory from [`c_malloc`] or from another runtime's `malloc`.
+///
+/// # Safety
+/// `p` must be NULL or a live allocation of the C heap.
+pub unsafe fn c_free(p: *mut c_void) {
+    // SAFETY: forwarded contract.
+    unsafe { libc::free(p) }
+}

@@ -25,7 +25,12 @@ run: build
 	@mkdir -p target/examples
 	@set -e; for src in examples/*.c; do \
 	  name=$$(basename $$src .c); \
-	  $(CC) $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX); \
+	  if grep -q -- '-fblocks' $$src; then \
+	    if ! command -v clang >/dev/null; then echo "== $$name: skipped (needs clang: apt-get install clang)"; continue; fi; \
+	    clang -fblocks $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX); \
+	  else \
+	    $(CC) $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX); \
+	  fi; \
 	  echo "== $$name"; timeout 60 target/examples/$$name; \
 	done
 

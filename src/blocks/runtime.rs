@@ -287,3 +287,88 @@ fn malloc_block_isa() -> *const c_void {
     // debuggers and for code that prints `isa`.
     core::ptr::addr_of!(crate::ffi::block_runtime::_NSConcreteMallocBlock) as *const c_void
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    /// A hand-built block literal with one capture and counting helpers.
+    #[repr(C)]
+    struct TestBlock {
+        layout: BlockLayout,
+        captured: usize,
+    }
+
+    #[repr(C)]
+    struct TestDescriptor {
+        basic: Descriptor,
+        helpers: CopyDispose,
+    }
+
+    static COPIES: AtomicUsize = AtomicUsize::new(0);
+    static DISPOSES: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count_copy(_dst: *mut c_void, _src: *const c_void) {
+        COPIES.fetch_add(1, Ordering::SeqCst);
+    }
+    unsafe extern "C" fn count_dispose(_b: *const c_void) {
+        DISPOSES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    static DESCRIPTOR: TestDescriptor = TestDescriptor {
+        basic: Descriptor { reserved: 0, size: core::mem::size_of::<TestBlock>() },
+        helpers: CopyDispose { copy: count_copy, dispose: count_dispose },
+    };
+
+    fn literal(flags: i32) -> TestBlock {
+        TestBlock {
+            layout: BlockLayout {
+                isa: ptr::null(),
+                flags: AtomicI32::new(flags),
+                reserved: 0,
+                invoke: ptr::null(),
+                descriptor: &DESCRIPTOR.basic,
+            },
+            captured: 42,
+        }
+    }
+
+    #[test]
+    fn stack_block_is_copied_once_then_counted_and_disposed_at_zero() {
+        let stack = literal(HAS_COPY_DISPOSE);
+        let (copies, disposes) = (COPIES.load(Ordering::SeqCst), DISPOSES.load(Ordering::SeqCst));
+        // SAFETY: `stack` is a well-formed literal; every copy is released below.
+        unsafe {
+            let heap = copy(&stack as *const TestBlock as *const c_void);
+            assert_ne!(heap as *const TestBlock, &stack as *const TestBlock);
+            let hb = &*(heap as *const TestBlock);
+            assert_eq!(hb.captured, 42);
+            assert_eq!(hb.layout.flags(), HAS_COPY_DISPOSE | NEEDS_FREE | 1);
+            assert_eq!(COPIES.load(Ordering::SeqCst), copies + 1, "the copy helper ran once");
+            assert_eq!(copy(heap), heap, "copying a heap block retains it");
+            assert_eq!(hb.layout.flags() & REFCOUNT_MASK, 2);
+            release(heap);
+            assert_eq!(DISPOSES.load(Ordering::SeqCst), disposes, "one reference remains");
+            release(heap);
+            assert_eq!(DISPOSES.load(Ordering::SeqCst), disposes + 1, "the last release disposes");
+        }
+    }
+
+    #[test]
+    fn global_blocks_and_latched_counts_are_never_freed() {
+        let global = literal(IS_GLOBAL);
+        let g = &global as *const TestBlock as *const c_void;
+        // SAFETY: well-formed literals; nothing here is freed.
+        unsafe {
+            assert_eq!(copy(g) as *const c_void, g);
+            release(g);
+            assert_eq!(global.layout.flags(), IS_GLOBAL);
+            let latched = literal(NEEDS_FREE | REFCOUNT_MASK);
+            let l = &latched as *const TestBlock as *const c_void;
+            copy(l);
+            release(l);
+            assert_eq!(latched.layout.flags() & REFCOUNT_MASK, REFCOUNT_MASK, "latched for good");
+        }
+    }
+}

@@ -67,11 +67,7 @@ pub unsafe fn is_barrier_block(block: *const c_void) -> bool {
 ///
 /// # Safety
 /// `block` must be a block literal.
-pub unsafe fn async_work(
-    q: &Queue,
-    block: *const c_void,
-    barrier: bool,
-) -> (*mut Continuation, &Queue) {
+pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (*mut Continuation, &Queue) {
     // SAFETY: per the contract; released by `call_and_release`.
     let copy = unsafe { runtime::copy(block) };
     let mut barrier = barrier;

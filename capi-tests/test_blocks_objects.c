@@ -72,87 +72,8 @@ extern void (*const _dispatch_block_special_invoke)(void *);
 
 /* ---- a counted block (Blocks ABI literal with counting copy/dispose helpers) ---- */
 
-#define BLOCK_HAS_COPY_DISPOSE (1 << 25)
+#include "counted_block.h"
 
-struct counts {
-    atomic_int copies;
-    atomic_int disposes;
-    atomic_int runs;
-    atomic_int tid;
-};
-
-struct counted_desc {
-    unsigned long reserved;
-    unsigned long size;
-    void (*copy)(void *dst, const void *src);
-    void (*dispose)(const void *);
-};
-
-struct counted_block {
-    void *isa;
-    int flags;
-    int reserved;
-    void (*invoke)(struct counted_block *);
-    const struct counted_desc *descriptor;
-    struct counts *counts;
-};
-
-static void counted_invoke(struct counted_block *b)
-{
-    atomic_store(&b->counts->tid, (int)my_tid());
-    atomic_fetch_add(&b->counts->runs, 1);
-}
-
-static void counted_copy(void *dst, const void *src)
-{
-    (void)dst;
-    atomic_fetch_add(&((const struct counted_block *)src)->counts->copies, 1);
-}
-
-static void counted_dispose(const void *p)
-{
-    atomic_fetch_add(&((const struct counted_block *)p)->counts->disposes, 1);
-}
-
-static const struct counted_desc counted_descriptor = {
-    0, sizeof(struct counted_block), counted_copy, counted_dispose,
-};
-
-static void *stack_isa(void)
-{
-    volatile int v = 1;
-    void (^b)(void) = ^{
-        (void)v;
-    };
-    return *(void **)(void *)b;
-}
-
-static void counted_init(struct counted_block *b, struct counts *c)
-{
-    memset(c, 0, sizeof *c);
-    b->isa = stack_isa();
-    b->flags = BLOCK_HAS_COPY_DISPOSE;
-    b->reserved = 0;
-    b->invoke = counted_invoke;
-    b->descriptor = &counted_descriptor;
-    b->counts = c;
-}
-
-static dispatch_block_t as_block(struct counted_block *b)
-{
-    return (dispatch_block_t)(void *)b;
-}
-
-static bool wait_for_value(atomic_int *a, int want, int ms)
-{
-    uint64_t deadline = now_ns() + (uint64_t)ms * 1000000ull;
-    while (atomic_load(a) != want) {
-        if (now_ns() > deadline)
-            return false;
-        sleep_ms(1);
-    }
-    return true;
-}
 
 static void park_main_thread(void)
 {

@@ -26,6 +26,8 @@ mod qos;
 #[cfg(not(loom))]
 mod queue;
 #[cfg(not(loom))]
+mod source;
+#[cfg(not(loom))]
 mod sync;
 #[cfg(not(loom))]
 mod sys;

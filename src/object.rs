@@ -32,6 +32,7 @@ pub enum Kind {
     Queue = 1,
     Group = 2,
     Semaphore = 3,
+    Source = 4,
 }
 
 impl Kind {
@@ -43,6 +44,7 @@ impl Kind {
             Kind::Queue => "queue",
             Kind::Group => "group",
             Kind::Semaphore => "semaphore",
+            Kind::Source => "source",
         }
     }
 }

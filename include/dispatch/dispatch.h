@@ -71,6 +71,41 @@ DISPATCH_DECL_SUBCLASS(dispatch_queue_concurrent, dispatch_queue);
 DISPATCH_DECL(dispatch_queue_attr);
 DISPATCH_DECL(dispatch_group);
 DISPATCH_DECL(dispatch_semaphore);
+DISPATCH_DECL(dispatch_source);
+
+/* ---- Sources ---- */
+typedef const struct dispatch_source_type_s *dispatch_source_type_t;
+struct dispatch_source_extended_data_s {
+    unsigned long data;
+    unsigned long status;
+};
+typedef struct dispatch_source_extended_data_s *dispatch_source_extended_data_t;
+#define DISPATCH_SOURCE_TYPE_DATA_ADD (&_dispatch_source_type_data_add)
+#define DISPATCH_SOURCE_TYPE_DATA_OR (&_dispatch_source_type_data_or)
+#define DISPATCH_SOURCE_TYPE_DATA_REPLACE (&_dispatch_source_type_data_replace)
+#define DISPATCH_SOURCE_TYPE_TIMER (&_dispatch_source_type_timer)
+#define DISPATCH_SOURCE_TYPE_READ (&_dispatch_source_type_read)
+#define DISPATCH_SOURCE_TYPE_WRITE (&_dispatch_source_type_write)
+#define DISPATCH_SOURCE_TYPE_SIGNAL (&_dispatch_source_type_signal)
+#define DISPATCH_SOURCE_TYPE_PROC (&_dispatch_source_type_proc)
+#define DISPATCH_SOURCE_TYPE_VNODE (&_dispatch_source_type_vnode)
+#define DISPATCH_SOURCE_TYPE_MEMORYPRESSURE (&_dispatch_source_type_memorypressure)
+#define DISPATCH_TIMER_STRICT 0x1ul
+#define DISPATCH_PROC_EXIT 0x80000000ul
+#define DISPATCH_PROC_FORK 0x40000000ul
+#define DISPATCH_PROC_EXEC 0x20000000ul
+#define DISPATCH_PROC_SIGNAL 0x08000000ul
+#define DISPATCH_VNODE_DELETE 0x1ul
+#define DISPATCH_VNODE_WRITE 0x2ul
+#define DISPATCH_VNODE_EXTEND 0x4ul
+#define DISPATCH_VNODE_ATTRIB 0x8ul
+#define DISPATCH_VNODE_LINK 0x10ul
+#define DISPATCH_VNODE_RENAME 0x20ul
+#define DISPATCH_VNODE_REVOKE 0x40ul
+#define DISPATCH_VNODE_FUNLOCK 0x100ul
+#define DISPATCH_MEMORYPRESSURE_NORMAL 0x1ul
+#define DISPATCH_MEMORYPRESSURE_WARN 0x2ul
+#define DISPATCH_MEMORYPRESSURE_CRITICAL 0x4ul
 
 /* ---- Blocks (clang -fblocks) ---- */
 typedef unsigned long dispatch_block_flags_t;
@@ -135,6 +170,16 @@ extern "C" {
 /* Data objects the header's macros take the address of. */
 DISPATCH_EXPORT struct dispatch_queue_s _dispatch_main_q;
 DISPATCH_EXPORT struct dispatch_queue_attr_s _dispatch_queue_attr_concurrent;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_add;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_or;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_replace;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_timer;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_read;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_write;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_signal;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_proc;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_vnode;
+DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_memorypressure;
 #ifdef __cplusplus
 }
 #endif
@@ -143,6 +188,12 @@ DISPATCH_EXPORT struct dispatch_queue_attr_s _dispatch_queue_attr_concurrent;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+int _dispatch_get_main_queue_handle_4CF(void);
+
+int _dispatch_get_main_queue_port_4CF(void);
+
+void _dispatch_main_queue_callback_4CF(void *_msg);
 
 void dispatch_activate(dispatch_object_t object);
 
@@ -313,6 +364,59 @@ void dispatch_set_context(dispatch_object_t object, void *context);
 void dispatch_set_finalizer_f(dispatch_object_t object, dispatch_function_t finalizer);
 
 void dispatch_set_target_queue(dispatch_object_t object, dispatch_queue_t queue);
+
+void dispatch_source_cancel(dispatch_source_t source);
+
+dispatch_source_t dispatch_source_create(dispatch_source_type_t type,
+                                         uintptr_t handle,
+                                         uintptr_t mask,
+                                         dispatch_queue_t queue);
+
+uintptr_t dispatch_source_get_data(dispatch_source_t source);
+
+size_t dispatch_source_get_extended_data(dispatch_source_t source,
+                                         dispatch_source_extended_data_t data,
+                                         size_t size);
+
+uintptr_t dispatch_source_get_handle(dispatch_source_t source);
+
+uintptr_t dispatch_source_get_mask(dispatch_source_t source);
+
+void dispatch_source_merge_data(dispatch_source_t source, uintptr_t value);
+
+#if defined(__BLOCKS__)
+void dispatch_source_set_cancel_handler(dispatch_source_t source, dispatch_block_t handler);
+#endif
+
+void dispatch_source_set_cancel_handler_f(dispatch_source_t source, dispatch_function_t handler);
+
+#if defined(__BLOCKS__)
+void dispatch_source_set_event_handler(dispatch_source_t source, dispatch_block_t handler);
+#endif
+
+void dispatch_source_set_event_handler_f(dispatch_source_t source, dispatch_function_t handler);
+
+#if defined(__BLOCKS__)
+void dispatch_source_set_mandatory_cancel_handler(dispatch_source_t source,
+                                                  dispatch_block_t handler);
+#endif
+
+void dispatch_source_set_mandatory_cancel_handler_f(dispatch_source_t source,
+                                                    dispatch_function_t handler);
+
+#if defined(__BLOCKS__)
+void dispatch_source_set_registration_handler(dispatch_source_t source, dispatch_block_t handler);
+#endif
+
+void dispatch_source_set_registration_handler_f(dispatch_source_t source,
+                                                dispatch_function_t handler);
+
+void dispatch_source_set_timer(dispatch_source_t source,
+                               dispatch_time_t start,
+                               uint64_t interval,
+                               uint64_t leeway);
+
+intptr_t dispatch_source_testcancel(dispatch_source_t source);
 
 void dispatch_suspend(dispatch_object_t object);
 

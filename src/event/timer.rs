@@ -1,4 +1,5 @@
-//! Timer heaps, one per clock, serviced by the event thread (`dispatch_after`).
+//! Timer heaps, one per clock, serviced by the event thread (`dispatch_after` and timer
+//! sources).
 //!
 //! Each heap is a binary min-heap on the deadline (ties broken by insertion order, so
 //! timers with equal deadlines fire in the order they were set). After every change of a
@@ -8,21 +9,29 @@
 use super::EventThread;
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, Queue};
+use crate::source::Source;
 use crate::sys::{self, Clock};
 use core::cmp::Reverse;
 use core::ffi::c_void;
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
+/// What a timer does when it is due.
+enum Action {
+    /// `dispatch_after`: submit `func(ctxt)` to the queue.
+    Submit { queue: *const Queue, ctxt: *mut c_void, func: WorkFn },
+    /// A timer source's next fire; stale when the source's generation moved on.
+    Source { source: *const Source, generation: u64 },
+}
+
 struct Timer {
     deadline: u64,
     seq: u64,
-    queue: *const Queue,
-    ctxt: *mut c_void,
-    func: WorkFn,
+    action: Action,
 }
 
-// SAFETY: the queue is retained by the timer; the context belongs to the client.
+// SAFETY: the queue or source is retained (internally) by the timer; the context belongs
+// to the client.
 unsafe impl Send for Timer {}
 
 impl PartialEq for Timer {
@@ -57,11 +66,42 @@ fn lock() -> std::sync::MutexGuard<'static, Heaps> {
 
 /// Submits `func(ctxt)` to `q` at the absolute `deadline` on `clock`.
 pub fn after(clock: Clock, deadline: u64, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
-    let et = super::event_thread();
     q.header.retain_internal();
+    insert(clock, deadline, Action::Submit { queue: q, ctxt, func });
+}
+
+/// Schedules the next fire of timer source `source` (generation `generation` of its
+/// settings). Holds an internal reference on the source until it fires or is disarmed.
+pub fn arm_source(clock: Clock, deadline: u64, source: &Source, generation: u64) {
+    source.header.retain_internal();
+    insert(clock, deadline, Action::Source { source, generation });
+}
+
+/// Removes every scheduled fire of `source` (re-set or cancelled).
+pub fn disarm_source(source: &Source) {
+    let mut removed = 0;
+    {
+        let mut heaps = lock();
+        let heaps = &mut *heaps;
+        for heap in [&mut heaps.mono, &mut heaps.wall] {
+            let before = heap.len();
+            heap.retain(|Reverse(t)| !matches!(t.action, Action::Source { source: s, .. } if core::ptr::eq(s, source)));
+            removed += before - heap.len();
+        }
+        // The timerfds may now be armed early; an early wake-up finds nothing due and
+        // re-arms for the real minimum.
+    }
+    for _ in 0..removed {
+        // SAFETY: each removed entry held one internal reference; the caller holds another.
+        unsafe { source.header.release_internal() };
+    }
+}
+
+fn insert(clock: Clock, deadline: u64, action: Action) {
+    let et = super::event_thread();
     let mut heaps = lock();
     heaps.seq += 1;
-    let timer = Timer { deadline, seq: heaps.seq, queue: q, ctxt, func };
+    let timer = Timer { deadline, seq: heaps.seq, action };
     let (heap, fd, cancel_on_set) = match clock {
         Clock::Monotonic => (&mut heaps.mono, &et.mono, false),
         Clock::Realtime => (&mut heaps.wall, &et.wall, true),
@@ -91,10 +131,21 @@ pub(super) fn fire_due(et: &EventThread) {
         }
     }
     for t in due {
-        // SAFETY: the timer holds an internal reference on its queue.
-        let q = unsafe { &*t.queue };
-        queue::async_f(q, t.ctxt, t.func);
-        // SAFETY: drops the timer's reference.
-        unsafe { q.header.release_internal() };
+        match t.action {
+            Action::Submit { queue: q, ctxt, func } => {
+                // SAFETY: the timer holds an internal reference on its queue.
+                let q = unsafe { &*q };
+                queue::async_f(q, ctxt, func);
+                // SAFETY: drops the timer's reference.
+                unsafe { q.header.release_internal() };
+            }
+            Action::Source { source, generation } => {
+                // SAFETY: the timer holds an internal reference on its source.
+                let s = unsafe { &*source };
+                s.timer_fired(generation, t.deadline);
+                // SAFETY: drops the timer's reference.
+                unsafe { s.header.release_internal() };
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod object;
 pub mod once;
 pub mod queue;
 pub mod semaphore;
+pub mod source;
 pub mod time;
 pub mod work;
 

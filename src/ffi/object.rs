@@ -3,6 +3,7 @@
 use super::{dispatch_function_t, dispatch_object_t, dispatch_queue_t, queue_arg};
 use crate::object::{resolve, Kind};
 use crate::queue::Queue;
+use crate::source::Source;
 use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::Ordering;
@@ -41,29 +42,44 @@ pub unsafe extern "C" fn dispatch_set_finalizer_f(object: dispatch_object_t, fin
     unsafe { resolve(object, None, "dispatch_set_finalizer_f") }.set_finalizer(finalizer);
 }
 
-/// The queue behind a suspendable object.
-unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> &'a Queue {
+/// An object `dispatch_suspend`/`_resume`/`_activate` apply to.
+enum Suspendable<'a> {
+    Queue(&'a Queue),
+    Source(&'a Source),
+}
+
+unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> Suspendable<'a> {
     // SAFETY: forwarded contract.
     let h = unsafe { resolve(object, None, what) };
-    if !h.kind_is(Kind::Queue) {
-        sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"
-        ));
+    if h.kind_is(Kind::Queue) {
+        // SAFETY: a queue's header is its first field.
+        return Suspendable::Queue(unsafe { &*(h as *const _ as *const Queue) });
     }
-    // SAFETY: a queue's header is its first field.
-    unsafe { &*(h as *const _ as *const Queue) }
+    if h.kind_is(Kind::Source) {
+        // SAFETY: a source's header is its first field.
+        return Suspendable::Source(unsafe { &*(h as *const _ as *const Source) });
+    }
+    sys::abort_with_message(&format!(
+        "BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"
+    ))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_suspend(object: dispatch_object_t) {
     // SAFETY: as above.
-    unsafe { suspendable(object, "dispatch_suspend") }.suspend();
+    match unsafe { suspendable(object, "dispatch_suspend") } {
+        Suspendable::Queue(q) => q.suspend(),
+        Suspendable::Source(s) => s.suspend(),
+    }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_resume(object: dispatch_object_t) {
     // SAFETY: as above.
-    unsafe { suspendable(object, "dispatch_resume") }.resume();
+    match unsafe { suspendable(object, "dispatch_resume") } {
+        Suspendable::Queue(q) => q.resume(),
+        Suspendable::Source(s) => s.resume(),
+    }
 }
 
 #[no_mangle]
@@ -73,6 +89,9 @@ pub unsafe extern "C" fn dispatch_activate(object: dispatch_object_t) {
     if h.kind_is(Kind::Queue) {
         // SAFETY: a queue's header is its first field.
         unsafe { &*(h as *const _ as *const Queue) }.activate();
+    } else if h.kind_is(Kind::Source) {
+        // SAFETY: a source's header is its first field.
+        unsafe { &*(h as *const _ as *const Source) }.activate();
     }
 }
 
@@ -89,5 +108,8 @@ pub unsafe extern "C" fn dispatch_set_target_queue(object: dispatch_object_t, qu
     if h.kind_is(Kind::Queue) {
         // SAFETY: a queue's header is its first field.
         unsafe { &*(h as *const _ as *const Queue) }.set_target(target);
+    } else if h.kind_is(Kind::Source) {
+        // SAFETY: a source's header is its first field.
+        unsafe { &*(h as *const _ as *const Source) }.set_target(target);
     }
 }

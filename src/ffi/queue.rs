@@ -238,3 +238,22 @@ pub unsafe extern "C" fn dispatch_assert_queue_not(queue: dispatch_queue_t) {
         ));
     }
 }
+
+/// The main queue's wake-up descriptor for a foreign event loop (an eventfd: poll it for
+/// readability, then call `_dispatch_main_queue_callback_4CF` on the main thread).
+#[no_mangle]
+pub extern "C" fn _dispatch_get_main_queue_handle_4CF() -> core::ffi::c_int {
+    main_queue::handle_4cf()
+}
+
+/// The reference's older name for [`_dispatch_get_main_queue_handle_4CF`].
+#[no_mangle]
+pub extern "C" fn _dispatch_get_main_queue_port_4CF() -> core::ffi::c_int {
+    main_queue::handle_4cf()
+}
+
+/// Drains the main queue on the calling (main) thread; `msg` is unused on Linux.
+#[no_mangle]
+pub extern "C" fn _dispatch_main_queue_callback_4CF(_msg: *mut c_void) {
+    main_queue::callback_4cf()
+}

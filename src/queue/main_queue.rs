@@ -9,11 +9,18 @@
 //! The wake protocol is the usual epoch one: the main thread reads the epoch, checks the
 //! list, and sleeps only if the epoch is unchanged; a producer pushes, then bumps the
 //! epoch and wakes. Either the main thread sees the item, or the futex sees the new epoch.
+//!
+//! A program with its own event loop (CoreFoundation's run loop on Apple platforms; here
+//! epoll, libuv, GLib...) asks for [`handle_4cf`], an eventfd that every wake also
+//! signals, and calls [`callback_4cf`] on the main thread when it is readable. The
+//! callback clears the eventfd *before* draining, so work that arrives during or after
+//! the drain makes it readable again: the loop never misses the main queue's work.
 
 use super::drain;
 use super::{Flavor, Queue};
-use crate::sys;
+use crate::sys::{self, EventFd};
 use core::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// Placeholder owner: "bound to the main thread".
 const BOUND_OWNER: u64 = 1;
@@ -27,11 +34,42 @@ pub static MAIN_QUEUE: Queue = Queue::new_static(
 );
 
 static WAKE_EPOCH: AtomicU32 = AtomicU32::new(0);
+static LOOP_HANDLE: OnceLock<EventFd> = OnceLock::new();
 
 /// Signals the main thread that the main queue has (or may have) work.
 pub fn wake() {
     WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
     sys::futex_wake(&WAKE_EPOCH, 1);
+    if let Some(handle) = LOOP_HANDLE.get() {
+        handle.signal();
+    }
+}
+
+/// `_dispatch_get_main_queue_handle_4CF`: an eventfd readable while the main queue has
+/// work for a foreign event loop to drain with [`callback_4cf`].
+pub fn handle_4cf() -> i32 {
+    let handle = LOOP_HANDLE.get_or_init(|| {
+        EventFd::new().unwrap_or_else(|e| {
+            sys::abort_with_message(&format!("dispatch: cannot create the main queue's eventfd: {e}"))
+        })
+    });
+    if !MAIN_QUEUE.list.is_empty() {
+        handle.signal(); // work queued before anyone asked for the handle
+    }
+    handle.fd()
+}
+
+/// `_dispatch_main_queue_callback_4CF`: drains the main queue on the main thread.
+pub fn callback_4cf() {
+    if !on_main_thread() {
+        sys::abort_with_message(
+            "BUG IN CLIENT OF LIBDISPATCH: _dispatch_main_queue_callback_4CF called off the main thread",
+        );
+    }
+    if let Some(handle) = LOOP_HANDLE.get() {
+        handle.drain();
+    }
+    drain();
 }
 
 /// The pointer clients know the main queue by: `&_dispatch_main_q` as the executable sees

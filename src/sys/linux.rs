@@ -191,6 +191,9 @@ impl Epoll {
         }
         Ok(Epoll(fd))
     }
+    pub(super) fn raw(&self) -> i32 {
+        self.0
+    }
     /// Watches `fd` for readability, reporting `token` when it fires.
     pub fn add_readable(&self, fd: i32, token: u64) -> std::io::Result<()> {
         let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
@@ -202,7 +205,7 @@ impl Epoll {
     }
     /// Waits without timeout; returns the tokens of the ready descriptors.
     pub fn wait(&self, out: &mut Vec<u64>) {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         // SAFETY: `events` is a writable array of the length we pass.
         let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, -1) };
         out.clear();

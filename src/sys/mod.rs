@@ -9,6 +9,10 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_sources;
+#[cfg(target_os = "linux")]
+pub use linux_sources::*;
 
 /// Which clock an absolute deadline is measured on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,267 @@
+//! The source types: what each accepts as handle and mask, how its data merges, and how
+//! it is registered with the event thread on Linux.
+//!
+//! | type | registration | event data |
+//! |---|---|---|
+//! | DATA_ADD / OR / REPLACE | none (`dispatch_source_merge_data`) | sum / or / last |
+//! | TIMER | an entry in the event thread's timer heap (`timer.rs`) | fires since last delivery |
+//! | READ / WRITE | a private `dup` of the fd in epoll, one-shot, re-armed after each delivery | bytes readable (FIONREAD) / writable estimate |
+//! | SIGNAL | a counting `sigaction` handler that wakes the event thread's eventfd | deliveries since last delivery |
+//! | PROC | a pidfd in epoll | `DISPATCH_PROC_EXIT` (the only event Linux reports) |
+//! | VNODE | inotify on the open file, plus size and link count | `DISPATCH_VNODE_*` bits |
+//! | MEMORYPRESSURE | none: Linux has no portable notification; never fires | — |
+//!
+//! One-shot epoll registrations make READ/WRITE level-triggered without spinning: the
+//! descriptor is reported once, and watched again only after the handler ran. A regular
+//! file cannot be polled (`EPERM`); like the reference, it counts as always ready.
+
+use super::Source;
+use crate::event::{event_thread, registry};
+use crate::sys::{self, Inotify, Interest, OwnedFd};
+
+pub const PROC_EXIT: usize = 0x8000_0000;
+const PROC_MASK: usize = 0x8000_0000 | 0x4000_0000 | 0x2000_0000 | 0x0800_0000;
+pub const VNODE_DELETE: u64 = 0x1;
+pub const VNODE_WRITE: u64 = 0x2;
+pub const VNODE_EXTEND: u64 = 0x4;
+pub const VNODE_ATTRIB: u64 = 0x8;
+pub const VNODE_LINK: u64 = 0x10;
+pub const VNODE_RENAME: u64 = 0x20;
+const VNODE_MASK: usize = 0x1ff;
+const TIMER_STRICT: usize = 0x1;
+const MEMORYPRESSURE_MASK: usize = 0x37;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    DataAdd,
+    DataOr,
+    DataReplace,
+    Timer,
+    Read,
+    Write,
+    Signal,
+    Proc,
+    Vnode,
+    MemoryPressure,
+}
+
+/// How a new event's data combines with data not yet delivered.
+pub enum Merge {
+    Add,
+    Or,
+    Replace,
+}
+
+impl SourceKind {
+    pub fn merge_rule(self) -> Merge {
+        match self {
+            SourceKind::DataAdd | SourceKind::Timer | SourceKind::Signal => Merge::Add,
+            SourceKind::DataOr | SourceKind::Proc | SourceKind::Vnode | SourceKind::MemoryPressure => {
+                Merge::Or
+            }
+            SourceKind::DataReplace | SourceKind::Read | SourceKind::Write => Merge::Replace,
+        }
+    }
+
+    pub fn is_timer(self) -> bool {
+        self == SourceKind::Timer
+    }
+
+    pub fn is_data(self) -> bool {
+        matches!(self, SourceKind::DataAdd | SourceKind::DataOr | SourceKind::DataReplace)
+    }
+
+    /// Whether `dispatch_source_create` accepts this handle and mask.
+    pub fn accepts(self, handle: usize, mask: usize) -> bool {
+        let fd_ok = || i32::try_from(handle).is_ok_and(sys::fd_is_open);
+        match self {
+            SourceKind::DataAdd | SourceKind::DataOr | SourceKind::DataReplace => handle == 0 && mask == 0,
+            SourceKind::Timer => handle == 0 && mask & !TIMER_STRICT == 0,
+            SourceKind::Read | SourceKind::Write => mask == 0 && fd_ok(),
+            SourceKind::Signal => mask == 0 && i32::try_from(handle).is_ok_and(sys::signal_can_be_watched),
+            SourceKind::Proc => {
+                mask != 0 && mask & !PROC_MASK == 0 && i32::try_from(handle).is_ok_and(sys::process_exists)
+            }
+            SourceKind::Vnode => mask != 0 && mask & !VNODE_MASK == 0 && fd_ok(),
+            SourceKind::MemoryPressure => handle == 0 && mask & !MEMORYPRESSURE_MASK == 0,
+        }
+    }
+}
+
+/// What a registered source owns (its descriptors); dropped by [`unregister`].
+pub enum Registration {
+    /// Nothing to watch (DATA_*, TIMER, MEMORYPRESSURE, SIGNAL, an exited PROC).
+    None,
+    /// A descriptor in epoll under `token` (READ/WRITE: our dup; PROC: a pidfd; VNODE: an
+    /// inotify instance, with `file` our dup of the watched file).
+    Watched {
+        fd: OwnedFd,
+        _file: Option<OwnedFd>,
+        token: u64,
+    },
+    /// A descriptor that cannot be polled (a regular file): always ready.
+    AlwaysReady {
+        _fd: OwnedFd,
+    },
+    Signal,
+}
+
+/// What the event thread and the deliveries need to look at a registered source. Filled
+/// before the descriptor enters epoll, so an event that fires at once finds it; kept apart
+/// from [`Registration`] so the event thread (which holds the registry lock) never waits
+/// for a lock held across a registration.
+#[derive(Clone, Copy, Default)]
+pub struct Watch {
+    fd: i32,
+    token: u64,
+    interest: Option<Interest>,
+    always_ready: bool,
+    /// VNODE: our dup of the file, and its size and link count at the last look.
+    file: i32,
+    last: (u64, u64),
+}
+
+fn set_watch(s: &Source, w: Watch) {
+    *s.watch.lock().unwrap_or_else(|e| e.into_inner()) = w;
+}
+
+fn watch(s: &Source) -> Watch {
+    *s.watch.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn ready_data(kind: SourceKind, fd: i32) -> u64 {
+    match kind {
+        SourceKind::Read => sys::bytes_readable(fd).unwrap_or(1) as u64,
+        SourceKind::Write => sys::write_space(fd) as u64,
+        _ => 0,
+    }
+}
+
+/// Puts `fd` into epoll for `s`. A descriptor epoll refuses (a regular file) is always
+/// ready: it gets one event now, and another after each delivery.
+fn watch_fd(s: &Source, fd: OwnedFd, interest: Interest, vnode_file: Option<OwnedFd>) -> Registration {
+    let token = registry::register_token(s);
+    let file = vnode_file.as_ref().map_or(-1, |f| f.fd());
+    let last = vnode_file.as_ref().and_then(|f| sys::file_size_and_links(f.fd())).unwrap_or((0, 0));
+    set_watch(s, Watch { fd: fd.fd(), token, interest: Some(interest), always_ready: false, file, last });
+    match event_thread().epoll.add_oneshot(fd.fd(), token, interest) {
+        Ok(()) => Registration::Watched { fd, _file: vnode_file, token },
+        Err(_) => {
+            registry::unregister(s, Some(token));
+            set_watch(s, Watch { fd: fd.fd(), token: 0, interest: None, always_ready: true, file: -1, last });
+            s.merge(ready_data(s.kind, fd.fd()), true);
+            Registration::AlwaysReady { _fd: fd }
+        }
+    }
+}
+
+/// Registers `s` with the event thread (from `Source::activate`, on the activating
+/// thread). Holds an internal reference on `s` until [`unregister`].
+pub fn register(s: &Source) -> Registration {
+    s.header.retain_internal();
+    let fd = s.handle as i32;
+    match s.kind {
+        SourceKind::Read | SourceKind::Write => {
+            let interest = if s.kind == SourceKind::Read { Interest::Read } else { Interest::Write };
+            match sys::dup_cloexec(fd) {
+                Ok(dup) => watch_fd(s, dup, interest, None),
+                Err(_) => Registration::None, // closed since creation: nothing will come
+            }
+        }
+        SourceKind::Signal => {
+            registry::register_signal(fd, s);
+            sys::watch_signal(fd, &event_thread().wake);
+            Registration::Signal
+        }
+        SourceKind::Proc => match sys::pidfd_open(fd) {
+            Ok(pidfd) => watch_fd(s, pidfd, Interest::Read, None),
+            Err(_) => {
+                // Already gone (and reaped): report the exit at once.
+                s.merge((s.mask & PROC_EXIT) as u64, false);
+                Registration::None
+            }
+        },
+        SourceKind::Vnode => match (sys::dup_cloexec(fd), Inotify::watching(fd)) {
+            (Ok(file), Ok(inotify)) => watch_fd(s, inotify.into_fd(), Interest::Read, Some(file)),
+            _ => Registration::None,
+        },
+        SourceKind::DataAdd
+        | SourceKind::DataOr
+        | SourceKind::DataReplace
+        | SourceKind::Timer
+        | SourceKind::MemoryPressure => Registration::None,
+    }
+}
+
+/// Undoes [`register`]: after this the event thread no longer reaches `s`.
+pub fn unregister(s: &Source, r: Registration) {
+    let token = match &r {
+        Registration::Watched { fd, token, .. } => {
+            event_thread().epoll.delete(fd.fd());
+            Some(*token)
+        }
+        _ => None,
+    };
+    registry::unregister(s, token);
+    drop(r); // closes our descriptors
+             // SAFETY: the reference `register` took.
+    unsafe { s.header.release_internal() };
+}
+
+/// The event thread saw a registered descriptor of `s` ready (under the registry lock).
+pub fn on_ready(s: &Source) {
+    let w = watch(s);
+    match s.kind {
+        SourceKind::Read | SourceKind::Write => s.merge(ready_data(s.kind, w.fd), true),
+        SourceKind::Proc => {
+            if let Some(status) = sys::exit_status_of_pidfd(w.fd) {
+                s.status.store(status as u64, core::sync::atomic::Ordering::SeqCst);
+            }
+            s.merge((s.mask & PROC_EXIT) as u64, false);
+        }
+        SourceKind::Vnode => {
+            let changes = sys::read_inotify_changes(w.fd);
+            let now = sys::file_size_and_links(w.file).unwrap_or(w.last);
+            let mut bits = 0;
+            if changes & sys::IN_MODIFY != 0 {
+                bits |= VNODE_WRITE;
+            }
+            if now.0 > w.last.0 {
+                bits |= VNODE_EXTEND;
+            }
+            if changes & sys::IN_ATTRIB != 0 {
+                bits |= if now.1 != w.last.1 { VNODE_LINK } else { VNODE_ATTRIB };
+                if now.1 == 0 {
+                    bits |= VNODE_DELETE; // the last link went
+                }
+            }
+            if changes & sys::IN_DELETE_SELF != 0 {
+                bits |= VNODE_DELETE;
+            }
+            if changes & sys::IN_MOVE_SELF != 0 {
+                bits |= VNODE_RENAME;
+            }
+            set_watch(s, Watch { last: now, ..w });
+            s.merge(bits & s.mask as u64, false);
+            // inotify was drained above: watch it again at once (no handler to wait for).
+            if let Some(interest) = w.interest {
+                event_thread().epoll.rearm(w.fd, w.token, interest);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// After a delivery ran its handler (on the source's queue): watch the descriptor again.
+pub fn after_delivery(s: &Source) {
+    let w = watch(s);
+    match (s.kind, w.interest) {
+        (SourceKind::Read | SourceKind::Write, Some(interest)) => {
+            event_thread().epoll.rearm(w.fd, w.token, interest)
+        }
+        (SourceKind::Read | SourceKind::Write, None) if w.always_ready => {
+            s.merge(ready_data(s.kind, w.fd), true)
+        }
+        _ => {}
+    }
+}

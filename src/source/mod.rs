@@ -1,0 +1,434 @@
+//! Dispatch sources: events from the event thread (or `dispatch_source_merge_data`)
+//! delivered to handlers on a queue.
+//!
+//! A source owns a private serial queue that targets the client's queue. Everything a
+//! source does to its client runs there, in order, so handlers never overlap themselves,
+//! and the cancel handler runs after the last event handler returned:
+//!
+//! 1. *Registration item*, pushed by `dispatch_activate`: the registration handler. The
+//!    kind's registration with the event thread ([`kinds`]) happens right after it is
+//!    queued, on the activating thread, so a source suspended before activation still
+//!    collects its events.
+//! 2. *Delivery items*: an event merges its data into `pending` by the kind's rule (sum,
+//!    or, replace) and, if no delivery is scheduled yet, schedules one. So events that
+//!    arrive while a delivery waits (the queue is busy or suspended) coalesce into it.
+//!    The delivery takes `pending`, publishes it for `dispatch_source_get_data`, calls the
+//!    event handler, and re-arms one-shot registrations (level-triggered descriptors).
+//! 3. *Cancel item*, pushed by `dispatch_source_cancel`: unregisters (after which the
+//!    event thread never touches the source or its descriptor again), runs the cancel
+//!    handler once, and drops the handlers. Deliveries still queued skip their handler.
+//!
+//! Suspending or resuming a source suspends or resumes its queue. The source is created
+//! inactive, like the reference: nothing is registered before `dispatch_activate` (or the
+//! first `dispatch_resume`).
+
+pub mod kinds;
+mod timer;
+
+use crate::blocks::dispatch_block::call_void_block;
+use crate::blocks::runtime;
+use crate::object::{Header, Kind, ObjectVTable};
+use crate::queue::attr::QueueAttr;
+use crate::queue::continuation::WorkFn;
+use crate::queue::{self, state, Queue};
+use crate::sys;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
+use kinds::{Merge, SourceKind};
+use std::sync::Mutex;
+
+const CANCELLED: u32 = 1;
+const ACTIVATED: u32 = 2;
+/// The registration item is queued: deliveries may be queued behind it.
+const DELIVERABLE: u32 = 4;
+
+/// A handler as the client set it: a function called with the source's context, or a
+/// block (our copy) called with no argument.
+#[derive(Clone, Copy)]
+enum Handler {
+    None,
+    Function(WorkFn),
+    Block(*mut c_void),
+}
+
+impl Handler {
+    /// Takes a reference the caller may use outside the lock (a block is retained).
+    fn retained(self) -> Handler {
+        if let Handler::Block(b) = self {
+            // SAFETY: our own heap copy; retaining it keeps it alive across the call.
+            unsafe { runtime::copy(b) };
+        }
+        self
+    }
+
+    /// Drops a reference taken by [`Handler::retained`] or by the setter.
+    fn release(self) {
+        if let Handler::Block(b) = self {
+            // SAFETY: balances a copy made by us.
+            unsafe { runtime::release(b) };
+        }
+    }
+
+    fn call(self, context: *mut c_void) {
+        match self {
+            Handler::None => {}
+            // SAFETY: the client promised `f` may be called with the source's context.
+            Handler::Function(f) => unsafe { f(context) },
+            // SAFETY: a `void (^)(void)` block, retained by the caller.
+            Handler::Block(b) => unsafe { call_void_block(b) },
+        }
+    }
+}
+
+struct Handlers {
+    event: Handler,
+    cancel: Handler,
+    registration: Handler,
+    cancel_is_mandatory: bool,
+}
+
+// SAFETY: block pointers are heap copies shared under the mutex, retained while called.
+unsafe impl Send for Handlers {}
+
+/// Which handler a setter sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum HandlerSlot {
+    Event,
+    Cancel,
+    MandatoryCancel,
+    Registration,
+}
+
+#[repr(C)]
+pub struct Source {
+    pub header: Header,
+    /// The private serial queue every callout runs on; targets the client's queue.
+    queue: *const Queue,
+    pub kind: SourceKind,
+    pub handle: usize,
+    pub mask: usize,
+    /// Data merged since the last delivery.
+    pending: AtomicU64,
+    /// An event arrived since the last delivery (data alone cannot say: a READ at end of
+    /// file has 0 bytes to report).
+    pending_event: AtomicBool,
+    delivery_scheduled: AtomicBool,
+    /// What `dispatch_source_get_data` reports inside the handler.
+    data: AtomicU64,
+    /// Extra status (a process's exit status) for `dispatch_source_get_extended_data`.
+    status: AtomicU64,
+    flags: AtomicU32,
+    handlers: Mutex<Handlers>,
+    registration: Mutex<Option<kinds::Registration>>,
+    watch: Mutex<kinds::Watch>,
+    timer: Mutex<timer::TimerConfig>,
+}
+
+// SAFETY: every field is atomic, behind a mutex, or immutable after creation.
+unsafe impl Sync for Source {}
+// SAFETY: as above.
+unsafe impl Send for Source {}
+
+static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+
+impl Source {
+    /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects.
+    pub fn create(
+        kind: SourceKind,
+        handle: usize,
+        mask: usize,
+        target: Option<&Queue>,
+    ) -> Option<*const Source> {
+        if !kind.accepts(handle, mask) {
+            return None;
+        }
+        let attr = QueueAttr { inactive: true, ..QueueAttr::SERIAL };
+        let queue = Queue::create(Some(c"com.apple.dispatch.source"), &attr, target);
+        let source = Box::new(Source {
+            header: Header::new(Kind::Source, &SOURCE_VTABLE),
+            queue,
+            kind,
+            handle,
+            mask,
+            pending: AtomicU64::new(0),
+            pending_event: AtomicBool::new(false),
+            delivery_scheduled: AtomicBool::new(false),
+            data: AtomicU64::new(0),
+            status: AtomicU64::new(0),
+            flags: AtomicU32::new(0),
+            handlers: Mutex::new(Handlers {
+                event: Handler::None,
+                cancel: Handler::None,
+                registration: Handler::None,
+                cancel_is_mandatory: false,
+            }),
+            registration: Mutex::new(None),
+            watch: Mutex::new(kinds::Watch::default()),
+            timer: Mutex::new(timer::TimerConfig::default()),
+        });
+        Some(Box::into_raw(source))
+    }
+
+    fn queue(&self) -> &Queue {
+        // SAFETY: the source holds the client reference of its queue until dispose.
+        unsafe { &*self.queue }
+    }
+
+    fn context(&self) -> *mut c_void {
+        self.header.context.load(SeqCst)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flags.load(SeqCst) & CANCELLED != 0
+    }
+
+    /// Runs `f(self)` as an item of the source's queue, keeping the source alive until then.
+    fn submit(&self, f: unsafe extern "C" fn(*mut c_void)) {
+        self.header.retain_internal();
+        queue::async_f(self.queue(), self as *const Source as *mut c_void, f);
+    }
+
+    /// # Safety
+    /// `block`, for a block handler, must be a block literal (it is copied).
+    pub unsafe fn set_handler(&self, slot: HandlerSlot, function: Option<WorkFn>, block: *const c_void) {
+        let new = match (function, block.is_null()) {
+            (Some(f), _) => Handler::Function(f),
+            // SAFETY: per the contract; released when replaced or after cancellation.
+            (None, false) => Handler::Block(unsafe { runtime::copy(block) }),
+            (None, true) => Handler::None,
+        };
+        let old = {
+            let mut h = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+            let place = match slot {
+                HandlerSlot::Event => &mut h.event,
+                HandlerSlot::Registration => &mut h.registration,
+                HandlerSlot::Cancel | HandlerSlot::MandatoryCancel => {
+                    h.cancel_is_mandatory =
+                        slot == HandlerSlot::MandatoryCancel && !matches!(new, Handler::None);
+                    &mut h.cancel
+                }
+            };
+            core::mem::replace(place, new)
+        };
+        old.release();
+    }
+
+    fn take_handler(&self, slot: HandlerSlot) -> Handler {
+        let h = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+        match slot {
+            HandlerSlot::Event => h.event,
+            HandlerSlot::Registration => h.registration,
+            HandlerSlot::Cancel | HandlerSlot::MandatoryCancel => h.cancel,
+        }
+        .retained()
+    }
+
+    /// `dispatch_activate` (and the `dispatch_resume` that activates).
+    ///
+    /// The source is registered here, on the activating thread, even if it is suspended:
+    /// events that arrive while it is suspended coalesce and are delivered on resume. The
+    /// registration handler item is queued first, so it runs before any delivery.
+    pub fn activate(&self) {
+        if self.flags.fetch_or(ACTIVATED, SeqCst) & ACTIVATED != 0 {
+            return;
+        }
+        self.submit(registration_item);
+        // Events merged before activation waited for this (see `merge`).
+        self.flags.fetch_or(DELIVERABLE, SeqCst);
+        if self.pending_event.load(SeqCst) {
+            self.schedule_delivery();
+        }
+        if !self.is_cancelled() {
+            let registration = kinds::register(self);
+            *self.registration.lock().unwrap_or_else(|e| e.into_inner()) = Some(registration);
+            timer::registered(self);
+        }
+        self.queue().activate();
+    }
+
+    pub fn suspend(&self) {
+        self.queue().suspend();
+    }
+
+    /// `dispatch_resume`: activates a source that was never activated, else resumes it.
+    pub fn resume(&self) {
+        let s = self.queue().state.load();
+        if s & state::INACTIVE != 0 && state::suspend_count(s) == 0 {
+            self.activate();
+        } else {
+            self.queue().resume();
+        }
+    }
+
+    pub fn set_target(&self, target: Option<&Queue>) {
+        self.queue().set_target(target);
+    }
+
+    /// `dispatch_source_cancel`.
+    pub fn cancel(&self) {
+        if self.flags.fetch_or(CANCELLED, SeqCst) & CANCELLED == 0 {
+            self.submit(cancel_item);
+        }
+    }
+
+    /// Merges an event's data by the kind's rule and makes sure a delivery will run.
+    /// `always`: deliver even if the data is zero (readiness, end of file).
+    pub fn merge(&self, value: u64, always: bool) {
+        match self.kind.merge_rule() {
+            Merge::Add => self.pending.fetch_add(value, SeqCst),
+            Merge::Or => self.pending.fetch_or(value, SeqCst),
+            Merge::Replace => self.pending.swap(value, SeqCst),
+        };
+        if value == 0 && !always {
+            return; // merging nothing delivers nothing
+        }
+        self.pending_event.store(true, SeqCst);
+        // Before activation the delivery must not overtake the registration item; the
+        // SeqCst pair (set `pending_event`, read DELIVERABLE here; set DELIVERABLE, read
+        // `pending_event` in `activate`) makes one of the two schedule it.
+        if self.flags.load(SeqCst) & DELIVERABLE != 0 {
+            self.schedule_delivery();
+        }
+    }
+
+    fn schedule_delivery(&self) {
+        if !self.delivery_scheduled.swap(true, SeqCst) {
+            self.submit(delivery_item);
+        }
+    }
+
+    /// `dispatch_source_merge_data` (DATA_* kinds only; checked by the caller).
+    pub fn merge_data(&self, value: u64) {
+        if !self.is_cancelled() {
+            self.merge(value, false);
+        }
+    }
+
+    pub fn data(&self) -> u64 {
+        self.data.load(SeqCst)
+    }
+
+    pub fn status(&self) -> u64 {
+        self.status.load(SeqCst)
+    }
+
+    /// The event thread saw the source's descriptor ready.
+    pub fn on_ready(&self) {
+        kinds::on_ready(self);
+    }
+
+    /// The event thread counted `n` deliveries of the source's signal.
+    pub fn on_signal(&self, n: u32) {
+        self.merge(n as u64, false);
+    }
+
+    /// `dispatch_source_set_timer`.
+    pub fn set_timer(&self, start: u64, interval: u64, leeway: u64) {
+        timer::set(self, start, interval, leeway);
+    }
+
+    /// The event thread fired this timer source's heap entry of `generation`.
+    pub fn timer_fired(&self, generation: u64, deadline: u64) {
+        timer::fired(self, generation, deadline);
+    }
+
+    fn deliver(&self) {
+        self.delivery_scheduled.store(false, SeqCst);
+        let had_event = self.pending_event.swap(false, SeqCst);
+        let value = self.pending.swap(0, SeqCst);
+        if self.is_cancelled() || !had_event {
+            return;
+        }
+        self.data.store(value, SeqCst);
+        let handler = self.take_handler(HandlerSlot::Event);
+        handler.call(self.context());
+        handler.release();
+        if !self.is_cancelled() {
+            kinds::after_delivery(self);
+        }
+    }
+
+    fn run_registration_handler(&self) {
+        if self.is_cancelled() {
+            return;
+        }
+        let handler = self.take_handler(HandlerSlot::Registration);
+        handler.call(self.context());
+        handler.release();
+    }
+
+    fn finish_cancel(&self) {
+        if let Some(r) = self.registration.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            kinds::unregister(self, r);
+        }
+        timer::cancelled(self);
+        let handler = self.take_handler(HandlerSlot::Cancel);
+        handler.call(self.context());
+        handler.release();
+        let mut guard = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+        let h = &mut *guard;
+        for slot in [&mut h.event, &mut h.cancel, &mut h.registration] {
+            core::mem::replace(slot, Handler::None).release();
+        }
+    }
+}
+
+/// Runs one of the source's queue items and drops the reference `submit` took.
+///
+/// # Safety
+/// `ctxt` must be the source passed to `submit`.
+unsafe fn with_submitted(ctxt: *mut c_void, f: impl FnOnce(&Source)) {
+    // SAFETY: `submit` took an internal reference that keeps it alive until here.
+    let s = unsafe { &*(ctxt as *const Source) };
+    f(s);
+    // SAFETY: the reference `submit` took.
+    unsafe { s.header.release_internal() };
+}
+
+unsafe extern "C" fn registration_item(ctxt: *mut c_void) {
+    // SAFETY: submitted by `activate`.
+    unsafe { with_submitted(ctxt, Source::run_registration_handler) }
+}
+
+unsafe extern "C" fn delivery_item(ctxt: *mut c_void) {
+    // SAFETY: submitted by `merge`.
+    unsafe { with_submitted(ctxt, Source::deliver) }
+}
+
+unsafe extern "C" fn cancel_item(ctxt: *mut c_void) {
+    // SAFETY: submitted by `cancel`.
+    unsafe { with_submitted(ctxt, Source::finish_cancel) }
+}
+
+unsafe fn xref_dispose(h: *const Header) {
+    // SAFETY: installed only on sources, whose header is the first field.
+    let s = unsafe { &*(h as *const Source) };
+    let st = s.queue().state.load();
+    if st & state::INACTIVE != 0 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
+    }
+    if state::suspend_count(st) > 0 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
+    }
+    let mandatory = s.handlers.lock().unwrap_or_else(|e| e.into_inner()).cancel_is_mandatory;
+    if mandatory && !s.is_cancelled() {
+        sys::abort_with_message(
+            "BUG IN CLIENT OF LIBDISPATCH: Release of a source that has not been cancelled, but has a mandatory cancel handler",
+        );
+    }
+    // The client let go of a live source: nobody can cancel it any more, so do it now,
+    // which releases its registration (and with it the event thread's reference).
+    s.cancel();
+}
+
+unsafe fn dispose(h: *const Header) -> *const Queue {
+    // SAFETY: no reference remains, so we own the allocation.
+    let s = unsafe { Box::from_raw(h as *mut Source) };
+    let target = s.queue().target().map_or(core::ptr::null(), |t| {
+        t.header.retain_internal();
+        t as *const Queue
+    });
+    // SAFETY: the source held its queue's client reference.
+    unsafe { s.queue().header.release() };
+    target
+}

@@ -45,3 +45,7 @@ mod queue {
 mod pool {
     pub mod sleepers;
 }
+#[cfg(loom)]
+mod source {
+    pub mod coalesce;
+}

@@ -40,9 +40,14 @@ pub fn register_token(source: &Source) -> u64 {
     token
 }
 
-/// Delivery of `signo` calls `Source::on_signal` with the count.
+/// Delivery of `signo` calls `Source::on_signal` with the count. The first source of a
+/// signal starts from zero: deliveries counted while no source watched it are dropped.
 pub fn register_signal(signo: i32, source: &Source) {
-    lock().by_signal.push((signo, SourcePtr(source)));
+    let mut t = lock();
+    if !t.by_signal.iter().any(|&(sig, _)| sig == signo) {
+        crate::sys::take_signal_deliveries(signo);
+    }
+    t.by_signal.push((signo, SourcePtr(source)));
 }
 
 /// Forgets every registration of `source` (its token, its signals).

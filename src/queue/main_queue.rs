@@ -13,8 +13,9 @@
 //! A program with its own event loop (CoreFoundation's run loop on Apple platforms; here
 //! epoll, libuv, GLib...) asks for [`handle_4cf`], an eventfd that every wake also
 //! signals, and calls [`callback_4cf`] on the main thread when it is readable. The
-//! callback clears the eventfd *before* draining, so work that arrives during or after
-//! the drain makes it readable again: the loop never misses the main queue's work.
+//! callback clears the eventfd before draining and again after, then re-signals it if
+//! work is left: the loop never misses the main queue's work, and is not woken for work
+//! that already ran.
 
 use super::drain;
 use super::{Flavor, Queue};
@@ -66,10 +67,20 @@ pub fn callback_4cf() {
             "BUG IN CLIENT OF LIBDISPATCH: _dispatch_main_queue_callback_4CF called off the main thread",
         );
     }
-    if let Some(handle) = LOOP_HANDLE.get() {
-        handle.drain();
+    let handle = LOOP_HANDLE.get();
+    if let Some(h) = handle {
+        h.drain();
     }
     drain();
+    // Items sent while draining ran in this drain but left the handle readable; clear it,
+    // then look again, so the loop neither wakes for nothing nor misses a late item.
+    if let Some(h) = handle {
+        h.drain();
+        let runnable = !super::state::is_suspended_or_inactive(MAIN_QUEUE.state.load());
+        if runnable && !MAIN_QUEUE.list.is_empty() {
+            h.signal();
+        }
+    }
 }
 
 /// The pointer clients know the main queue by: `&_dispatch_main_q` as the executable sees

@@ -8,13 +8,14 @@
 //! | READ / WRITE | a private `dup` of the fd in epoll, one-shot, re-armed after each delivery | bytes readable (FIONREAD) / writable estimate |
 //! | SIGNAL | a counting `sigaction` handler that wakes the event thread's eventfd | deliveries since last delivery |
 //! | PROC | a pidfd in epoll | `DISPATCH_PROC_EXIT` (the only event Linux reports) |
-//! | VNODE | inotify on the open file, plus size and link count | `DISPATCH_VNODE_*` bits |
+//! | VNODE | inotify on the open file or directory, plus size and link count | `DISPATCH_VNODE_*` bits |
 //! | MEMORYPRESSURE | none: Linux has no portable notification; never fires | — |
 //!
 //! One-shot epoll registrations make READ/WRITE level-triggered without spinning: the
 //! descriptor is reported once, and watched again only after the handler ran. A regular
 //! file cannot be polled (`EPERM`); like the reference, it counts as always ready.
 
+use super::coalesce::Merge;
 use super::Source;
 use crate::event::{event_thread, registry};
 use crate::sys::{self, Inotify, Interest, OwnedFd};
@@ -45,13 +46,6 @@ pub enum SourceKind {
     MemoryPressure,
 }
 
-/// How a new event's data combines with data not yet delivered.
-pub enum Merge {
-    Add,
-    Or,
-    Replace,
-}
-
 impl SourceKind {
     pub fn merge_rule(self) -> Merge {
         match self {
@@ -65,6 +59,13 @@ impl SourceKind {
 
     pub fn is_timer(self) -> bool {
         self == SourceKind::Timer
+    }
+
+    /// Whether an event with data 0 is still an event: readiness (0 bytes readable is
+    /// end of file). These kinds have one merger at a time (the event thread, re-armed
+    /// only after a delivery), so a 0 is never a stale leftover.
+    pub fn delivers_zero(self) -> bool {
+        matches!(self, SourceKind::Read | SourceKind::Write)
     }
 
     pub fn is_data(self) -> bool {
@@ -149,7 +150,7 @@ fn watch_fd(s: &Source, fd: OwnedFd, interest: Interest, vnode_file: Option<Owne
         Err(_) => {
             registry::unregister(s, Some(token));
             set_watch(s, Watch { fd: fd.fd(), token: 0, interest: None, always_ready: true, file: -1, last });
-            s.merge(ready_data(s.kind, fd.fd()), true);
+            s.merge(ready_data(s.kind, fd.fd()));
             Registration::AlwaysReady { _fd: fd }
         }
     }
@@ -177,7 +178,7 @@ pub fn register(s: &Source) -> Registration {
             Ok(pidfd) => watch_fd(s, pidfd, Interest::Read, None),
             Err(_) => {
                 // Already gone (and reaped): report the exit at once.
-                s.merge((s.mask & PROC_EXIT) as u64, false);
+                s.merge((s.mask & PROC_EXIT) as u64);
                 Registration::None
             }
         },
@@ -212,19 +213,19 @@ pub fn unregister(s: &Source, r: Registration) {
 pub fn on_ready(s: &Source) {
     let w = watch(s);
     match s.kind {
-        SourceKind::Read | SourceKind::Write => s.merge(ready_data(s.kind, w.fd), true),
+        SourceKind::Read | SourceKind::Write => s.merge(ready_data(s.kind, w.fd)),
         SourceKind::Proc => {
             if let Some(status) = sys::exit_status_of_pidfd(w.fd) {
                 s.status.store(status as u64, core::sync::atomic::Ordering::SeqCst);
             }
-            s.merge((s.mask & PROC_EXIT) as u64, false);
+            s.merge((s.mask & PROC_EXIT) as u64);
         }
         SourceKind::Vnode => {
             let changes = sys::read_inotify_changes(w.fd);
             let now = sys::file_size_and_links(w.file).unwrap_or(w.last);
             let mut bits = 0;
-            if changes & sys::IN_MODIFY != 0 {
-                bits |= VNODE_WRITE;
+            if changes & (sys::IN_MODIFY | sys::IN_DIRECTORY_CHANGED) != 0 {
+                bits |= VNODE_WRITE; // a file's data, or a directory's entries
             }
             if now.0 > w.last.0 {
                 bits |= VNODE_EXTEND;
@@ -242,7 +243,7 @@ pub fn on_ready(s: &Source) {
                 bits |= VNODE_RENAME;
             }
             set_watch(s, Watch { last: now, ..w });
-            s.merge(bits & s.mask as u64, false);
+            s.merge(bits & s.mask as u64);
             // inotify was drained above: watch it again at once (no handler to wait for).
             if let Some(interest) = w.interest {
                 event_thread().epoll.rearm(w.fd, w.token, interest);
@@ -259,9 +260,7 @@ pub fn after_delivery(s: &Source) {
         (SourceKind::Read | SourceKind::Write, Some(interest)) => {
             event_thread().epoll.rearm(w.fd, w.token, interest)
         }
-        (SourceKind::Read | SourceKind::Write, None) if w.always_ready => {
-            s.merge(ready_data(s.kind, w.fd), true)
-        }
+        (SourceKind::Read | SourceKind::Write, None) if w.always_ready => s.merge(ready_data(s.kind, w.fd)),
         _ => {}
     }
 }

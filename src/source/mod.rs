@@ -9,10 +9,10 @@
 //!    kind's registration with the event thread ([`kinds`]) happens right after it is
 //!    queued, on the activating thread, so a source suspended before activation still
 //!    collects its events.
-//! 2. *Delivery items*: an event merges its data into `pending` by the kind's rule (sum,
-//!    or, replace) and, if no delivery is scheduled yet, schedules one. So events that
+//! 2. *Delivery items*: an event merges its data by the kind's rule (sum, or, replace)
+//!    and, if no delivery is scheduled yet, schedules one (`coalesce.rs`, loom-modelled). So events that
 //!    arrive while a delivery waits (the queue is busy or suspended) coalesce into it.
-//!    The delivery takes `pending`, publishes it for `dispatch_source_get_data`, calls the
+//!    The delivery takes the merged data, publishes it for `dispatch_source_get_data`, calls the
 //!    event handler, and re-arms one-shot registrations (level-triggered descriptors).
 //! 3. *Cancel item*, pushed by `dispatch_source_cancel`: unregisters (after which the
 //!    event thread never touches the source or its descriptor again), runs the cancel
@@ -22,6 +22,7 @@
 //! inactive, like the reference: nothing is registered before `dispatch_activate` (or the
 //! first `dispatch_resume`).
 
+pub mod coalesce;
 pub mod kinds;
 mod timer;
 
@@ -32,9 +33,10 @@ use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, state, Queue};
 use crate::sys;
+use coalesce::Coalescer;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
-use kinds::{Merge, SourceKind};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use kinds::SourceKind;
 use std::sync::Mutex;
 
 const CANCELLED: u32 = 1;
@@ -107,12 +109,8 @@ pub struct Source {
     pub kind: SourceKind,
     pub handle: usize,
     pub mask: usize,
-    /// Data merged since the last delivery.
-    pending: AtomicU64,
-    /// An event arrived since the last delivery (data alone cannot say: a READ at end of
-    /// file has 0 bytes to report).
-    pending_event: AtomicBool,
-    delivery_scheduled: AtomicBool,
+    /// Events merged since the last delivery (`coalesce.rs`).
+    events: Coalescer,
     /// What `dispatch_source_get_data` reports inside the handler.
     data: AtomicU64,
     /// Extra status (a process's exit status) for `dispatch_source_get_extended_data`.
@@ -150,9 +148,7 @@ impl Source {
             kind,
             handle,
             mask,
-            pending: AtomicU64::new(0),
-            pending_event: AtomicBool::new(false),
-            delivery_scheduled: AtomicBool::new(false),
+            events: Coalescer::new(),
             data: AtomicU64::new(0),
             status: AtomicU64::new(0),
             flags: AtomicU32::new(0),
@@ -235,7 +231,7 @@ impl Source {
         self.submit(registration_item);
         // Events merged before activation waited for this (see `merge`).
         self.flags.fetch_or(DELIVERABLE, SeqCst);
-        if self.pending_event.load(SeqCst) {
+        if self.events.has_event() {
             self.schedule_delivery();
         }
         if !self.is_cancelled() {
@@ -272,27 +268,20 @@ impl Source {
     }
 
     /// Merges an event's data by the kind's rule and makes sure a delivery will run.
-    /// `always`: deliver even if the data is zero (readiness, end of file).
-    pub fn merge(&self, value: u64, always: bool) {
-        match self.kind.merge_rule() {
-            Merge::Add => self.pending.fetch_add(value, SeqCst),
-            Merge::Or => self.pending.fetch_or(value, SeqCst),
-            Merge::Replace => self.pending.swap(value, SeqCst),
-        };
-        if value == 0 && !always {
-            return; // merging nothing delivers nothing
+    pub fn merge(&self, value: u64) {
+        if !self.events.merge(self.kind.merge_rule(), value, self.kind.delivers_zero()) {
+            return;
         }
-        self.pending_event.store(true, SeqCst);
         // Before activation the delivery must not overtake the registration item; the
-        // SeqCst pair (set `pending_event`, read DELIVERABLE here; set DELIVERABLE, read
-        // `pending_event` in `activate`) makes one of the two schedule it.
+        // SeqCst pair (raise the event, read DELIVERABLE here; set DELIVERABLE, read the
+        // event in `activate`) makes one of the two queue it.
         if self.flags.load(SeqCst) & DELIVERABLE != 0 {
             self.schedule_delivery();
         }
     }
 
     fn schedule_delivery(&self) {
-        if !self.delivery_scheduled.swap(true, SeqCst) {
+        if self.events.claim_delivery() {
             self.submit(delivery_item);
         }
     }
@@ -300,7 +289,7 @@ impl Source {
     /// `dispatch_source_merge_data` (DATA_* kinds only; checked by the caller).
     pub fn merge_data(&self, value: u64) {
         if !self.is_cancelled() {
-            self.merge(value, false);
+            self.merge(value);
         }
     }
 
@@ -319,7 +308,7 @@ impl Source {
 
     /// The event thread counted `n` deliveries of the source's signal.
     pub fn on_signal(&self, n: u32) {
-        self.merge(n as u64, false);
+        self.merge(n as u64);
     }
 
     /// `dispatch_source_set_timer`.
@@ -333,10 +322,8 @@ impl Source {
     }
 
     fn deliver(&self) {
-        self.delivery_scheduled.store(false, SeqCst);
-        let had_event = self.pending_event.swap(false, SeqCst);
-        let value = self.pending.swap(0, SeqCst);
-        if self.is_cancelled() || !had_event {
+        let Some(value) = self.events.take(self.kind.delivers_zero()) else { return };
+        if self.is_cancelled() {
             return;
         }
         self.data.store(value, SeqCst);

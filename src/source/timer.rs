@@ -90,5 +90,5 @@ pub fn fired(s: &Source, generation: u64, deadline: u64) {
             }
         }
     };
-    s.merge(fires, false);
+    s.merge(fires);
 }

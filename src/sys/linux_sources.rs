@@ -172,6 +172,9 @@ pub const IN_MODIFY: u32 = libc::IN_MODIFY;
 pub const IN_ATTRIB: u32 = libc::IN_ATTRIB;
 pub const IN_DELETE_SELF: u32 = libc::IN_DELETE_SELF;
 pub const IN_MOVE_SELF: u32 = libc::IN_MOVE_SELF;
+/// A directory's entries changed (created, deleted, moved in or out).
+pub const IN_DIRECTORY_CHANGED: u32 =
+    libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
 
 /// An inotify instance watching the file behind one descriptor.
 #[derive(Debug)]
@@ -182,7 +185,12 @@ impl Inotify {
         // SAFETY: inotify_init1 has no memory preconditions.
         let ino = OwnedFd(check(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?);
         let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
-        let mask = IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | libc::IN_DONT_FOLLOW;
+        let mask = IN_MODIFY
+            | IN_ATTRIB
+            | IN_DELETE_SELF
+            | IN_MOVE_SELF
+            | IN_DIRECTORY_CHANGED
+            | libc::IN_DONT_FOLLOW;
         // SAFETY: `path` is NUL-terminated. /proc/self/fd/N is a magic link the kernel
         // resolves to the open file itself, even if it was renamed or unlinked.
         check(unsafe { libc::inotify_add_watch(ino.fd(), path.as_ptr(), mask & !libc::IN_DONT_FOLLOW) })?;
@@ -254,7 +262,6 @@ static PREVIOUS_HANDLER: [AtomicUsize; SIGNAL_LIMIT as usize] =
     [const { AtomicUsize::new(0) }; SIGNAL_LIMIT as usize];
 static PREVIOUS_SIGINFO: [AtomicU32; SIGNAL_LIMIT as usize] =
     [const { AtomicU32::new(0) }; SIGNAL_LIMIT as usize];
-static INSTALLED: [AtomicU32; SIGNAL_LIMIT as usize] = [const { AtomicU32::new(0) }; SIGNAL_LIMIT as usize];
 static SIGNAL_WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(signo: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
@@ -282,28 +289,32 @@ extern "C" fn on_signal(signo: i32, info: *mut libc::siginfo_t, ucontext: *mut c
     }
 }
 
-/// Starts counting deliveries of `signo`, waking `wake` on each. Idempotent per signal.
-/// `false` if the signal cannot be caught (SIGKILL, SIGSTOP, out of range).
+/// Starts counting deliveries of `signo`, waking `wake` on each. Installs the counting
+/// handler unless it is the current one: a client that set `SIG_IGN` (as Apple's docs ask)
+/// after an earlier source registered gets it reinstalled by the next source, with its
+/// own disposition kept as the one to chain to. `false` if the signal cannot be caught.
 pub fn watch_signal(signo: i32, wake: &EventFd) -> bool {
     if !signal_can_be_watched(signo) {
         return false;
     }
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     // Relaxed: the handler only needs some valid fd; the event thread's fd never changes.
     SIGNAL_WAKE_FD.store(wake.fd(), Ordering::Relaxed);
     let slot = signo as usize;
-    // AcqRel: one installer wins; later callers see it installed.
-    if INSTALLED[slot].swap(1, Ordering::AcqRel) == 1 {
-        return true;
-    }
     // SAFETY: an all-zero sigaction is a valid starting value.
     let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
     // SAFETY: reads the current action into `old`.
     unsafe { libc::sigaction(signo, core::ptr::null(), &mut old) };
+    let ours = on_signal as *const () as usize;
+    if old.sa_sigaction == ours {
+        return true;
+    }
     PREVIOUS_SIGINFO[slot].store((old.sa_flags & libc::SA_SIGINFO != 0) as u32, Ordering::Relaxed);
     PREVIOUS_HANDLER[slot].store(old.sa_sigaction, Ordering::Relaxed);
     // SAFETY: as above.
     let mut new: libc::sigaction = unsafe { core::mem::zeroed() };
-    new.sa_sigaction = on_signal as *const () as usize;
+    new.sa_sigaction = ours;
     new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
     // SAFETY: `new` is a complete sigaction with an async-signal-safe handler.
     unsafe {

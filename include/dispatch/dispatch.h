@@ -195,6 +195,14 @@ int _dispatch_get_main_queue_port_4CF(void);
 
 void _dispatch_main_queue_callback_4CF(void *_msg);
 
+dispatch_queue_t _dispatch_runloop_root_queue_create_4CF(const char *label, unsigned long flags);
+
+int _dispatch_runloop_root_queue_get_port_4CF(dispatch_queue_t queue);
+
+bool _dispatch_runloop_root_queue_perform_4CF(dispatch_queue_t queue);
+
+void _dispatch_runloop_root_queue_wakeup_4CF(dispatch_queue_t queue);
+
 void dispatch_activate(dispatch_object_t object);
 
 #if defined(__BLOCKS__)

@@ -257,3 +257,52 @@ pub extern "C" fn _dispatch_get_main_queue_port_4CF() -> core::ffi::c_int {
 pub extern "C" fn _dispatch_main_queue_callback_4CF(_msg: *mut c_void) {
     main_queue::callback_4cf()
 }
+
+/// Resolves a run-loop queue argument of the `_4CF` functions.
+unsafe fn runloop_arg<'a>(queue: dispatch_queue_t, what: &str) -> &'a Queue {
+    // SAFETY: the client passes a queue.
+    let q = unsafe { queue_arg(queue, what) };
+    if q.flavor != crate::queue::Flavor::RunLoop {
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called on a queue that is not a run-loop queue"
+        ));
+    }
+    q
+}
+
+/// A serial queue drained by a foreign run loop: poll `_dispatch_runloop_root_queue_get_port_4CF`
+/// for readability and call `_dispatch_runloop_root_queue_perform_4CF`. `flags` must be 0
+/// (or the overcommit flag, which changes nothing here); NULL for anything else.
+#[no_mangle]
+pub unsafe extern "C" fn _dispatch_runloop_root_queue_create_4CF(
+    label: *const c_char,
+    flags: core::ffi::c_ulong,
+) -> dispatch_queue_t {
+    if flags & !(DISPATCH_QUEUE_OVERCOMMIT as core::ffi::c_ulong) != 0 {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: NULL or a NUL-terminated label, per the API.
+    let label = unsafe { label.as_ref() }.map(|_| unsafe { CStr::from_ptr(label) });
+    crate::queue::runloop::create(label).map_or(core::ptr::null_mut(), |q| q as dispatch_queue_t)
+}
+
+/// Signals the run loop of `queue` (makes its port readable).
+#[no_mangle]
+pub unsafe extern "C" fn _dispatch_runloop_root_queue_wakeup_4CF(queue: dispatch_queue_t) {
+    // SAFETY: the client passes a run-loop queue.
+    crate::queue::runloop::wake(unsafe { runloop_arg(queue, "_dispatch_runloop_root_queue_wakeup_4CF") });
+}
+
+/// Runs one item of `queue` on the calling thread; returns whether more are waiting.
+#[no_mangle]
+pub unsafe extern "C" fn _dispatch_runloop_root_queue_perform_4CF(queue: dispatch_queue_t) -> bool {
+    // SAFETY: the client passes a run-loop queue.
+    crate::queue::runloop::perform(unsafe { runloop_arg(queue, "_dispatch_runloop_root_queue_perform_4CF") })
+}
+
+/// The descriptor (an eventfd) that becomes readable when `queue` has work.
+#[no_mangle]
+pub unsafe extern "C" fn _dispatch_runloop_root_queue_get_port_4CF(queue: dispatch_queue_t) -> c_int {
+    // SAFETY: the client passes a run-loop queue.
+    crate::queue::runloop::port(unsafe { runloop_arg(queue, "_dispatch_runloop_root_queue_get_port_4CF") })
+}

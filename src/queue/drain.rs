@@ -237,24 +237,29 @@ fn run_waiter_here(w: &SyncWaiter) {
 /// Drains a thread-bound queue (the main queue) on its thread, until it is empty or
 /// suspended.
 pub fn drain_thread_bound(q: &Queue) {
-    frames::with_frame(q, || loop {
-        if is_suspended_or_inactive(q.state.load()) {
-            return;
-        }
-        let item = q.list.peek();
-        if item.is_null() {
-            return;
-        }
-        // SAFETY: only the bound thread consumes this list.
-        unsafe { q.list.pop(item) };
-        // SAFETY: as in `drain_exclusive`.
-        match unsafe { (*item).kind } {
-            // SAFETY: the item is ours.
-            ItemKind::Continuation => unsafe { run_continuation(item) },
-            // SAFETY: a queue item is the `item` field of an enqueued queue.
-            ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
-            // SAFETY: waiters on a thread-bound queue are all `run_by_drainer`.
-            ItemKind::SyncWaiter => run_waiter_here(unsafe { &*(item as *const SyncWaiter) }),
-        }
-    })
+    frames::with_frame(q, || while run_one_thread_bound(q) {})
+}
+
+/// Runs the first item of a thread-bound queue on this thread (the caller has pushed the
+/// queue's frame). Returns whether it ran one.
+pub fn run_one_thread_bound(q: &Queue) -> bool {
+    if is_suspended_or_inactive(q.state.load()) {
+        return false;
+    }
+    let item = q.list.peek();
+    if item.is_null() {
+        return false;
+    }
+    // SAFETY: only the bound thread consumes this list.
+    unsafe { q.list.pop(item) };
+    // SAFETY: as in `drain_exclusive`.
+    match unsafe { (*item).kind } {
+        // SAFETY: the item is ours.
+        ItemKind::Continuation => unsafe { run_continuation(item) },
+        // SAFETY: a queue item is the `item` field of an enqueued queue.
+        ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
+        // SAFETY: waiters on a thread-bound queue are all `run_by_drainer`.
+        ItemKind::SyncWaiter => run_waiter_here(unsafe { &*(item as *const SyncWaiter) }),
+    }
+    true
 }

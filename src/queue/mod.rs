@@ -18,6 +18,7 @@ pub mod item;
 pub mod list;
 pub mod main_queue;
 pub mod root;
+pub mod runloop;
 pub mod state;
 pub mod sync;
 
@@ -38,6 +39,9 @@ pub enum Flavor {
     Root(u8),
     /// Bound to the main thread.
     Main,
+    /// Drained by a foreign run loop (`_dispatch_runloop_root_queue_create_4CF`); its
+    /// `port` is signalled when it gets work.
+    RunLoop,
 }
 
 struct Specific {
@@ -62,6 +66,8 @@ pub struct Queue {
     pub qos: u32,
     pub relative_priority: i32,
     specifics: Mutex<Vec<Specific>>,
+    /// `Flavor::RunLoop` only: the eventfd its run loop polls.
+    pub(crate) port: Option<crate::sys::EventFd>,
 }
 
 // SAFETY: shared state is atomic or behind the mutex; `label` is immutable after creation.
@@ -69,7 +75,7 @@ unsafe impl Sync for Queue {}
 // SAFETY: as above.
 unsafe impl Send for Queue {}
 
-static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
 
 impl Queue {
     pub(crate) const fn new_static(
@@ -91,6 +97,7 @@ impl Queue {
             qos,
             relative_priority: 0,
             specifics: Mutex::new(Vec::new()),
+            port: None,
         }
     }
 
@@ -121,6 +128,7 @@ impl Queue {
             qos: attr.qos,
             relative_priority: attr.relative_priority,
             specifics: Mutex::new(Vec::new()),
+            port: None,
         });
         Box::into_raw(q)
     }
@@ -154,7 +162,7 @@ impl Queue {
         loop {
             match q.flavor {
                 Flavor::Root(_) => return Some(q),
-                Flavor::Main => return None,
+                Flavor::Main | Flavor::RunLoop => return None,
                 Flavor::Custom => q = q.target()?,
             }
         }
@@ -256,6 +264,8 @@ impl Queue {
     fn rewake(&self) {
         if self.is_main() {
             main_queue::wake();
+        } else if self.flavor == Flavor::RunLoop {
+            runloop::wake(self);
         } else if !self.list.is_empty() && self.state.wakeup() == Wake::Enqueue {
             enqueue_on_target(self);
         }
@@ -306,6 +316,12 @@ pub fn push(q: &Queue, item: *mut Item) {
             // SAFETY: the item is exclusively ours until the main thread pops it.
             if unsafe { q.list.push(item) } {
                 main_queue::wake();
+            }
+        }
+        Flavor::RunLoop => {
+            // SAFETY: the item is exclusively ours until the run loop pops it.
+            if unsafe { q.list.push(item) } {
+                runloop::wake(q);
             }
         }
         Flavor::Custom => {

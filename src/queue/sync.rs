@@ -56,6 +56,12 @@ fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
                 }
                 return;
             }
+            Flavor::RunLoop => {
+                if frames::holds(l) {
+                    deadlock(); // the run loop's own thread would wait for itself
+                }
+                return;
+            }
             Flavor::Custom => {}
         }
         if frames::holds(l) {
@@ -93,7 +99,7 @@ fn run_at_level(
             frames::with_frame(current, || unsafe { func(ctxt) });
             return;
         }
-        Flavor::Main => {
+        Flavor::Main | Flavor::RunLoop => {
             let w = SyncWaiter::new(true, true, func, ctxt, current, tid);
             park(level, &w);
             return;

@@ -1,0 +1,70 @@
+//! Run-loop queues: serial queues a foreign event loop drains on its own thread
+//! (`_dispatch_runloop_root_queue_create_4CF` and friends, which CoreFoundation uses for
+//! run loops other than the main one).
+//!
+//! Same design as the main queue's handle for foreign loops: the queue's state word is
+//! permanently owned, so no worker ever drains it; a producer that makes its list
+//! non-empty signals the queue's eventfd (its "port"); the loop polls the port and calls
+//! [`perform`], which runs one item and says whether more are waiting.
+
+use super::{drain, frames, state, Flavor, Queue, QUEUE_VTABLE};
+use crate::object::{Header, Kind};
+use crate::queue::item::{Item, ItemKind};
+use crate::queue::list::ItemList;
+use crate::sys::EventFd;
+use core::ffi::{c_char, CStr};
+use core::sync::atomic::AtomicPtr;
+use std::sync::Mutex;
+
+/// Placeholder owner, as for the main queue: "bound to the run loop's thread".
+const BOUND_OWNER: u64 = 1;
+
+/// `_dispatch_runloop_root_queue_create_4CF`: `None` if the eventfd cannot be created.
+pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
+    let port = EventFd::new().ok()?;
+    let (label, owns_label) = match label {
+        Some(l) => (l.to_owned().into_raw() as *const c_char, true),
+        None => (c"".as_ptr(), false),
+    };
+    let q = Box::new(Queue {
+        header: Header::new(Kind::Queue, &QUEUE_VTABLE),
+        item: Item::new(ItemKind::Queue, 0),
+        state: state::QueueState::new(state::IN_BARRIER | BOUND_OWNER, 1),
+        list: ItemList::new(),
+        target: AtomicPtr::new(core::ptr::null_mut()),
+        label,
+        owns_label,
+        flavor: Flavor::RunLoop,
+        qos: 0,
+        relative_priority: 0,
+        specifics: Mutex::new(Vec::new()),
+        port: Some(port),
+    });
+    Some(Box::into_raw(q))
+}
+
+/// Signals the loop that `q` has (or may have) work.
+pub fn wake(q: &Queue) {
+    if let Some(port) = &q.port {
+        port.signal();
+    }
+}
+
+/// The eventfd the loop polls for `q`.
+pub fn port(q: &Queue) -> i32 {
+    q.port.as_ref().map_or(-1, EventFd::fd)
+}
+
+/// `_dispatch_runloop_root_queue_perform_4CF`: runs one item of `q` on this thread.
+/// Returns whether more items are waiting (the port then stays readable).
+pub fn perform(q: &Queue) -> bool {
+    if let Some(port) = &q.port {
+        port.drain();
+    }
+    frames::with_frame(q, || drain::run_one_thread_bound(q));
+    let more = !state::is_suspended_or_inactive(q.state.load()) && !q.list.is_empty();
+    if more {
+        wake(q);
+    }
+    more
+}

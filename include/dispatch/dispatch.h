@@ -375,6 +375,8 @@ void dispatch_set_target_queue(dispatch_object_t object, dispatch_queue_t queue)
 
 void dispatch_source_cancel(dispatch_source_t source);
 
+void dispatch_source_cancel_and_wait(dispatch_source_t source);
+
 dispatch_source_t dispatch_source_create(dispatch_source_type_t type,
                                          uintptr_t handle,
                                          uintptr_t mask,

@@ -218,6 +218,13 @@ pub unsafe extern "C" fn dispatch_source_cancel(source: dispatch_source_t) {
     unsafe { source_arg(source, "dispatch_source_cancel") }.cancel();
 }
 
+/// Cancels `source` and returns once its cancel handler has run.
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_source_cancel_and_wait(source: dispatch_source_t) {
+    // SAFETY: the client passes a source.
+    unsafe { source_arg(source, "dispatch_source_cancel_and_wait") }.cancel_and_wait();
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_source_testcancel(source: dispatch_source_t) -> intptr_t {
     // SAFETY: the client passes a source.

@@ -45,35 +45,41 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
 }
 
 fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
+    if waits_for_itself(q, exclusive, tid) {
+        deadlock();
+    }
+}
+
+/// Whether the calling thread waiting for work on `q` (needing it exclusively when
+/// `exclusive`) would wait for itself: it holds, through its current queues, a level of
+/// `q`'s target chain that the work needs.
+fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
     let mut level = Some(q);
     let mut exclusive = exclusive;
     while let Some(l) = level {
         match l.flavor {
-            Flavor::Root(_) => return,
-            Flavor::Main => {
-                if main_queue::on_main_thread() {
-                    deadlock();
-                }
-                return;
-            }
-            Flavor::RunLoop => {
-                if frames::holds(l) {
-                    deadlock(); // the run loop's own thread would wait for itself
-                }
-                return;
-            }
+            Flavor::Root(_) => return false,
+            Flavor::Main => return main_queue::on_main_thread(),
+            // The run loop's own thread would wait for itself.
+            Flavor::RunLoop => return frames::holds(l),
             Flavor::Custom => {}
         }
         if frames::holds(l) {
             let s = l.state.load();
             let held_exclusively = s & super::state::IN_BARRIER != 0 && super::state::owner(s) == tid;
             if exclusive || held_exclusively {
-                deadlock();
+                return true;
             }
         }
         level = l.target();
         exclusive = level.is_some_and(level_needs_exclusive);
     }
+    false
+}
+
+/// Whether waiting on this thread for an item of serial queue `q` to run would never end.
+pub fn waiting_would_deadlock(q: &Queue) -> bool {
+    waits_for_itself(q, true, sys::gettid())
 }
 
 fn deadlock() -> ! {

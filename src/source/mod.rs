@@ -116,6 +116,8 @@ pub struct Source {
     /// Extra status (a process's exit status) for `dispatch_source_get_extended_data`.
     status: AtomicU64,
     flags: AtomicU32,
+    /// 1 once the cancel handler returned (a futex word for `cancel_and_wait`).
+    cancel_finished: AtomicU32,
     handlers: Mutex<Handlers>,
     registration: Mutex<Option<kinds::Registration>>,
     watch: Mutex<kinds::Watch>,
@@ -152,6 +154,7 @@ impl Source {
             data: AtomicU64::new(0),
             status: AtomicU64::new(0),
             flags: AtomicU32::new(0),
+            cancel_finished: AtomicU32::new(0),
             handlers: Mutex::new(Handlers {
                 event: Handler::None,
                 cancel: Handler::None,
@@ -267,6 +270,27 @@ impl Source {
         }
     }
 
+    /// `dispatch_source_cancel_and_wait`: cancels, then waits until the cancel handler
+    /// returned. Waiting from the source's own queue or a serial queue it targets, or on a
+    /// source that was never activated (its cancellation cannot run), would never return:
+    /// those abort.
+    pub fn cancel_and_wait(&self) {
+        if crate::queue::sync::waiting_would_deadlock(self.queue()) {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: dispatch_source_cancel_and_wait called from the source's queue (or one it targets)",
+            );
+        }
+        if self.flags.load(SeqCst) & ACTIVATED == 0 {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: dispatch_source_cancel_and_wait called on an inactive source",
+            );
+        }
+        self.cancel();
+        while self.cancel_finished.load(SeqCst) == 0 {
+            sys::futex_wait(&self.cancel_finished, 0, None);
+        }
+    }
+
     /// Merges an event's data by the kind's rule and makes sure a delivery will run.
     pub fn merge(&self, value: u64) {
         if !self.events.merge(self.kind.merge_rule(), value, self.kind.delivers_zero()) {
@@ -357,6 +381,8 @@ impl Source {
         for slot in [&mut h.event, &mut h.cancel, &mut h.registration] {
             core::mem::replace(slot, Handler::None).release();
         }
+        self.cancel_finished.store(1, SeqCst);
+        sys::futex_wake(&self.cancel_finished, i32::MAX);
     }
 }
 

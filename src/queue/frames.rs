@@ -5,54 +5,130 @@
 //! `dispatch_get_current_queue()`; a queue is *held* by the thread when it is a frame or in
 //! the target chain of a frame, which is what deadlock detection and
 //! `dispatch_assert_queue` ask.
+//!
+//! Frames are nodes on the native stack, linked from one thread-local pointer (the
+//! arrangement of libdispatch's `dispatch_thread_frame_s`): pushing one is two stores, with
+//! no allocation and no `RefCell`. The thread-local is const-initialised and has no
+//! destructor, and also caches the thread id, so the `dispatch_sync` fast path makes a
+//! single TLS lookup.
 
 use super::Queue;
-use std::cell::RefCell;
+use core::cell::Cell;
+use core::ptr;
+
+struct Frame {
+    queue: *const Queue,
+    below: *const Frame,
+}
+
+/// Everything the hot paths need per thread, in one thread-local so they pay for one TLS
+/// lookup (`__tls_get_addr` in a shared library): the frame stack, and this thread's id.
+struct ThreadState {
+    top: Cell<*const Frame>,
+    /// Cached `gettid()`; 0 until first use, and again in a forked child.
+    tid: Cell<u32>,
+}
 
 thread_local! {
-    static FRAMES: RefCell<Vec<*const Queue>> = const { RefCell::new(Vec::new()) };
+    static THREAD: ThreadState = const { ThreadState { top: Cell::new(ptr::null()), tid: Cell::new(0) } };
+}
+
+impl ThreadState {
+    fn tid(&self) -> u32 {
+        match self.tid.get() {
+            0 => {
+                extern "C" fn forget_tid_in_child() {
+                    THREAD.with(|t| t.tid.set(0));
+                }
+                static AT_FORK: std::sync::Once = std::sync::Once::new();
+                AT_FORK.call_once(|| crate::sys::on_fork_child(forget_tid_in_child));
+                let tid = crate::sys::gettid();
+                self.tid.set(tid);
+                tid
+            }
+            tid => tid,
+        }
+    }
+}
+
+/// Pushes a frame for `q` on `top`, runs `f`, pops it (on unwind too, though panics abort
+/// in this crate).
+fn push_run_pop<R>(top: &Cell<*const Frame>, q: &Queue, f: impl FnOnce() -> R) -> R {
+    let frame = Frame { queue: q, below: top.get() };
+    top.set(&frame);
+    struct Pop<'a>(&'a Cell<*const Frame>, *const Frame);
+    impl Drop for Pop<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.1);
+        }
+    }
+    let _pop = Pop(top, frame.below);
+    f()
 }
 
 /// Runs `f` with `q` as the current queue.
 pub fn with_frame<R>(q: &Queue, f: impl FnOnce() -> R) -> R {
-    push(q);
-    let r = f();
-    pop();
-    r
+    THREAD.with(|t| push_run_pop(&t.top, q, f))
 }
 
-pub fn push(q: &Queue) {
-    FRAMES.with(|fr| fr.borrow_mut().push(q));
+/// The `dispatch_sync` fast path in one thread-local access: `acquire(tid)`; if it
+/// succeeds, `body` runs with `q` as the current queue, then `release(tid)`. Returns
+/// whether it acquired.
+pub fn acquire_run_release(
+    q: &Queue,
+    acquire: impl FnOnce(u32) -> bool,
+    body: impl FnOnce(),
+    release: impl FnOnce(u32),
+) -> bool {
+    THREAD.with(|t| {
+        let tid = t.tid();
+        if !acquire(tid) {
+            return false;
+        }
+        push_run_pop(&t.top, q, body);
+        release(tid);
+        true
+    })
 }
 
-pub fn pop() {
-    FRAMES.with(|fr| fr.borrow_mut().pop());
+fn frames() -> impl Iterator<Item = &'static Queue> {
+    let mut f = THREAD.with(|t| t.top.get());
+    core::iter::from_fn(move || {
+        // SAFETY: a frame lives on the stack of `with_frame`, which is still running on
+        // this thread while the frame is linked; its queue is kept alive by the caller.
+        let frame = unsafe { f.as_ref()? };
+        f = frame.below;
+        // SAFETY: as above.
+        Some(unsafe { &*frame.queue })
+    })
 }
 
 /// The innermost queue this thread runs on behalf of.
 pub fn current() -> Option<&'static Queue> {
-    // SAFETY: a frame's queue is kept alive by whoever pushed the frame until it pops it.
-    FRAMES.with(|fr| fr.borrow().last().map(|q| unsafe { &**q }))
+    frames().next()
 }
 
 /// Whether `q` is a frame of this thread or in the target chain of one.
 pub fn holds(q: &Queue) -> bool {
-    FRAMES.with(|fr| {
-        fr.borrow().iter().any(|&f| {
-            // SAFETY: as in `current`.
-            let mut level = Some(unsafe { &*f });
-            while let Some(l) = level {
-                if core::ptr::eq(l, q) {
-                    return true;
-                }
-                level = l.target();
+    frames().any(|f| {
+        let mut level = Some(f);
+        while let Some(l) = level {
+            if ptr::eq(l, q) {
+                return true;
             }
-            false
-        })
+            level = l.target();
+        }
+        false
     })
+}
+
+/// Whether this thread runs on behalf of no queue at all (the cheap first check of the
+/// `dispatch_sync` deadlock detection).
+pub fn is_empty() -> bool {
+    THREAD.with(|t| t.top.get().is_null())
 }
 
 /// How many frames this thread has (0 outside any queue).
 pub fn depth() -> usize {
-    FRAMES.with(|fr| fr.borrow().len())
+    frames().count()
 }

@@ -38,8 +38,37 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
         frames::with_frame(q, || unsafe { func(ctxt) });
         return;
     }
-    let tid = sys::gettid();
     let exclusive = barrier || level_needs_exclusive(q);
+    if q.flavor == Flavor::Custom && q.target().is_some_and(Queue::is_root) {
+        // Fast path: one level above a root queue. If the acquiring CAS succeeds, this
+        // thread cannot already hold `q` in a way that conflicts (holding it exclusively
+        // means owning its state word, which makes the CAS fail), so no deadlock check
+        // is needed: one CAS, the call, one CAS back (or the full unlock if items
+        // arrived meanwhile).
+        let ran = frames::acquire_run_release(
+            q,
+            |tid| {
+                if exclusive {
+                    q.state.try_acquire_barrier_sync(tid)
+                } else {
+                    q.state.try_reserve_sync_width()
+                }
+            },
+            // SAFETY: the client promised `func` may be called with `ctxt`.
+            || unsafe { func(ctxt) },
+            |tid| {
+                if !exclusive {
+                    release_width(q);
+                } else if !q.state.try_release_barrier_sync(tid) {
+                    unlock(q); // items arrived meanwhile
+                }
+            },
+        );
+        if ran {
+            return;
+        }
+    }
+    let tid = sys::gettid();
     check_deadlock(q, exclusive, tid);
     run_at_level(q, q, exclusive, and_wait, tid, func, ctxt);
 }
@@ -54,6 +83,8 @@ fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
 /// `exclusive`) would wait for itself: it holds, through its current queues, a level of
 /// `q`'s target chain that the work needs.
 fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
+    // A thread that runs on behalf of no queue holds none (the main queue aside).
+    let holds_none = frames::is_empty();
     let mut level = Some(q);
     let mut exclusive = exclusive;
     while let Some(l) = level {
@@ -64,7 +95,7 @@ fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
             Flavor::RunLoop => return frames::holds(l),
             Flavor::Custom => {}
         }
-        if frames::holds(l) {
+        if !holds_none && frames::holds(l) {
             let s = l.state.load();
             let held_exclusively = s & super::state::IN_BARRIER != 0 && super::state::owner(s) == tid;
             if exclusive || held_exclusively {

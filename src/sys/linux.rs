@@ -75,13 +75,35 @@ fn errno() -> i32 {
 /// The calling thread's kernel thread id.
 ///
 /// Cached per thread: the sync fast path asks for it on every call, and a syscall there
-/// would cost more than the two CASes it guards.
+/// would cost more than the two CASes it guards. A forked child's thread inherits the
+/// cache of the thread that forked, so a `pthread_atfork` child handler clears it.
 pub fn gettid() -> u32 {
     thread_local! {
-        // SAFETY: gettid has no preconditions.
-        static TID: u32 = unsafe { libc::gettid() as u32 };
+        static TID: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
     }
-    TID.with(|t| *t)
+    extern "C" fn forget_tid_in_child() {
+        TID.with(|t| t.set(0));
+    }
+    TID.with(|t| match t.get() {
+        0 => {
+            static AT_FORK: std::sync::Once = std::sync::Once::new();
+            // SAFETY: registers a handler that only writes this thread-local.
+            AT_FORK.call_once(|| unsafe {
+                libc::pthread_atfork(None, None, Some(forget_tid_in_child));
+            });
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() as u32 };
+            t.set(tid);
+            tid
+        }
+        tid => tid,
+    })
+}
+
+/// Registers `f` to run in the child after `fork` (to drop per-thread caches).
+pub fn on_fork_child(f: extern "C" fn()) {
+    // SAFETY: registering a handler has no memory preconditions.
+    unsafe { libc::pthread_atfork(None, None, Some(f)) };
 }
 
 /// The process id, which is also the main thread's tid.

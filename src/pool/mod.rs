@@ -9,14 +9,16 @@
 //!
 //! * A push wakes one parked worker if one is not already claimed by an earlier push
 //!   (see `sleepers.rs`: each push gets a worker of its own).
-//! * Otherwise it starts a worker when fewer than one per CPU exist — or, for an
-//!   overcommit list, whenever no parked worker is free (up to [`MAX_THREADS`]), so every
-//!   overcommit item has a thread even if all the others block.
+//! * Otherwise it starts a worker when fewer than one per CPU exist.
 //! * Otherwise the pool is saturated and the *monitor* is told. While work is pending
 //!   and no worker is idle, the monitor checks every [`MONITOR_PERIOD`] how many workers
 //!   are actually runnable (`/proc/self/task/<tid>/stat`); for each CPU left idle because
 //!   workers are blocked (in `sleep`, I/O, a lock) it starts one more worker. When nothing
-//!   is pending it sleeps on a futex: an idle process has no periodic tick.
+//!   is pending it sleeps on a futex: an idle process has no periodic tick. For overcommit
+//!   lists it also adds one thread per waiting item when those items waited a whole period
+//!   while no worker took anything: every overcommit item gets a thread even if all the
+//!   others block or spin, yet a stream of short items (a contended queue re-enqueued over
+//!   and over) does not spawn a thread per push.
 //! * Idle workers spin briefly, then park on the pool's futex; one that stays parked for
 //!   [`IDLE_TIMEOUT`] retires.
 //!
@@ -56,6 +58,10 @@ struct Pool {
     /// Bit `i` set while list `i` is non-empty (changed under that list's lock).
     nonempty: CachePadded<AtomicU32>,
     pending: AtomicUsize,
+    /// Items waiting on overcommit lists (the monitor's starvation check).
+    overcommit_pending: AtomicUsize,
+    /// Items taken by workers so far (progress, for the starvation check).
+    pops: AtomicUsize,
     threads: AtomicUsize,
     sleepers: Sleepers,
     wake_epoch: AtomicU32,
@@ -70,6 +76,8 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     lists: core::array::from_fn(|_| CachePadded::new(RunList::new())),
     nonempty: CachePadded::new(AtomicU32::new(0)),
     pending: AtomicUsize::new(0),
+    overcommit_pending: AtomicUsize::new(0),
+    pops: AtomicUsize::new(0),
     threads: AtomicUsize::new(0),
     sleepers: Sleepers::new(),
     wake_epoch: AtomicU32::new(0),
@@ -87,17 +95,22 @@ pub fn push(index: usize, item: *mut Item) {
         pool.nonempty.fetch_or(1 << index, SeqCst);
     });
     pool.pending.fetch_add(1, SeqCst);
+    if is_overcommit(index) {
+        pool.overcommit_pending.fetch_add(1, SeqCst);
+    }
     if pool.sleepers.try_claim() {
         pool.wake_epoch.fetch_add(1, SeqCst);
         sys::futex_wake(&pool.wake_epoch, 1);
         return;
     }
-    let overcommit = index % 2 == 1;
-    let limit = if overcommit { MAX_THREADS } else { pool.cpus };
-    if !pool.try_spawn(limit) && pool.monitor_sleeping.load(SeqCst) {
+    if !pool.try_spawn(pool.cpus) && pool.monitor_sleeping.load(SeqCst) {
         pool.monitor_epoch.fetch_add(1, SeqCst);
         sys::futex_wake(&pool.monitor_epoch, 1);
     }
+}
+
+fn is_overcommit(index: usize) -> bool {
+    index % 2 == 1
 }
 
 impl Pool {
@@ -144,6 +157,10 @@ impl Pool {
             });
             if let Some(item) = item {
                 self.pending.fetch_sub(1, SeqCst);
+                self.pops.fetch_add(1, SeqCst);
+                if is_overcommit(index) {
+                    self.overcommit_pending.fetch_sub(1, SeqCst);
+                }
                 return Some((index, item));
             }
         }
@@ -214,6 +231,7 @@ impl Pool {
     }
 
     fn monitor_main(&'static self) {
+        let mut pops_seen = usize::MAX;
         loop {
             let epoch = self.monitor_epoch.load(SeqCst);
             self.monitor_sleeping.store(true, SeqCst);
@@ -230,7 +248,15 @@ impl Pool {
             }
             let tids = self.workers.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let runnable = tids.iter().filter(|&&t| !sys::thread_is_blocked(t)).count();
-            let wanted = self.cpus.saturating_sub(runnable).min(pending);
+            let mut wanted = self.cpus.saturating_sub(runnable).min(pending);
+            // Overcommit items must not wait for busy workers: if some waited a whole
+            // period while no worker took anything, each gets a thread of its own.
+            let pops = self.pops.load(SeqCst);
+            let starving = self.overcommit_pending.load(SeqCst);
+            if starving > 0 && pops == pops_seen {
+                wanted = wanted.max(starving);
+            }
+            pops_seen = pops;
             for _ in 0..wanted {
                 if !self.try_spawn(MAX_THREADS) {
                     break;

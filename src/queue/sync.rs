@@ -18,7 +18,8 @@
 
 use super::continuation::{SyncWaiter, WorkFn};
 use super::drain::{drains_in_parallel, release_width, unlock};
-use super::item::Item;
+use super::item::{Item, ItemKind};
+use super::state;
 use super::{frames, main_queue, push, Flavor, Queue};
 use crate::sys;
 use core::ffi::c_void;
@@ -60,7 +61,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
                 if !exclusive {
                     release_width(q);
                 } else if !q.state.try_release_barrier_sync(tid) {
-                    unlock(q); // items arrived meanwhile
+                    release_exclusive(q); // items arrived meanwhile
                 }
             },
         );
@@ -159,10 +160,30 @@ fn run_at_level(
     let below = level.target().expect("a custom queue always has a target");
     run_at_level(current, below, level_needs_exclusive(below), false, tid, func, ctxt);
     if exclusive {
-        unlock(level);
+        release_exclusive(level);
     } else {
         release_width(level);
     }
+}
+
+/// Gives up an exclusively held level. If the next item is another caller waiting to hold
+/// it exclusively, the lock goes straight to that caller's thread (the workloop hand-off,
+/// done by the releasing caller): contended `dispatch_sync` never needs a worker thread.
+fn release_exclusive(level: &Queue) {
+    let head = level.list.peek(); // we hold the drain lock: we are the list's consumer
+                                  // SAFETY: a non-null head is a live item; its kind field is immutable.
+    if !head.is_null() && unsafe { (*head).kind } == ItemKind::SyncWaiter {
+        // SAFETY: the kind says so; the waiter is parked until its event is set.
+        let w = unsafe { &*(head as *const SyncWaiter) };
+        if w.exclusive && !w.run_by_drainer && !state::is_suspended_or_inactive(level.state.load()) {
+            // SAFETY: `head` is the item `peek` returned.
+            unsafe { level.list.pop(head) };
+            level.state.hand_off(w.tid, true);
+            w.event.set();
+            return;
+        }
+    }
+    unlock(level);
 }
 
 /// Pushes the waiter and sleeps until a drainer hands the level over (or ran the function).

@@ -29,6 +29,8 @@ pub struct Group {
     pub header: Header,
     count: AtomicUsize,
     generation: AtomicU32,
+    /// Threads inside `wait`: the last leave makes the futex syscall only if there are any.
+    waiters: AtomicU32,
     notifies: Mutex<Vec<Notify>>,
 }
 
@@ -40,6 +42,7 @@ impl Group {
             header: Header::new(Kind::Group, &GROUP_VTABLE),
             count: AtomicUsize::new(0),
             generation: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
             notifies: Mutex::new(Vec::new()),
         }))
     }
@@ -58,7 +61,11 @@ impl Group {
         }
         if prev == 1 {
             self.generation.fetch_add(1, SeqCst);
-            sys::futex_wake(&self.generation, i32::MAX);
+            // Dekker pair with `wait` (count to 0, then read waiters; there: count
+            // waiters, then read count): a waiter we do not see will see the empty group.
+            if self.waiters.load(SeqCst) > 0 {
+                sys::futex_wake(&self.generation, i32::MAX);
+            }
             self.fire_notifies();
         }
     }
@@ -88,16 +95,19 @@ impl Group {
 
     /// `dispatch_group_wait`: `true` when the group emptied before the deadline.
     pub fn wait(&self, deadline: Option<(Clock, u64)>) -> bool {
-        loop {
+        self.waiters.fetch_add(1, SeqCst);
+        let emptied = loop {
             let generation = self.generation.load(SeqCst);
             if self.count.load(SeqCst) == 0 {
-                return true;
+                break true;
             }
             if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
-                return false;
+                break false;
             }
             sys::futex_wait(&self.generation, generation, deadline);
-        }
+        };
+        self.waiters.fetch_sub(1, SeqCst);
+        emptied
     }
 }
 

@@ -11,7 +11,7 @@ LIBDIR := target/release
 CFLAGS_EX := -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Iinclude
 LDFLAGS_EX := -L$(LIBDIR) -ldispatch -Wl,-rpath,$(abspath $(LIBDIR))
 
-.PHONY: all build header run check check-header test-rust test-loom test-c install clean
+.PHONY: all build header run bench check check-header test-rust test-loom test-c install clean
 
 all: build
 
@@ -33,6 +33,13 @@ run: build
 	  fi; \
 	  echo "== $$name"; timeout 60 target/examples/$$name; \
 	done
+
+# Performance figures next to in-run baselines (bench/README.md). To run the same binary
+# against another libdispatch: LD_LIBRARY_PATH=/path/to/other target/bench/bench
+bench: build
+	@mkdir -p target/bench
+	$(CC) $(CFLAGS_EX) bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
+	timeout 300 target/bench/bench
 
 check-header: build
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \

@@ -1,0 +1,1305 @@
+/*
+ * bench/bench.c: performance figures for a libdispatch implementation, each next to a
+ * baseline written here with plain pthreads / futexes / clock_nanosleep.
+ *
+ * Uses only the public C API (function-pointer `_f` variants, no blocks), so it builds with
+ *     gcc -std=gnu11 -O2 -pthread -Iinclude bench/bench.c -Ltarget/release -ldispatch
+ * and can run against any libdispatch.so through LD_LIBRARY_PATH.
+ *
+ * Method. Every throughput figure runs once as a warm-up, then REPS times; the median is
+ * printed. Latency distributions (after, timer) take REPS_DIST repetitions of a fixed number
+ * of samples and print the median of each repetition's p50 and p99. Times come from
+ * clock_gettime(CLOCK_MONOTONIC). Work functions write to counters that are checked
+ * afterwards (a wrong count prints a WARNING), and busy loops go through asm barriers, so the
+ * compiler cannot delete the measured work.
+ *
+ * Output: one line per figure, "name value unit"; baselines are named baseline_*; a
+ * comparison is "ratio A/B value (target ...: met|not met)"; an absolute limit is
+ * "check name value unit (target ...: met|not met)". Lines starting with '#' are comments.
+ *
+ * Figures (N = items per repetition):
+ *  1 once_inline / once_call   dispatch_once_f on a predicate already done: the header's inline
+ *                              fast path, and the exported function; ns per call.
+ *  2 sync_*                    dispatch_sync_f of an increment on a serial and on a concurrent
+ *                              queue, from one thread, then from 2 threads at once (wall time /
+ *                              total calls). Baseline: pthread_mutex lock + increment + unlock,
+ *                              1 and 2 threads.
+ *  3 async_*                   dispatch_async_f of an increment onto a serial queue from 1 and 2
+ *                              producer threads, timed until a final dispatch_sync_f returns;
+ *                              dispatch_group_async_f onto the default global queue, timed until
+ *                              dispatch_group_wait returns; ns per item. Baseline: a linked-list
+ *                              work queue (malloc per item, mutex + condvar, one worker thread),
+ *                              same item function and counts, timed until a final marker item
+ *                              has run.
+ *  4 rw_mix_barrier            concurrent queue, 90% dispatch_async_f readers, every 10th item
+ *                              a dispatch_barrier_async_f writer, until a final
+ *                              dispatch_barrier_sync_f; ns per item.
+ *  5 apply_*                   dispatch_apply_f(DISPATCH_APPLY_AUTO) with 1,000,000 empty
+ *                              iterations (ns/iteration), and with 2,000 iterations of ~20 us of
+ *                              calibrated CPU work (an LCG loop). Baseline: a plain serial loop
+ *                              over the same work; the ratio is the speedup.
+ *  6 group_enter_leave         dispatch_group_enter + dispatch_group_leave; ns per pair.
+ *  7 semaphore_pingpong        two dispatch semaphores bounced between the main thread and a
+ *                              pthread; ns per round trip. Baseline: the same with raw futexes
+ *                              (FUTEX_WAIT/FUTEX_WAKE on one word, no spinning).
+ *  8 queue_hop                 a work item on serial queue A dispatch_async_f's itself to serial
+ *                              queue B, which sends it back, N hops, then a semaphore; ns per
+ *                              hop. A hop is a one-way hand-off, so it is compared with half a
+ *                              futex round trip (baseline_futex_handoff).
+ *  9 after_lateness            dispatch_after_f(now + 1 ms) on the default global queue, one at
+ *                              a time, 200 samples: fire time - (time read before the call +
+ *                              1 ms); p50/p99 in us. Baseline: clock_nanosleep(TIMER_ABSTIME,
+ *                              now + 1 ms), same statistic.
+ * 10 timer_jitter              a DISPATCH_SOURCE_TYPE_TIMER with 1 ms interval and 0 leeway on a
+ *                              serial queue: |interval between handler calls - 1 ms| over 200
+ *                              intervals, p50/p99 in us. Baseline (no target): a thread looping
+ *                              on clock_nanosleep to absolute deadlines 1 ms apart.
+ * 11 queue_create_release      dispatch_queue_create(serial) + dispatch_release; ns per pair.
+ *    queue_bytes               100,000 serial queues kept alive: growth of malloc'd bytes
+ *                              (mallinfo2 uordblks + hblkhd) per queue (RSS growth if the C
+ *                              library has no mallinfo2).
+ * 12 idle_cpu_2s               run last (the pool has threads by then): user+system CPU
+ *                              of the whole process over a 2 s sleep (getrusage), and the
+ *                              threads beyond main (/proc/self/task) at the end of the sleep.
+ * 13 fanout_block_50ms         64 items that each usleep(50 ms), dispatch_group_async_f onto the
+ *                              default global queue: wall time until dispatch_group_wait
+ *                              returns, and the peak thread count beyond main, polled from the
+ *                              main thread every 1 ms (dispatch_group_wait with a 1 ms timeout).
+ *                              Run first, so that its first (cold) run, printed separately,
+ *                              starts from an unused pool; the peak is the maximum over all
+ *                              runs.
+ *
+ * Targets (for a 2-core machine) are printed next to each comparison. A watchdog (alarm,
+ * re-armed per figure) ends the program if a figure hangs; waits on the library time out.
+ */
+#define _GNU_SOURCE
+#include <dispatch/dispatch.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPS 7      /* timed repetitions of a throughput figure, after one warm-up */
+#define REPS_DIST 5 /* timed repetitions of a latency distribution, after one warm-up */
+#define MAX_REPS 16
+#define WATCHDOG_SECONDS 60 /* per figure */
+#define WAIT_LIMIT_NS (30 * NSEC_PER_SEC) /* no single wait on the library may take longer */
+
+/* ------------------------------------------------------------------------------------ */
+/* Harness                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+static volatile uint64_t sink; /* results are stored here so they count as used */
+static const char *volatile current_figure = "startup";
+static int targets_met, targets_missed;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = { .tv_sec = (time_t)(ns / NSEC_PER_SEC), .tv_nsec = (long)(ns % NSEC_PER_SEC) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+    }
+}
+
+static void on_watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "\nbench: watchdog: figure did not finish in time: ";
+    ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+    r = write(STDERR_FILENO, current_figure, strlen(current_figure));
+    r = write(STDERR_FILENO, "\n", 1);
+    (void)r;
+    _exit(2);
+}
+
+/* Names the figure being measured (for messages) and re-arms the watchdog. */
+static void begin_figure(const char *name)
+{
+    current_figure = name;
+    alarm(WATCHDOG_SECONDS);
+}
+
+static void die(const char *what)
+{
+    fflush(stdout);
+    fprintf(stderr, "bench: %s (figure %s)\n", what, current_figure);
+    _exit(1); /* without exit handlers: work items may still be running */
+}
+
+/* A timeout for waits on the library: long enough never to fire on a working system. */
+static dispatch_time_t wait_limit(void)
+{
+    return dispatch_time(DISPATCH_TIME_NOW, (int64_t)WAIT_LIMIT_NS);
+}
+
+static void expect_count(const char *what, long got, long want)
+{
+    if (got != want)
+        printf("# WARNING: %s: %s counted %ld, expected %ld\n", current_figure, what, got, want);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile (0..100) of v[0..n); sorts v. */
+static double percentile(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int rank = (int)(p / 100.0 * n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return v[rank - 1];
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One repetition of a figure; writes its value(s) to out[0] (and out[1] for a pair). */
+typedef void (*rep_fn)(void *arg, double out[2]);
+
+/* Warm-up, then `reps` repetitions; result[i] = median of out[i] over the repetitions. */
+static void run_reps(rep_fn fn, void *arg, int reps, double result[2])
+{
+    double out[2] = { 0, 0 }, a[MAX_REPS], b[MAX_REPS];
+    fn(arg, out); /* warm-up */
+    for (int i = 0; i < reps; i++) {
+        out[0] = out[1] = 0;
+        fn(arg, out);
+        a[i] = out[0];
+        b[i] = out[1];
+    }
+    result[0] = median(a, reps);
+    result[1] = median(b, reps);
+}
+
+static double run_median(rep_fn fn, void *arg)
+{
+    double r[2];
+    run_reps(fn, arg, REPS, r);
+    return r[0];
+}
+
+/* ---- output ---- */
+
+static const char *fmt(double v, char *buf, size_t n)
+{
+    double a = v < 0 ? -v : v;
+    snprintf(buf, n, a >= 1000 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v);
+    return buf;
+}
+
+static void report(const char *name, double v, const char *unit)
+{
+    char b[32];
+    printf("%-40s %10s %s\n", name, fmt(v, b, sizeof b), unit);
+}
+
+static bool meets(double v, const char *cmp, double target)
+{
+    if (strcmp(cmp, "<") == 0)
+        return v < target;
+    if (strcmp(cmp, "<=") == 0)
+        return v <= target;
+    return v >= target;
+}
+
+static void verdict(double v, const char *cmp, double target, const char *unit)
+{
+    char b[32];
+    if (cmp == NULL) {
+        printf(" (no target)\n");
+        return;
+    }
+    bool ok = meets(v, cmp, target);
+    ok ? targets_met++ : targets_missed++;
+    printf(" (target %s %s%s%s: %s)\n", cmp, fmt(target, b, sizeof b), *unit ? " " : "", unit,
+           ok ? "met" : "not met");
+}
+
+/* "ratio num/den value (target cmp t: met)"; cmp NULL for an informational ratio. */
+static void report_ratio(const char *num, const char *den, double ratio, const char *cmp,
+                         double target)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s/%s", num, den);
+    printf("ratio %-50s %6.2f", name, ratio);
+    verdict(ratio, cmp, target, "");
+}
+
+/* "check name value unit (target cmp t unit: met)" for an absolute limit. */
+static void report_check(const char *name, double v, const char *unit, const char *cmp,
+                         double target)
+{
+    char b[32];
+    printf("check %-34s %10s %s", name, fmt(v, b, sizeof b), unit);
+    verdict(v, cmp, target, unit);
+}
+
+/* ---- threads ---- */
+
+struct team {
+    pthread_barrier_t start;
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *team_member(void *p)
+{
+    struct team *t = p;
+    pthread_barrier_wait(&t->start);
+    return t->fn(t->arg);
+}
+
+/* Runs fn(arg) on n new threads released together; returns when all have finished. The
+ * result is the release time, so thread creation is not part of the measurement. */
+static uint64_t run_threads(int n, void *(*fn)(void *), void *arg)
+{
+    struct team t = { .fn = fn, .arg = arg };
+    pthread_t th[8];
+    pthread_barrier_init(&t.start, NULL, (unsigned)n + 1);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, team_member, &t) != 0)
+            die("pthread_create failed");
+    pthread_barrier_wait(&t.start);
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&t.start);
+    return t0;
+}
+
+/* Threads of this process other than the main thread. */
+static int threads_beyond_main(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+/* ---- shared work items ---- */
+
+static void item_noop(void *ctx) { (void)ctx; }
+static void item_incr(void *ctx) { ++*(long *)ctx; }
+static void item_incr_atomic(void *ctx) { __atomic_fetch_add((long *)ctx, 1, __ATOMIC_RELAXED); }
+
+/* CPU work: n steps of a 64-bit LCG; the asm keeps each step. */
+static uint64_t spin(uint64_t n)
+{
+    uint64_t x = n;
+    for (uint64_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        __asm__ __volatile__("" : "+r"(x));
+    }
+    return x;
+}
+
+static uint64_t spin_per_20us; /* spin() steps that take ~20 us, set by calibrate_spin() */
+
+static void calibrate_spin(void)
+{
+    const uint64_t n = 1u << 20;
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint64_t t0 = now_ns();
+        sink = spin(n);
+        uint64_t dt = now_ns() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    spin_per_20us = (uint64_t)(20000.0 * (double)n / (double)best);
+    if (spin_per_20us == 0)
+        spin_per_20us = 1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 1. dispatch_once fast path                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+#define ONCE_N 20000000L
+
+static dispatch_once_t once_pred;
+static void once_init(void *ctx) { (void)ctx; }
+
+/* The header maps dispatch_once_f to its inline fast path; this calls the exported function. */
+#pragma push_macro("dispatch_once_f")
+#undef dispatch_once_f
+static void once_call(dispatch_once_t *pred, void *ctx, dispatch_function_t fn)
+{
+    dispatch_once_f(pred, ctx, fn);
+}
+#pragma pop_macro("dispatch_once_f")
+
+static void m_once_inline(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < ONCE_N; i++)
+        dispatch_once_f(&once_pred, NULL, once_init); /* reloads the predicate each time */
+    out[0] = (double)(now_ns() - t0) / ONCE_N;
+}
+
+static void m_once_call(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < ONCE_N; i++)
+        once_call(&once_pred, NULL, once_init);
+    out[0] = (double)(now_ns() - t0) / ONCE_N;
+}
+
+static void fig_once(void)
+{
+    begin_figure("once");
+    dispatch_once_f(&once_pred, NULL, once_init);
+    report("once_inline", run_median(m_once_inline, NULL), "ns/op");
+    report("once_call", run_median(m_once_call, NULL), "ns/op");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 2. dispatch_sync_f, uncontended and 2 threads contending                              */
+/* ------------------------------------------------------------------------------------ */
+
+#define SYNC_N 1000000L
+
+struct sync_arg {
+    dispatch_queue_t q;        /* NULL: the mutex baseline */
+    pthread_mutex_t *mutex;
+    dispatch_function_t fn;
+    long per_thread;
+    long count;
+};
+
+static void *sync_loop(void *p)
+{
+    struct sync_arg *a = p;
+    if (a->q) {
+        for (long i = 0; i < a->per_thread; i++)
+            dispatch_sync_f(a->q, &a->count, a->fn);
+    } else {
+        for (long i = 0; i < a->per_thread; i++) {
+            pthread_mutex_lock(a->mutex);
+            a->count++;
+            pthread_mutex_unlock(a->mutex);
+        }
+    }
+    return NULL;
+}
+
+static void m_sync_1(void *p, double out[2])
+{
+    struct sync_arg *a = p;
+    a->count = 0;
+    a->per_thread = SYNC_N;
+    uint64_t t0 = now_ns();
+    sync_loop(a);
+    out[0] = (double)(now_ns() - t0) / SYNC_N;
+    expect_count("calls", a->count, SYNC_N);
+}
+
+static void m_sync_2(void *p, double out[2])
+{
+    struct sync_arg *a = p;
+    a->count = 0;
+    a->per_thread = SYNC_N / 2;
+    uint64_t t0 = run_threads(2, sync_loop, a);
+    out[0] = (double)(now_ns() - t0) / SYNC_N;
+    expect_count("calls", a->count, SYNC_N);
+}
+
+static void fig_sync(void)
+{
+    pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+    dispatch_queue_t serial = dispatch_queue_create("bench.sync.serial", DISPATCH_QUEUE_SERIAL);
+    dispatch_queue_t conc = dispatch_queue_create("bench.sync.concurrent", DISPATCH_QUEUE_CONCURRENT);
+
+    begin_figure("sync uncontended");
+    struct sync_arg base = { .mutex = &mutex };
+    double mutex1 = run_median(m_sync_1, &base);
+    struct sync_arg s = { .q = serial, .fn = item_incr };
+    double serial1 = run_median(m_sync_1, &s);
+    struct sync_arg c = { .q = conc, .fn = item_incr };
+    double conc1 = run_median(m_sync_1, &c);
+    report("sync_serial_uncontended", serial1, "ns/op");
+    report("sync_concurrent_uncontended", conc1, "ns/op");
+    report("baseline_mutex_pair", mutex1, "ns/op");
+    report_ratio("sync_serial_uncontended", "baseline_mutex_pair", serial1 / mutex1, "<=", 1.5);
+    report_ratio("sync_concurrent_uncontended", "baseline_mutex_pair", conc1 / mutex1, "<=", 1.5);
+
+    begin_figure("sync contended");
+    double mutex2 = run_median(m_sync_2, &base);
+    double serial2 = run_median(m_sync_2, &s);
+    c.fn = item_incr_atomic; /* the work items now run in parallel */
+    double conc2 = run_median(m_sync_2, &c);
+    report("sync_serial_2threads", serial2, "ns/op");
+    report("sync_concurrent_2threads", conc2, "ns/op");
+    report("baseline_mutex_pair_2threads", mutex2, "ns/op");
+    report_ratio("sync_serial_2threads", "baseline_mutex_pair_2threads", serial2 / mutex2, NULL, 0);
+
+    dispatch_release(serial);
+    dispatch_release(conc);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 3. dispatch_async_f throughput, and the mutex + condvar work-queue baseline           */
+/* ------------------------------------------------------------------------------------ */
+
+#define ASYNC_N 200000L
+
+/* Baseline: a linked-list work queue with one worker thread. */
+struct cvq_node {
+    struct cvq_node *next;
+    dispatch_function_t fn;
+    void *ctx;
+};
+
+struct cvq {
+    pthread_mutex_t mutex;
+    pthread_cond_t nonempty;
+    struct cvq_node *head, *tail;
+    bool stop;
+    pthread_t worker;
+};
+
+static void cvq_push(struct cvq *q, dispatch_function_t fn, void *ctx)
+{
+    struct cvq_node *n = malloc(sizeof *n);
+    if (n == NULL)
+        die("out of memory");
+    n->next = NULL;
+    n->fn = fn;
+    n->ctx = ctx;
+    pthread_mutex_lock(&q->mutex);
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->mutex);
+}
+
+static void *cvq_worker(void *p)
+{
+    struct cvq *q = p;
+    pthread_mutex_lock(&q->mutex);
+    for (;;) {
+        while (q->head == NULL && !q->stop)
+            pthread_cond_wait(&q->nonempty, &q->mutex);
+        struct cvq_node *n = q->head;
+        if (n == NULL)
+            break; /* stopped and drained */
+        q->head = n->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        pthread_mutex_unlock(&q->mutex);
+        n->fn(n->ctx);
+        free(n);
+        pthread_mutex_lock(&q->mutex);
+    }
+    pthread_mutex_unlock(&q->mutex);
+    return NULL;
+}
+
+static void cvq_start(struct cvq *q)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->mutex, NULL);
+    pthread_cond_init(&q->nonempty, NULL);
+    if (pthread_create(&q->worker, NULL, cvq_worker, q) != 0)
+        die("pthread_create failed");
+}
+
+static void cvq_stop(struct cvq *q)
+{
+    pthread_mutex_lock(&q->mutex);
+    q->stop = true;
+    pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->mutex);
+    pthread_join(q->worker, NULL);
+    pthread_mutex_destroy(&q->mutex);
+    pthread_cond_destroy(&q->nonempty);
+}
+
+/* A marker item: the worker has run everything queued before it. */
+struct flag {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool set;
+};
+
+static void flag_set(void *p)
+{
+    struct flag *f = p;
+    pthread_mutex_lock(&f->mutex);
+    f->set = true;
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->mutex);
+}
+
+static void cvq_drain(struct cvq *q)
+{
+    struct flag f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+    cvq_push(q, flag_set, &f);
+    pthread_mutex_lock(&f.mutex);
+    while (!f.set)
+        pthread_cond_wait(&f.cond, &f.mutex);
+    pthread_mutex_unlock(&f.mutex);
+    pthread_mutex_destroy(&f.mutex);
+    pthread_cond_destroy(&f.cond);
+}
+
+struct async_arg {
+    dispatch_queue_t q;   /* a serial queue, or NULL for the baseline */
+    struct cvq *cvq;
+    long per_producer;
+    long count;
+};
+
+static void *async_producer(void *p)
+{
+    struct async_arg *a = p;
+    for (long i = 0; i < a->per_producer; i++) {
+        if (a->q)
+            dispatch_async_f(a->q, &a->count, item_incr);
+        else
+            cvq_push(a->cvq, item_incr, &a->count);
+    }
+    return NULL;
+}
+
+static void async_drain(struct async_arg *a)
+{
+    if (a->q)
+        dispatch_sync_f(a->q, NULL, item_noop);
+    else
+        cvq_drain(a->cvq);
+}
+
+static void m_async_1(void *p, double out[2])
+{
+    struct async_arg *a = p;
+    a->count = 0;
+    a->per_producer = ASYNC_N;
+    uint64_t t0 = now_ns();
+    async_producer(a);
+    async_drain(a);
+    out[0] = (double)(now_ns() - t0) / ASYNC_N;
+    expect_count("items", a->count, ASYNC_N);
+}
+
+static void m_async_2(void *p, double out[2])
+{
+    struct async_arg *a = p;
+    a->count = 0;
+    a->per_producer = ASYNC_N / 2;
+    uint64_t t0 = run_threads(2, async_producer, a);
+    async_drain(a);
+    out[0] = (double)(now_ns() - t0) / ASYNC_N;
+    expect_count("items", a->count, ASYNC_N);
+}
+
+static void m_async_group(void *p, double out[2])
+{
+    long *count = p;
+    *count = 0;
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    dispatch_group_t g = dispatch_group_create();
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < ASYNC_N; i++)
+        dispatch_group_async_f(g, q, count, item_incr_atomic);
+    if (dispatch_group_wait(g, wait_limit()) != 0)
+        die("dispatch_group_wait timed out");
+    out[0] = (double)(now_ns() - t0) / ASYNC_N;
+    dispatch_release(g);
+    expect_count("items", __atomic_load_n(count, __ATOMIC_RELAXED), ASYNC_N);
+}
+
+static void fig_async(void)
+{
+    begin_figure("async baseline");
+    struct cvq cvq;
+    cvq_start(&cvq);
+    struct async_arg base = { .cvq = &cvq };
+    double base1 = run_median(m_async_1, &base);
+    double base2 = run_median(m_async_2, &base);
+    cvq_stop(&cvq);
+
+    begin_figure("async serial");
+    dispatch_queue_t q = dispatch_queue_create("bench.async", DISPATCH_QUEUE_SERIAL);
+    struct async_arg a = { .q = q };
+    double serial1 = run_median(m_async_1, &a);
+    double serial2 = run_median(m_async_2, &a);
+    dispatch_release(q);
+
+    begin_figure("async group");
+    long count = 0;
+    double group = run_median(m_async_group, &count);
+
+    report("async_serial_1producer", serial1, "ns/item");
+    report("async_serial_2producers", serial2, "ns/item");
+    report("async_global_group", group, "ns/item");
+    report("baseline_condvar_queue_1producer", base1, "ns/item");
+    report("baseline_condvar_queue_2producers", base2, "ns/item");
+    /* >= 3x the baseline's throughput, i.e. <= 1/3 of its time per item */
+    report_ratio("async_serial_1producer", "baseline_condvar_queue_1producer", serial1 / base1, "<=", 1.0 / 3);
+    report_ratio("async_serial_2producers", "baseline_condvar_queue_2producers", serial2 / base2, "<=", 1.0 / 3);
+    report_ratio("async_global_group", "baseline_condvar_queue_1producer", group / base1, "<=", 1.0 / 3);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 4. Readers and barrier writers on a concurrent queue                                  */
+/* ------------------------------------------------------------------------------------ */
+
+#define RW_N 100000L
+
+struct rw {
+    dispatch_queue_t q;
+    long value;  /* written only by barriers */
+    long reads;  /* atomic */
+};
+
+static void rw_reader(void *p)
+{
+    struct rw *r = p;
+    sink = (uint64_t)*(volatile long *)&r->value;
+    __atomic_fetch_add(&r->reads, 1, __ATOMIC_RELAXED);
+}
+
+static void rw_writer(void *p) { ((struct rw *)p)->value++; }
+
+static void m_rw(void *p, double out[2])
+{
+    struct rw *r = p;
+    r->value = r->reads = 0;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < RW_N; i++) {
+        if (i % 10 == 9)
+            dispatch_barrier_async_f(r->q, r, rw_writer);
+        else
+            dispatch_async_f(r->q, r, rw_reader);
+    }
+    dispatch_barrier_sync_f(r->q, NULL, item_noop);
+    out[0] = (double)(now_ns() - t0) / RW_N;
+    expect_count("writes", r->value, RW_N / 10);
+    expect_count("reads", r->reads, RW_N - RW_N / 10);
+}
+
+static void fig_rw(void)
+{
+    begin_figure("rw mix");
+    struct rw r = { .q = dispatch_queue_create("bench.rw", DISPATCH_QUEUE_CONCURRENT) };
+    report("rw_mix_barrier_10pct", run_median(m_rw, &r), "ns/item");
+    dispatch_release(r.q);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 5. dispatch_apply_f                                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+#define APPLY_TRIVIAL_N 1000000L
+#define APPLY_WORK_N 2000L
+
+static void apply_nothing(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+}
+
+static void apply_work(void *ctx, size_t i)
+{
+    (void)ctx;
+    uint64_t r = spin(spin_per_20us + (i & 1));
+    __asm__ __volatile__("" ::"r"(r));
+}
+
+static void m_apply_trivial(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    dispatch_apply_f(APPLY_TRIVIAL_N, DISPATCH_APPLY_AUTO, NULL, apply_nothing);
+    out[0] = (double)(now_ns() - t0) / APPLY_TRIVIAL_N;
+}
+
+static void m_apply_work(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    dispatch_apply_f(APPLY_WORK_N, DISPATCH_APPLY_AUTO, NULL, apply_work);
+    out[0] = (double)(now_ns() - t0) / APPLY_WORK_N;
+}
+
+static void m_serial_work(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < APPLY_WORK_N; i++)
+        apply_work(NULL, i);
+    out[0] = (double)(now_ns() - t0) / APPLY_WORK_N;
+}
+
+static void fig_apply(void)
+{
+    begin_figure("apply trivial");
+    double trivial = run_median(m_apply_trivial, NULL);
+    report("apply_trivial", trivial, "ns/iter");
+    report_check("apply_trivial", trivial, "ns/iter", "<=", 5);
+
+    begin_figure("apply work");
+    double serial = run_median(m_serial_work, NULL);
+    double par = run_median(m_apply_work, NULL);
+    report("apply_work_20us", par, "ns/iter");
+    report("baseline_serial_loop_20us", serial, "ns/iter");
+    report_ratio("baseline_serial_loop_20us", "apply_work_20us (speedup)", serial / par, ">=", 1.8);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 6. Group enter/leave                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+#define GROUP_N 1000000L
+
+static void m_group(void *p, double out[2])
+{
+    dispatch_group_t g = p;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < GROUP_N; i++) {
+        dispatch_group_enter(g);
+        dispatch_group_leave(g);
+    }
+    out[0] = (double)(now_ns() - t0) / GROUP_N;
+}
+
+static void fig_group(void)
+{
+    begin_figure("group enter/leave");
+    dispatch_group_t g = dispatch_group_create();
+    report("group_enter_leave", run_median(m_group, g), "ns/pair");
+    if (dispatch_group_wait(g, DISPATCH_TIME_NOW) != 0)
+        printf("# WARNING: group not empty after balanced enter/leave\n");
+    dispatch_release(g);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 7, 8. Wake-ups: semaphore ping-pong, futex ping-pong, hops between serial queues      */
+/* ------------------------------------------------------------------------------------ */
+
+#define PINGPONG_N 20000L
+#define HOP_N 50000L
+
+struct sem_pp {
+    dispatch_semaphore_t ping, pong;
+};
+
+static void *sem_ponger(void *p)
+{
+    struct sem_pp *s = p;
+    for (long i = 0; i < PINGPONG_N; i++) {
+        if (dispatch_semaphore_wait(s->ping, wait_limit()) != 0)
+            die("dispatch_semaphore_wait timed out");
+        dispatch_semaphore_signal(s->pong);
+    }
+    return NULL;
+}
+
+static void m_sem_pingpong(void *p, double out[2])
+{
+    struct sem_pp *s = p;
+    pthread_t th;
+    if (pthread_create(&th, NULL, sem_ponger, s) != 0)
+        die("pthread_create failed");
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < PINGPONG_N; i++) {
+        dispatch_semaphore_signal(s->ping);
+        if (dispatch_semaphore_wait(s->pong, wait_limit()) != 0)
+            die("dispatch_semaphore_wait timed out");
+    }
+    out[0] = (double)(now_ns() - t0) / PINGPONG_N;
+    pthread_join(th, NULL);
+}
+
+/* Baseline: one futex word; 1 = the ponger's turn, 0 = the pinger's turn, -1 = quit. */
+static long futex(int *addr, int op, int val)
+{
+    return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+static void *futex_ponger(void *p)
+{
+    int *turn = p;
+    for (;;) {
+        int t;
+        while ((t = __atomic_load_n(turn, __ATOMIC_ACQUIRE)) == 0)
+            futex(turn, FUTEX_WAIT_PRIVATE, 0);
+        if (t < 0)
+            return NULL;
+        __atomic_store_n(turn, 0, __ATOMIC_RELEASE);
+        futex(turn, FUTEX_WAKE_PRIVATE, 1);
+    }
+}
+
+static void m_futex_pingpong(void *arg, double out[2])
+{
+    (void)arg;
+    int turn = 0;
+    pthread_t th;
+    if (pthread_create(&th, NULL, futex_ponger, &turn) != 0)
+        die("pthread_create failed");
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < PINGPONG_N; i++) {
+        __atomic_store_n(&turn, 1, __ATOMIC_RELEASE);
+        futex(&turn, FUTEX_WAKE_PRIVATE, 1);
+        while (__atomic_load_n(&turn, __ATOMIC_ACQUIRE) == 1)
+            futex(&turn, FUTEX_WAIT_PRIVATE, 1);
+    }
+    out[0] = (double)(now_ns() - t0) / PINGPONG_N;
+    __atomic_store_n(&turn, -1, __ATOMIC_RELEASE);
+    futex(&turn, FUTEX_WAKE_PRIVATE, 1);
+    pthread_join(th, NULL);
+}
+
+struct hop {
+    dispatch_queue_t q[2];
+    int side;       /* the queue the item is on; touched only by the item */
+    long remaining;
+    dispatch_semaphore_t done;
+};
+
+static void hop_fn(void *p)
+{
+    struct hop *h = p;
+    if (--h->remaining == 0) {
+        dispatch_semaphore_signal(h->done);
+        return;
+    }
+    h->side ^= 1;
+    dispatch_async_f(h->q[h->side], h, hop_fn);
+}
+
+static void m_hop(void *p, double out[2])
+{
+    struct hop *h = p;
+    h->side = 0;
+    h->remaining = HOP_N;
+    uint64_t t0 = now_ns();
+    dispatch_async_f(h->q[0], h, hop_fn);
+    if (dispatch_semaphore_wait(h->done, wait_limit()) != 0)
+        die("queue hop did not finish");
+    out[0] = (double)(now_ns() - t0) / HOP_N;
+}
+
+static void fig_wakeups(void)
+{
+    begin_figure("futex ping-pong");
+    double fut = run_median(m_futex_pingpong, NULL);
+
+    begin_figure("semaphore ping-pong");
+    struct sem_pp s = { dispatch_semaphore_create(0), dispatch_semaphore_create(0) };
+    double sem = run_median(m_sem_pingpong, &s);
+    dispatch_release(s.ping);
+    dispatch_release(s.pong);
+
+    begin_figure("queue hop");
+    struct hop h = {
+        .q = { dispatch_queue_create("bench.hop.a", DISPATCH_QUEUE_SERIAL),
+               dispatch_queue_create("bench.hop.b", DISPATCH_QUEUE_SERIAL) },
+        .done = dispatch_semaphore_create(0),
+    };
+    double hop = run_median(m_hop, &h);
+    dispatch_release(h.q[0]);
+    dispatch_release(h.q[1]);
+    dispatch_release(h.done);
+
+    report("semaphore_pingpong", sem, "ns/roundtrip");
+    report("baseline_futex_pingpong", fut, "ns/roundtrip");
+    report_ratio("semaphore_pingpong", "baseline_futex_pingpong", sem / fut, "<=", 1.3);
+    report("queue_hop", hop, "ns/hop");
+    report("baseline_futex_handoff", fut / 2, "ns/handoff");
+    report_ratio("queue_hop", "baseline_futex_handoff", hop / (fut / 2), "<=", 1.3);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 9. dispatch_after lateness; 10. timer source jitter                                   */
+/* ------------------------------------------------------------------------------------ */
+
+#define TIMING_SAMPLES 200
+#define ONE_MS NSEC_PER_MSEC
+
+/* p50 and p99 of n samples given in ns, as us */
+static void dist_us(double *ns, int n, double out[2])
+{
+    out[0] = percentile(ns, n, 50) / 1000;
+    out[1] = percentile(ns, n, 99) / 1000;
+}
+
+struct after_sample {
+    uint64_t fired;
+    dispatch_semaphore_t sem;
+};
+
+static void after_fire(void *p)
+{
+    struct after_sample *s = p;
+    s->fired = now_ns();
+    dispatch_semaphore_signal(s->sem);
+}
+
+static void m_after(void *arg, double out[2])
+{
+    (void)arg;
+    double late[TIMING_SAMPLES];
+    struct after_sample s = { .sem = dispatch_semaphore_create(0) };
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    for (int i = 0; i < TIMING_SAMPLES; i++) {
+        uint64_t deadline = now_ns() + ONE_MS;
+        dispatch_after_f(dispatch_time(DISPATCH_TIME_NOW, (int64_t)ONE_MS), q, &s, after_fire);
+        if (dispatch_semaphore_wait(s.sem, wait_limit()) != 0)
+            die("dispatch_after_f did not fire");
+        late[i] = (double)((int64_t)(s.fired - deadline));
+    }
+    dispatch_release(s.sem);
+    dist_us(late, TIMING_SAMPLES, out);
+}
+
+static void m_nanosleep(void *arg, double out[2])
+{
+    (void)arg;
+    double late[TIMING_SAMPLES];
+    for (int i = 0; i < TIMING_SAMPLES; i++) {
+        uint64_t deadline = now_ns() + ONE_MS;
+        struct timespec ts = { .tv_sec = (time_t)(deadline / NSEC_PER_SEC),
+                               .tv_nsec = (long)(deadline % NSEC_PER_SEC) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+        late[i] = (double)((int64_t)(now_ns() - deadline));
+    }
+    dist_us(late, TIMING_SAMPLES, out);
+}
+
+/* Timer source: the handler records TIMING_SAMPLES + 1 call times, then ignores calls. */
+static struct ticks {
+    uint64_t t[TIMING_SAMPLES + 1];
+    int n;
+    dispatch_semaphore_t done;
+} ticks;
+
+static void tick(void *p)
+{
+    struct ticks *k = p;
+    if (k->n > TIMING_SAMPLES)
+        return;
+    k->t[k->n++] = now_ns();
+    if (k->n == TIMING_SAMPLES + 1)
+        dispatch_semaphore_signal(k->done);
+}
+
+static void interval_dist(const uint64_t *t, double out[2])
+{
+    double dev[TIMING_SAMPLES];
+    for (int i = 0; i < TIMING_SAMPLES; i++) {
+        int64_t d = (int64_t)(t[i + 1] - t[i]) - (int64_t)ONE_MS;
+        dev[i] = (double)(d < 0 ? -d : d);
+    }
+    dist_us(dev, TIMING_SAMPLES, out);
+}
+
+static void m_timer(void *arg, double out[2])
+{
+    dispatch_queue_t q = arg;
+    ticks.n = 0;
+    dispatch_source_t src = dispatch_source_create(DISPATCH_SOURCE_TYPE_TIMER, 0, 0, q);
+    if (src == NULL)
+        die("dispatch_source_create(TIMER) returned NULL");
+    dispatch_set_context(src, &ticks);
+    dispatch_source_set_event_handler_f(src, tick);
+    dispatch_source_set_timer(src, dispatch_time(DISPATCH_TIME_NOW, (int64_t)ONE_MS), ONE_MS, 0);
+    dispatch_resume(src);
+    if (dispatch_semaphore_wait(ticks.done, wait_limit()) != 0)
+        die("timer source did not fire 201 times");
+    dispatch_source_cancel(src);
+    dispatch_sync_f(q, NULL, item_noop); /* a handler already running has finished */
+    dispatch_release(src);
+    interval_dist(ticks.t, out);
+}
+
+static void m_periodic_nanosleep(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t[TIMING_SAMPLES + 1];
+    uint64_t next = now_ns() + ONE_MS;
+    for (int i = 0; i <= TIMING_SAMPLES; i++, next += ONE_MS) {
+        struct timespec ts = { .tv_sec = (time_t)(next / NSEC_PER_SEC),
+                               .tv_nsec = (long)(next % NSEC_PER_SEC) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+        t[i] = now_ns();
+    }
+    interval_dist(t, out);
+}
+
+static void fig_timing(void)
+{
+    double after[2], nanosleep_late[2], timer[2], periodic[2];
+
+    begin_figure("clock_nanosleep lateness");
+    run_reps(m_nanosleep, NULL, REPS_DIST, nanosleep_late);
+    begin_figure("dispatch_after lateness");
+    run_reps(m_after, NULL, REPS_DIST, after);
+    report("after_lateness_p50", after[0], "us");
+    report("after_lateness_p99", after[1], "us");
+    report("baseline_nanosleep_lateness_p50", nanosleep_late[0], "us");
+    report("baseline_nanosleep_lateness_p99", nanosleep_late[1], "us");
+    report_ratio("after_lateness_p99", "baseline_nanosleep_lateness_p99",
+                 after[1] / nanosleep_late[1], "<=", 2);
+
+    begin_figure("periodic clock_nanosleep jitter");
+    run_reps(m_periodic_nanosleep, NULL, REPS_DIST, periodic);
+    begin_figure("timer source jitter");
+    dispatch_queue_t q = dispatch_queue_create("bench.timer", DISPATCH_QUEUE_SERIAL);
+    ticks.done = dispatch_semaphore_create(0);
+    run_reps(m_timer, q, REPS_DIST, timer);
+    dispatch_release(ticks.done);
+    dispatch_release(q);
+    report("timer_1ms_jitter_p50", timer[0], "us");
+    report("timer_1ms_jitter_p99", timer[1], "us");
+    report("baseline_periodic_nanosleep_jitter_p50", periodic[0], "us");
+    report("baseline_periodic_nanosleep_jitter_p99", periodic[1], "us");
+    report_ratio("timer_1ms_jitter_p99", "baseline_periodic_nanosleep_jitter_p99",
+                 timer[1] / periodic[1], NULL, 0);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 11. Queue create + release, bytes per queue                                           */
+/* ------------------------------------------------------------------------------------ */
+
+#define QUEUE_N 100000L
+
+static void m_queue_create(void *arg, double out[2])
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < QUEUE_N; i++) {
+        dispatch_queue_t q = dispatch_queue_create("bench.q", DISPATCH_QUEUE_SERIAL);
+        dispatch_release(q);
+    }
+    out[0] = (double)(now_ns() - t0) / QUEUE_N;
+}
+
+static size_t heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+static long rss_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* out[0]: heap bytes per live queue; out[1]: RSS bytes per live queue. */
+static void m_queue_bytes(void *arg, double out[2])
+{
+    dispatch_queue_t *qs = arg;
+    size_t heap0 = heap_in_use();
+    long rss0 = rss_bytes();
+    for (long i = 0; i < QUEUE_N; i++)
+        qs[i] = dispatch_queue_create("bench.q", DISPATCH_QUEUE_SERIAL);
+    out[0] = (double)((long)(heap_in_use() - heap0)) / QUEUE_N;
+    out[1] = (double)(rss_bytes() - rss0) / QUEUE_N;
+    for (long i = 0; i < QUEUE_N; i++)
+        dispatch_release(qs[i]);
+}
+
+static void fig_queues(void)
+{
+    begin_figure("queue create+release");
+    double create = run_median(m_queue_create, NULL);
+    report("queue_create_release", create, "ns/pair");
+    report_check("queue_create_release", create, "ns", "<=", 200);
+
+    begin_figure("queue bytes");
+    dispatch_queue_t *qs = calloc(QUEUE_N, sizeof *qs);
+    if (qs == NULL)
+        die("out of memory");
+    rss_bytes(); /* touch stdio before measuring */
+    double bytes[2];
+    run_reps(m_queue_bytes, qs, 3, bytes);
+    free(qs);
+    if (heap_in_use() == 0) {
+        printf("# mallinfo2 unavailable: queue_bytes is the RSS growth\n");
+        bytes[0] = bytes[1];
+    }
+    report("queue_bytes", bytes[0], "bytes/queue");
+    report_check("queue_bytes", bytes[0], "bytes", "<=", 256);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* 12. Idle cost; 13. blocking fan-out                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static void fig_idle(void)
+{
+    begin_figure("idle");
+    int before = threads_beyond_main();
+    double c0 = cpu_ms();
+    sleep_ns(2 * NSEC_PER_SEC);
+    double cpu = cpu_ms() - c0;
+    int after = threads_beyond_main();
+    printf("# idle: %d threads beyond main before the sleep\n", before);
+    report("idle_cpu_2s", cpu, "ms");
+    report("idle_threads_beyond_main", after, "threads");
+    report_check("idle_cpu_2s", cpu, "ms", "<", 5);
+    report_check("idle_threads_beyond_main", after, "threads", "<=", 2);
+}
+
+#define FAN_N 64
+#define FAN_SLEEP_US 50000
+
+static int fan_peak_max; /* over every run, including the cold one */
+
+static void block_50ms(void *p)
+{
+    (void)p;
+    usleep(FAN_SLEEP_US);
+}
+
+/* out[0]: wall ms; out[1]: peak threads beyond main */
+static void m_fanout(void *arg, double out[2])
+{
+    (void)arg;
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    dispatch_group_t g = dispatch_group_create();
+    int peak = threads_beyond_main();
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < FAN_N; i++)
+        dispatch_group_async_f(g, q, NULL, block_50ms);
+    for (;;) {
+        int n = threads_beyond_main();
+        if (n > peak)
+            peak = n;
+        if (dispatch_group_wait(g, dispatch_time(DISPATCH_TIME_NOW, (int64_t)ONE_MS)) == 0)
+            break;
+        if (now_ns() - t0 > WAIT_LIMIT_NS)
+            die("blocking fan-out did not finish");
+    }
+    out[0] = (double)(now_ns() - t0) / 1e6;
+    out[1] = peak;
+    if (peak > fan_peak_max)
+        fan_peak_max = peak;
+    dispatch_release(g);
+}
+
+static void fig_fanout(void)
+{
+    begin_figure("blocking fan-out");
+    double cold[2], warm[2];
+    m_fanout(NULL, cold);
+    run_reps(m_fanout, NULL, REPS_DIST, warm);
+    report("fanout_block_50ms_cold", cold[0], "ms");
+    report("fanout_block_50ms_cold_peak_threads", cold[1], "threads");
+    report("fanout_block_50ms", warm[0], "ms");
+    report("fanout_block_50ms_peak_threads", fan_peak_max, "threads (max over all runs)");
+    report_check("fanout_block_50ms", warm[0], "ms", "<=", 150);
+    report_check("fanout_block_50ms_cold", cold[0], "ms", "<=", 150);
+    report_check("fanout_block_50ms_peak_threads", fan_peak_max, "threads", "<=", 70);
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static void print_environment(void)
+{
+    char line[512], lib[512] = "?";
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *path = strchr(line, '/');
+        if (path && strstr(path, "libdispatch")) {
+            path[strcspn(path, "\n")] = 0;
+            snprintf(lib, sizeof lib, "%s", path);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    double load[1] = { -1 };
+    getloadavg(load, 1);
+    printf("# library: %s\n", lib);
+    printf("# cpus online: %ld, load average (1 min): %.2f\n", sysconf(_SC_NPROCESSORS_ONLN), load[0]);
+    printf("# spin calibration: %llu steps ~ 20 us\n", (unsigned long long)spin_per_20us);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_watchdog);
+    begin_figure("calibration");
+    uint64_t start = now_ns();
+
+    calibrate_spin();
+    print_environment();
+
+    fig_fanout(); /* first, so that its cold run starts from an unused pool */
+    fig_once();
+    fig_sync();
+    fig_async();
+    fig_rw();
+    fig_apply();
+    fig_group();
+    fig_wakeups();
+    fig_timing();
+    fig_queues();
+    fig_idle(); /* last: the library has been used, the pool has threads */
+
+    printf("# targets: %d met, %d not met; total run time %.1f s\n", targets_met, targets_missed,
+           (double)(now_ns() - start) / 1e9);
+    return 0;
+}

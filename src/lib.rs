@@ -14,6 +14,8 @@ mod apply;
 #[cfg(not(loom))]
 mod blocks;
 #[cfg(not(loom))]
+mod data;
+#[cfg(not(loom))]
 mod event;
 #[cfg(not(loom))]
 pub mod ffi;

@@ -33,6 +33,8 @@ pub enum Kind {
     Group = 2,
     Semaphore = 3,
     Source = 4,
+    Data = 5,
+    Io = 6,
 }
 
 impl Kind {
@@ -45,6 +47,8 @@ impl Kind {
             Kind::Group => "group",
             Kind::Semaphore => "semaphore",
             Kind::Source => "source",
+            Kind::Data => "data",
+            Kind::Io => "I/O channel",
         }
     }
 }

@@ -72,6 +72,20 @@ DISPATCH_DECL(dispatch_queue_attr);
 DISPATCH_DECL(dispatch_group);
 DISPATCH_DECL(dispatch_semaphore);
 DISPATCH_DECL(dispatch_source);
+DISPATCH_DECL(dispatch_data);
+DISPATCH_DECL(dispatch_io);
+
+/* ---- Data ---- */
+typedef bool (*dispatch_data_applier_function_t)(void *context, dispatch_data_t region, size_t offset,
+                                                 const void *buffer, size_t size);
+#ifdef __BLOCKS__
+typedef bool (^dispatch_data_applier_t)(dispatch_data_t region, size_t offset, const void *buffer, size_t size);
+#endif
+#define dispatch_data_empty ((dispatch_data_t)&_dispatch_data_empty)
+#define DISPATCH_DATA_DESTRUCTOR_DEFAULT NULL
+#define DISPATCH_DATA_DESTRUCTOR_FREE (_dispatch_data_destructor_free)
+#define DISPATCH_DATA_DESTRUCTOR_MUNMAP (_dispatch_data_destructor_munmap)
+#define DISPATCH_DATA_DESTRUCTOR_NONE (_dispatch_data_destructor_none)
 
 /* ---- Sources ---- */
 typedef const struct dispatch_source_type_s *dispatch_source_type_t;
@@ -170,6 +184,17 @@ extern "C" {
 /* Data objects the header's macros take the address of. */
 DISPATCH_EXPORT struct dispatch_queue_s _dispatch_main_q;
 DISPATCH_EXPORT struct dispatch_queue_attr_s _dispatch_queue_attr_concurrent;
+DISPATCH_EXPORT struct dispatch_data_s _dispatch_data_empty;
+#ifdef __BLOCKS__
+DISPATCH_EXPORT const dispatch_block_t _dispatch_data_destructor_free;
+DISPATCH_EXPORT const dispatch_block_t _dispatch_data_destructor_munmap;
+DISPATCH_EXPORT const dispatch_block_t _dispatch_data_destructor_none;
+#else
+/* Without blocks these are opaque markers: cast to dispatch_function_t for dispatch_data_create_f. */
+DISPATCH_EXPORT const void *const _dispatch_data_destructor_free;
+DISPATCH_EXPORT const void *const _dispatch_data_destructor_munmap;
+DISPATCH_EXPORT const void *const _dispatch_data_destructor_none;
+#endif
 DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_add;
 DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_or;
 DISPATCH_EXPORT const struct dispatch_source_type_s _dispatch_source_type_data_replace;
@@ -289,6 +314,42 @@ intptr_t dispatch_block_testcancel(dispatch_block_t block);
 #if defined(__BLOCKS__)
 intptr_t dispatch_block_wait(dispatch_block_t block, dispatch_time_t timeout);
 #endif
+
+#if defined(__BLOCKS__)
+bool dispatch_data_apply(dispatch_data_t data, dispatch_data_applier_t applier);
+#endif
+
+bool dispatch_data_apply_f(dispatch_data_t data,
+                           void *context,
+                           dispatch_data_applier_function_t applier);
+
+dispatch_data_t dispatch_data_copy_region(dispatch_data_t data,
+                                          size_t location,
+                                          size_t *offset_ptr);
+
+#if defined(__BLOCKS__)
+dispatch_data_t dispatch_data_create(const void *buffer,
+                                     size_t size,
+                                     dispatch_queue_t queue,
+                                     dispatch_block_t destructor);
+#endif
+
+dispatch_data_t dispatch_data_create_alloc(size_t size, void **buffer_ptr);
+
+dispatch_data_t dispatch_data_create_concat(dispatch_data_t data1, dispatch_data_t data2);
+
+dispatch_data_t dispatch_data_create_f(const void *buffer,
+                                       size_t size,
+                                       dispatch_queue_t queue,
+                                       dispatch_function_t destructor);
+
+dispatch_data_t dispatch_data_create_map(dispatch_data_t data,
+                                         const void **buffer_ptr,
+                                         size_t *size_ptr);
+
+dispatch_data_t dispatch_data_create_subrange(dispatch_data_t data, size_t offset, size_t length);
+
+size_t dispatch_data_get_size(dispatch_data_t data);
 
 void *dispatch_get_context(dispatch_object_t object);
 

@@ -5,6 +5,7 @@
 
 pub mod block;
 pub mod block_runtime;
+pub mod data;
 pub mod group;
 pub mod object;
 pub mod once;

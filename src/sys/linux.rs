@@ -268,3 +268,9 @@ pub unsafe fn c_free(p: *mut c_void) {
     // SAFETY: forwarded contract.
     unsafe { libc::free(p) }
 }
+
+/// `munmap` for `DISPATCH_DATA_DESTRUCTOR_MUNMAP` buffers.
+pub fn unmap(addr: *mut c_void, size: usize) {
+    // SAFETY: the client gave us a mapping of `size` bytes with that destructor.
+    unsafe { libc::munmap(addr, size) };
+}

@@ -20,6 +20,8 @@ mod event;
 #[cfg(not(loom))]
 pub mod ffi;
 #[cfg(not(loom))]
+mod io;
+#[cfg(not(loom))]
 mod object;
 #[cfg(not(loom))]
 mod pool;

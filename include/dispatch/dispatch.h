@@ -87,6 +87,24 @@ typedef bool (^dispatch_data_applier_t)(dispatch_data_t region, size_t offset, c
 #define DISPATCH_DATA_DESTRUCTOR_MUNMAP (_dispatch_data_destructor_munmap)
 #define DISPATCH_DATA_DESTRUCTOR_NONE (_dispatch_data_destructor_none)
 
+/* ---- I/O ---- */
+typedef int dispatch_fd_t;
+typedef unsigned long dispatch_io_type_t;
+typedef unsigned long dispatch_io_close_flags_t;
+typedef unsigned long dispatch_io_interval_flags_t;
+typedef void (*dispatch_io_handler_function_t)(void *context, bool done, dispatch_data_t data, int error);
+typedef void (*dispatch_io_cleanup_function_t)(void *context, int error);
+typedef void (*dispatch_io_data_handler_function_t)(void *context, dispatch_data_t data, int error);
+#ifdef __BLOCKS__
+typedef void (^dispatch_io_handler_t)(bool done, dispatch_data_t data, int error);
+typedef void (^dispatch_io_cleanup_handler_t)(int error);
+typedef void (^dispatch_io_data_handler_t)(dispatch_data_t data, int error);
+#endif
+#define DISPATCH_IO_STREAM 0
+#define DISPATCH_IO_RANDOM 1
+#define DISPATCH_IO_STOP 0x1
+#define DISPATCH_IO_STRICT_INTERVAL 0x1
+
 /* ---- Sources ---- */
 typedef const struct dispatch_source_type_s *dispatch_source_type_t;
 struct dispatch_source_extended_data_s {
@@ -385,6 +403,97 @@ void dispatch_group_notify_f(dispatch_group_t group,
 
 intptr_t dispatch_group_wait(dispatch_group_t group, dispatch_time_t timeout);
 
+#if defined(__BLOCKS__)
+void dispatch_io_barrier(dispatch_io_t channel, dispatch_block_t barrier);
+#endif
+
+void dispatch_io_barrier_f(dispatch_io_t channel, void *context, dispatch_function_t barrier);
+
+void dispatch_io_close(dispatch_io_t channel, dispatch_io_close_flags_t flags);
+
+#if defined(__BLOCKS__)
+dispatch_io_t dispatch_io_create(dispatch_io_type_t type,
+                                 dispatch_fd_t fd,
+                                 dispatch_queue_t queue,
+                                 dispatch_io_cleanup_handler_t cleanup_handler);
+#endif
+
+dispatch_io_t dispatch_io_create_f(dispatch_io_type_t type,
+                                   dispatch_fd_t fd,
+                                   dispatch_queue_t queue,
+                                   void *context,
+                                   dispatch_io_cleanup_function_t cleanup_handler);
+
+#if defined(__BLOCKS__)
+dispatch_io_t dispatch_io_create_with_io(dispatch_io_type_t type,
+                                         dispatch_io_t io,
+                                         dispatch_queue_t queue,
+                                         dispatch_io_cleanup_handler_t cleanup_handler);
+#endif
+
+dispatch_io_t dispatch_io_create_with_io_f(dispatch_io_type_t type,
+                                           dispatch_io_t io,
+                                           dispatch_queue_t queue,
+                                           void *context,
+                                           dispatch_io_cleanup_function_t cleanup_handler);
+
+#if defined(__BLOCKS__)
+dispatch_io_t dispatch_io_create_with_path(dispatch_io_type_t type,
+                                           const char *path,
+                                           int oflag,
+                                           mode_t mode,
+                                           dispatch_queue_t queue,
+                                           dispatch_io_cleanup_handler_t cleanup_handler);
+#endif
+
+dispatch_io_t dispatch_io_create_with_path_f(dispatch_io_type_t type,
+                                             const char *path,
+                                             int oflag,
+                                             mode_t mode,
+                                             dispatch_queue_t queue,
+                                             void *context,
+                                             dispatch_io_cleanup_function_t cleanup_handler);
+
+dispatch_fd_t dispatch_io_get_descriptor(dispatch_io_t channel);
+
+#if defined(__BLOCKS__)
+void dispatch_io_read(dispatch_io_t channel,
+                      off_t offset,
+                      size_t length,
+                      dispatch_queue_t queue,
+                      dispatch_io_handler_t io_handler);
+#endif
+
+void dispatch_io_read_f(dispatch_io_t channel,
+                        off_t offset,
+                        size_t length,
+                        dispatch_queue_t queue,
+                        void *context,
+                        dispatch_io_handler_function_t io_handler);
+
+void dispatch_io_set_high_water(dispatch_io_t channel, size_t high_water);
+
+void dispatch_io_set_interval(dispatch_io_t channel,
+                              uint64_t interval,
+                              dispatch_io_interval_flags_t _flags);
+
+void dispatch_io_set_low_water(dispatch_io_t channel, size_t low_water);
+
+#if defined(__BLOCKS__)
+void dispatch_io_write(dispatch_io_t channel,
+                       off_t offset,
+                       dispatch_data_t data,
+                       dispatch_queue_t queue,
+                       dispatch_io_handler_t io_handler);
+#endif
+
+void dispatch_io_write_f(dispatch_io_t channel,
+                         off_t offset,
+                         dispatch_data_t data,
+                         dispatch_queue_t queue,
+                         void *context,
+                         dispatch_io_handler_function_t io_handler);
+
 void dispatch_main(void) DISPATCH_NORETURN;
 
 void dispatch_once_f(dispatch_once_t *predicate, void *context, dispatch_function_t function);
@@ -415,6 +524,19 @@ void dispatch_queue_set_specific(dispatch_queue_t queue,
                                  const void *key,
                                  void *context,
                                  dispatch_function_t destructor);
+
+#if defined(__BLOCKS__)
+void dispatch_read(dispatch_fd_t fd,
+                   size_t length,
+                   dispatch_queue_t queue,
+                   dispatch_io_data_handler_t handler);
+#endif
+
+void dispatch_read_f(dispatch_fd_t fd,
+                     size_t length,
+                     dispatch_queue_t queue,
+                     void *context,
+                     dispatch_io_data_handler_function_t handler);
 
 void dispatch_release(dispatch_object_t object);
 
@@ -500,6 +622,19 @@ void dispatch_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t 
 dispatch_time_t dispatch_time(dispatch_time_t when, int64_t delta);
 
 dispatch_time_t dispatch_walltime(const struct timespec *when, int64_t delta);
+
+#if defined(__BLOCKS__)
+void dispatch_write(dispatch_fd_t fd,
+                    dispatch_data_t data,
+                    dispatch_queue_t queue,
+                    dispatch_io_data_handler_t handler);
+#endif
+
+void dispatch_write_f(dispatch_fd_t fd,
+                      dispatch_data_t data,
+                      dispatch_queue_t queue,
+                      void *context,
+                      dispatch_io_data_handler_function_t handler);
 
 dispatch_qos_class_t qos_class_self(void);
 

@@ -69,7 +69,7 @@ unsafe fn data_arg<'a>(d: dispatch_data_t, what: &str) -> &'a Data {
     unsafe { &*(resolve(d, Some(Kind::Data), what) as *const _ as *const Data) }
 }
 
-fn out(d: *const Data) -> dispatch_data_t {
+pub(crate) fn out(d: *const Data) -> dispatch_data_t {
     if core::ptr::eq(d, &data::EMPTY) {
         return core::ptr::addr_of!(_dispatch_data_empty) as dispatch_data_t;
     }

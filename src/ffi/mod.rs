@@ -7,6 +7,7 @@ pub mod block;
 pub mod block_runtime;
 pub mod data;
 pub mod group;
+pub mod io;
 pub mod object;
 pub mod once;
 pub mod queue;

@@ -331,3 +331,75 @@ pub fn take_signal_deliveries(signo: i32) -> u32 {
         // Relaxed: paired with the eventfd read that made the event thread look.
         .map_or(0, |s| SIGNAL_COUNTS[s].swap(0, Ordering::Relaxed))
 }
+
+/// `F_GETFL` of `fd`, or `None` if it is not an open descriptor.
+pub fn fd_flags(fd: i32) -> Option<i32> {
+    // SAFETY: F_GETFL has no memory preconditions.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    (fd >= 0 && flags >= 0).then_some(flags)
+}
+
+pub fn set_fd_flags(fd: i32, flags: i32) -> bool {
+    // SAFETY: F_SETFL has no memory preconditions.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) == 0 }
+}
+
+pub fn is_regular_file(fd: i32) -> bool {
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat writes one stat.
+    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG }
+}
+
+/// The file position of `fd` (`None` for pipes and sockets).
+pub fn current_offset(fd: i32) -> Option<i64> {
+    // SAFETY: lseek has no memory preconditions.
+    let off = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+    (off >= 0).then_some(off)
+}
+
+/// Opens `path` (close-on-exec added). `Err(errno)` on failure.
+pub fn open_path(path: &std::ffi::CStr, oflag: i32, mode: u32) -> Result<i32, i32> {
+    // SAFETY: `path` is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), oflag | libc::O_CLOEXEC, mode as libc::c_uint) };
+    if fd < 0 {
+        Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    } else {
+        Ok(fd)
+    }
+}
+
+pub fn close_fd(fd: i32) {
+    // SAFETY: the caller owns `fd`.
+    unsafe { libc::close(fd) };
+}
+
+fn io_result(n: isize) -> Result<usize, i32> {
+    if n < 0 {
+        Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `read`, or `pread` at `offset`. `Err(errno)` on failure.
+pub fn read_at(fd: i32, buf: &mut [u8], offset: Option<i64>) -> Result<usize, i32> {
+    // SAFETY: reads into our buffer of the length we pass.
+    io_result(unsafe {
+        match offset {
+            Some(off) => libc::pread(fd, buf.as_mut_ptr() as *mut c_void, buf.len(), off),
+            None => libc::read(fd, buf.as_mut_ptr() as *mut c_void, buf.len()),
+        }
+    })
+}
+
+/// `write`, or `pwrite` at `offset`. `Err(errno)` on failure.
+pub fn write_at(fd: i32, buf: &[u8], offset: Option<i64>) -> Result<usize, i32> {
+    // SAFETY: writes from our buffer of the length we pass.
+    io_result(unsafe {
+        match offset {
+            Some(off) => libc::pwrite(fd, buf.as_ptr() as *const c_void, buf.len(), off),
+            None => libc::write(fd, buf.as_ptr() as *const c_void, buf.len()),
+        }
+    })
+}

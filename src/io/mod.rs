@@ -1,0 +1,510 @@
+//! `dispatch_io_t`: channels that read and write a descriptor in the background.
+//!
+//! A channel keeps its operations (reads, writes, barriers) in a FIFO and runs one at a
+//! time, in order, on a global queue, which serves both STREAM channels (whose operations
+//! must not overlap) and RANDOM ones (which address the file by offset: running them in
+//! order is correct, if less parallel). An operation is a small state machine, *stepped*
+//! on a worker: it reads or writes until it is done or the descriptor would block. Regular
+//! files never block, so they are plain worker-thread I/O. Pipes and sockets are switched
+//! to non-blocking mode (and back at cleanup); on `EAGAIN` the step arms a one-shot READ or
+//! WRITE source on the event thread and returns, and the source's cancel handler steps
+//! the operation again. `dispatch_io_close(DISPATCH_IO_STOP)` cancels that source, so a
+//! waiting operation wakes at once and finishes with `ECANCELED`.
+//!
+//! Partial results go to the client's handler queue as they accumulate: at least
+//! `low_water` bytes (or anything, once `interval` elapsed), at most `high_water` bytes
+//! per delivery, and a final `done` delivery with the rest. The cleanup handler runs once,
+//! after the channel was closed and its last operation finished; the descriptor is then
+//! restored (and closed, if the channel opened it from a path).
+
+pub mod fd;
+
+use crate::data::{self, Data};
+use crate::object::{Header, Kind, ObjectVTable};
+use crate::queue::continuation::Continuation;
+use crate::queue::{self, root, Queue};
+use crate::source::kinds::SourceKind;
+use crate::source::{HandlerSlot, Source};
+use crate::sys;
+use core::ffi::c_void;
+use fd::FdEntry;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoType {
+    Stream,
+    Random,
+}
+
+/// A client callback, with the queue it runs on (retained internally).
+pub struct Callback {
+    pub call: Box<dyn Fn(bool, *const Data, i32) + Send + Sync>,
+    pub queue: *const Queue,
+}
+
+// SAFETY: the queue pointer is retained; the closure is Send + Sync.
+unsafe impl Send for Callback {}
+// SAFETY: as above.
+unsafe impl Sync for Callback {}
+
+impl Callback {
+    /// Queues `call(done, data, error)` on the callback's queue; the data reference is
+    /// released after the call.
+    fn deliver(self: &Arc<Self>, done: bool, data: *const Data, error: i32) {
+        let cb = self.clone();
+        let data = SendPtr(data);
+        let c = Continuation::from_closure(Box::new(move || {
+            let data = data;
+            (cb.call)(done, data.0, error);
+            if !data.0.is_null() {
+                // SAFETY: the reference this delivery owned.
+                unsafe { (*data.0).header.release() };
+            }
+        }));
+        // SAFETY: retained for the callback's lifetime.
+        queue::submit(unsafe { &*self.queue }, c);
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken when the callback was made.
+        unsafe { (*self.queue).header.release_internal() };
+    }
+}
+
+/// Makes a callback on `queue` (NULL: the default global queue).
+pub fn callback(
+    queue: Option<&Queue>,
+    call: Box<dyn Fn(bool, *const Data, i32) + Send + Sync>,
+) -> Arc<Callback> {
+    let q = queue.unwrap_or(root::default_queue());
+    q.header.retain_internal();
+    Arc::new(Callback { call, queue: q })
+}
+
+struct SendPtr<T>(*const T);
+// SAFETY: used only for objects kept alive by references the closure owns.
+unsafe impl<T> Send for SendPtr<T> {}
+
+enum OpKind {
+    Read { offset: i64, remaining: usize },
+    Write { offset: i64, data: *const Data, written: usize },
+    Barrier,
+}
+
+struct Op {
+    kind: OpKind,
+    handler: Arc<Callback>,
+    /// Bytes read and not yet delivered.
+    pending: Vec<u8>,
+    last_delivery: u64,
+    /// One delivery at the end only (`dispatch_read`/`dispatch_write`).
+    single: bool,
+}
+
+// SAFETY: the data pointer is a reference the op owns.
+unsafe impl Send for Op {}
+
+struct ChannelState {
+    ops: VecDeque<Op>,
+    running: bool,
+    closed: bool,
+    /// The source an operation waits on, cancelled by `DISPATCH_IO_STOP`.
+    waiting_on: *const Source,
+    cleanup: Option<Arc<Callback>>,
+}
+
+// SAFETY: the source pointer is only used under the lock while the source is alive.
+unsafe impl Send for ChannelState {}
+
+#[repr(C)]
+pub struct Channel {
+    pub header: Header,
+    pub io_type: IoType,
+    entry: Arc<FdEntry>,
+    state: Mutex<ChannelState>,
+    stopped: core::sync::atomic::AtomicBool,
+    low_water: core::sync::atomic::AtomicUsize,
+    high_water: core::sync::atomic::AtomicUsize,
+    interval_ns: core::sync::atomic::AtomicU64,
+}
+
+use core::sync::atomic::Ordering::SeqCst;
+
+static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+
+const CHUNK: usize = 64 * 1024;
+
+impl Channel {
+    pub fn create(io_type: IoType, entry: Arc<FdEntry>, cleanup: Option<Arc<Callback>>) -> *const Channel {
+        Box::into_raw(Box::new(Channel {
+            header: Header::new(Kind::Io, &CHANNEL_VTABLE),
+            io_type,
+            entry,
+            state: Mutex::new(ChannelState {
+                ops: VecDeque::new(),
+                running: false,
+                closed: false,
+                waiting_on: core::ptr::null(),
+                cleanup,
+            }),
+            stopped: core::sync::atomic::AtomicBool::new(false),
+            low_water: core::sync::atomic::AtomicUsize::new(0),
+            high_water: core::sync::atomic::AtomicUsize::new(usize::MAX),
+            interval_ns: core::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    pub fn entry(&self) -> &Arc<FdEntry> {
+        &self.entry
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ChannelState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_low_water(&self, n: usize) {
+        self.low_water.store(n, SeqCst);
+    }
+    pub fn set_high_water(&self, n: usize) {
+        self.high_water.store(n.max(1), SeqCst);
+    }
+    pub fn set_interval(&self, ns: u64) {
+        self.interval_ns.store(ns, SeqCst);
+    }
+
+    pub fn read(&self, offset: i64, length: usize, handler: Arc<Callback>, single: bool) {
+        self.submit(Op {
+            kind: OpKind::Read { offset, remaining: length },
+            handler,
+            pending: Vec::new(),
+            last_delivery: 0,
+            single,
+        });
+    }
+
+    pub fn write(&self, offset: i64, data: &Data, handler: Arc<Callback>, single: bool) {
+        data.header.retain();
+        self.submit(Op {
+            kind: OpKind::Write { offset, data, written: 0 },
+            handler,
+            pending: Vec::new(),
+            last_delivery: 0,
+            single,
+        });
+    }
+
+    pub fn barrier(&self, handler: Arc<Callback>) {
+        self.submit(Op {
+            kind: OpKind::Barrier,
+            handler,
+            pending: Vec::new(),
+            last_delivery: 0,
+            single: true,
+        });
+    }
+
+    fn submit(&self, op: Op) {
+        let start = {
+            let mut st = self.lock();
+            if st.closed {
+                drop(st);
+                self.finish(op, libc::ECANCELED);
+                return;
+            }
+            st.ops.push_back(op);
+            !core::mem::replace(&mut st.running, true)
+        };
+        if start {
+            self.run_next();
+        }
+    }
+
+    /// `dispatch_io_close`.
+    pub fn close(&self, stop: bool) {
+        let (cancelled, waiting, idle) = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            st.closed = true;
+            if stop {
+                self.stopped.store(true, SeqCst);
+            }
+            // With STOP, queued operations that have not started are cancelled now; the
+            // running one notices `stopped` (woken from its wait, if it waits).
+            // (A waiting operation sits at the head of the FIFO; a running one is not in it.)
+            let cancelled: Vec<Op> = if stop {
+                let keep = usize::from(!st.waiting_on.is_null()).min(st.ops.len());
+                st.ops.drain(keep..).collect()
+            } else {
+                Vec::new()
+            };
+            let waiting = st.waiting_on;
+            if !waiting.is_null() {
+                // SAFETY: alive while it is `waiting_on` (under the lock); keep it alive
+                // for the cancel below, which runs after the lock is released.
+                unsafe { (*waiting).header.retain_internal() };
+            }
+            (cancelled, waiting, !st.running)
+        };
+        for op in cancelled {
+            self.finish(op, libc::ECANCELED);
+        }
+        if !waiting.is_null() {
+            // SAFETY: retained above; cancelling twice is harmless.
+            unsafe {
+                (*waiting).cancel();
+                (*waiting).header.release_internal();
+            }
+        }
+        if idle {
+            self.cleanup();
+        }
+    }
+
+    /// Starts the operation at the head of the FIFO on a worker, or finishes the channel.
+    fn run_next(&self) {
+        self.header.retain_internal();
+        let me = SendPtr(self as *const Channel);
+        let c = Continuation::from_closure(Box::new(move || {
+            let me = me;
+            // SAFETY: the reference taken above.
+            let ch = unsafe { &*me.0 };
+            ch.step();
+            // SAFETY: as above.
+            unsafe { ch.header.release_internal() };
+        }));
+        queue::submit(root::default_queue(), c);
+    }
+
+    /// Runs the head operation until it finishes or must wait.
+    fn step(&self) {
+        let Some(mut op) = self.lock().ops.pop_front() else { return };
+        let result = match self.entry.fd() {
+            Err(errno) => Err(errno),
+            Ok(fd) => {
+                if self.stopped.load(SeqCst) {
+                    Err(libc::ECANCELED)
+                } else {
+                    self.perform(&mut op, fd)
+                }
+            }
+        };
+        match result {
+            Ok(true) => self.complete(op, 0),
+            Ok(false) => {} // waiting: `wait` put it back at the head
+            Err(errno) => self.complete(op, errno),
+        }
+    }
+
+    /// Does the I/O of `op`. `Ok(true)`: done; `Ok(false)`: waiting for readiness.
+    fn perform(&self, op: &mut Op, fd: i32) -> Result<bool, i32> {
+        loop {
+            if self.stopped.load(SeqCst) {
+                return Err(libc::ECANCELED);
+            }
+            match &mut op.kind {
+                OpKind::Barrier => {
+                    (op.handler.call)(true, core::ptr::null(), 0);
+                    return Ok(true);
+                }
+                OpKind::Read { offset, remaining } => {
+                    if *remaining == 0 {
+                        return Ok(true);
+                    }
+                    let want = (*remaining).min(CHUNK).min(self.high_water.load(SeqCst));
+                    let mut buf = vec![0u8; want];
+                    let at =
+                        (self.io_type == IoType::Random).then_some(self.entry.initial_offset() + *offset);
+                    match sys::read_at(fd, &mut buf, at) {
+                        Ok(0) => return Ok(true), // end of file
+                        Ok(n) => {
+                            op.pending.extend_from_slice(&buf[..n]);
+                            *remaining -= n;
+                            *offset += n as i64;
+                            self.deliver_partials(op);
+                        }
+                        Err(e) if e == libc::EAGAIN => return self.wait(op, fd, SourceKind::Read),
+                        Err(e) if e == libc::EINTR => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                OpKind::Write { offset, data, written } => {
+                    // SAFETY: the op holds a reference on its data.
+                    let d = unsafe { &**data };
+                    if *written >= d.size() {
+                        return Ok(true);
+                    }
+                    let (mapped, bytes) = d.map();
+                    let len = (d.size() - *written).min(CHUNK * 16);
+                    // SAFETY: the mapped buffer holds `d.size()` bytes while `mapped` lives.
+                    let slice = unsafe { core::slice::from_raw_parts(bytes.add(*written), len) };
+                    let at =
+                        (self.io_type == IoType::Random).then_some(self.entry.initial_offset() + *offset);
+                    let r = sys::write_at(fd, slice, at);
+                    // SAFETY: the map's reference.
+                    unsafe { (*mapped).header.release() };
+                    match r {
+                        Ok(n) => {
+                            *written += n;
+                            *offset += n as i64;
+                        }
+                        Err(e) if e == libc::EAGAIN => return self.wait(op, fd, SourceKind::Write),
+                        Err(e) if e == libc::EINTR => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends partial read results the water marks and interval allow.
+    fn deliver_partials(&self, op: &mut Op) {
+        if op.single {
+            return;
+        }
+        let high = self.high_water.load(SeqCst);
+        let low = self.low_water.load(SeqCst).min(high);
+        let interval = self.interval_ns.load(SeqCst);
+        let now = sys::now_ns(sys::Clock::Monotonic);
+        if op.last_delivery == 0 {
+            op.last_delivery = now;
+        }
+        let interval_due = interval != 0 && now.saturating_sub(op.last_delivery) >= interval;
+        while !op.pending.is_empty() && (op.pending.len() >= low.max(1) || interval_due) {
+            let n = op.pending.len().min(high);
+            let chunk: Vec<u8> = op.pending.drain(..n).collect();
+            // SAFETY: `chunk` is readable for its length.
+            let d = unsafe { data::create_copy(chunk.as_ptr(), chunk.len()) };
+            op.handler.deliver(false, d, 0);
+            op.last_delivery = now;
+            if op.pending.len() < low.max(1) {
+                break;
+            }
+        }
+    }
+
+    /// Puts `op` back at the head and waits for the descriptor on the event thread.
+    fn wait(&self, op: &mut Op, fd: i32, kind: SourceKind) -> Result<bool, i32> {
+        let Some(source) = Source::create(kind, fd as usize, 0, Some(root::default_queue())) else {
+            return Err(libc::EBADF);
+        };
+        // SAFETY: freshly created; we hold its client reference.
+        let s = unsafe { &*source };
+        self.header.retain_internal(); // for the source's handlers
+        s.header.context.store(self as *const Channel as *mut c_void, SeqCst);
+        // SAFETY: functions, no blocks.
+        unsafe {
+            s.set_handler(HandlerSlot::Event, Some(cancel_source_on_event), core::ptr::null());
+            s.set_handler(HandlerSlot::Cancel, Some(resume_after_wait), core::ptr::null());
+        }
+        let placeholder = Op {
+            kind: core::mem::replace(&mut op.kind, OpKind::Barrier),
+            handler: op.handler.clone(),
+            pending: core::mem::take(&mut op.pending),
+            last_delivery: op.last_delivery,
+            single: op.single,
+        };
+        {
+            let mut st = self.lock();
+            st.ops.push_front(placeholder);
+            st.waiting_on = source;
+        }
+        s.activate();
+        if self.stopped.load(SeqCst) {
+            s.cancel(); // closed with STOP while we were arming
+        }
+        Ok(false)
+    }
+
+    /// After a wait ended (readiness, or a STOP): step the operation again.
+    fn resume(&self) {
+        let source = core::mem::replace(&mut self.lock().waiting_on, core::ptr::null());
+        if !source.is_null() {
+            // SAFETY: the client reference `wait` kept.
+            unsafe { (*source).header.release() };
+        }
+        self.step();
+    }
+
+    /// The head operation finished with `error` (0: success): final delivery, next one.
+    fn complete(&self, op: Op, error: i32) {
+        self.finish(op, error);
+        let (next, idle_closed) = {
+            let mut st = self.lock();
+            if st.ops.is_empty() {
+                st.running = false;
+                (false, st.closed)
+            } else {
+                (true, false)
+            }
+        };
+        if next {
+            self.run_next();
+        } else if idle_closed {
+            self.cleanup();
+        }
+    }
+
+    /// Sends an operation's last delivery.
+    fn finish(&self, op: Op, error: i32) {
+        match op.kind {
+            OpKind::Barrier => {}
+            OpKind::Read { .. } => {
+                // SAFETY: `pending` is readable for its length.
+                let d = unsafe { data::create_copy(op.pending.as_ptr(), op.pending.len()) };
+                op.handler.deliver(true, d, error);
+            }
+            OpKind::Write { data, written, .. } => {
+                // SAFETY: the op's reference on its data.
+                let d = unsafe { &*data };
+                let rest =
+                    if written >= d.size() { core::ptr::null() } else { d.subrange(written, usize::MAX) };
+                op.handler.deliver(true, rest, error);
+                // SAFETY: as above.
+                unsafe { d.header.release() };
+            }
+        }
+    }
+
+    /// Runs the cleanup handler once the channel is closed and idle.
+    fn cleanup(&self) {
+        let Some(cb) = self.lock().cleanup.take() else { return };
+        let error = self.entry.close_error();
+        cb.deliver(true, core::ptr::null(), error);
+    }
+}
+
+unsafe extern "C" fn cancel_source_on_event(ctxt: *mut c_void) {
+    // SAFETY: the source's context is its channel (retained by `wait`).
+    let ch = unsafe { &*(ctxt as *const Channel) };
+    let source = ch.lock().waiting_on;
+    if !source.is_null() {
+        // SAFETY: alive until its cancel handler ran (which is what this triggers).
+        unsafe { (*source).cancel() };
+    }
+}
+
+unsafe extern "C" fn resume_after_wait(ctxt: *mut c_void) {
+    // SAFETY: as above.
+    let ch = unsafe { &*(ctxt as *const Channel) };
+    ch.resume();
+    // SAFETY: the reference `wait` took for the source's handlers.
+    unsafe { ch.header.release_internal() };
+}
+
+unsafe fn xref_dispose(h: *const Header) {
+    // SAFETY: installed only on channels.
+    let ch = unsafe { &*(h as *const Channel) };
+    // The client let go: close (without stopping) so the cleanup handler still runs.
+    ch.close(false);
+}
+
+unsafe fn dispose(h: *const Header) -> *const Queue {
+    // SAFETY: no reference remains.
+    drop(unsafe { Box::from_raw(h as *mut Channel) });
+    root::default_queue()
+}

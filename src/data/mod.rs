@@ -226,24 +226,29 @@ impl Data {
         }
     }
 
+    /// A data object for one record, with a client reference: `self` when the record is
+    /// all of `self`, else a new one-record object. (A leaf reached through records may
+    /// have no client references left, only the records' internal ones, so it is never
+    /// handed out itself: a client retaining it would resurrect a released object.)
+    fn region(&self, r: &Record) -> *const Data {
+        if core::ptr::eq(r.leaf, self) {
+            self.retained()
+        } else {
+            Data::from_records(vec![Record { leaf: r.leaf, from: r.from, len: r.len }])
+        }
+    }
+
     /// `dispatch_data_apply`: `f(region, offset, buffer, size)` for each contiguous
     /// region in order, until it returns `false`. Returns whether every call returned true.
     pub fn apply(&self, mut f: impl FnMut(*const Data, usize, *const u8, usize) -> bool) -> bool {
         let mut at = 0;
         for r in self.records() {
-            // SAFETY: the record's leaf is alive while `self` is.
-            let leaf = unsafe { &*r.leaf };
-            // SAFETY: the record lies inside the leaf's buffer.
-            let buffer = unsafe { leaf.leaf_buffer().add(r.from) };
-            let go_on = if r.from == 0 && r.len == leaf.size {
-                f(leaf, at, buffer, r.len)
-            } else {
-                let region = Data::from_records(vec![Record { leaf: r.leaf, from: r.from, len: r.len }]);
-                let go_on = f(region, at, buffer, r.len);
-                // SAFETY: the reference `from_records` gave us.
-                unsafe { (*region).header.release() };
-                go_on
-            };
+            // SAFETY: the record's leaf is alive while `self` is; the record lies inside it.
+            let buffer = unsafe { (*r.leaf).leaf_buffer().add(r.from) };
+            let region = self.region(&r);
+            let go_on = f(region, at, buffer, r.len);
+            // SAFETY: the reference `region` gave us.
+            unsafe { (*region).header.release() };
             if !go_on {
                 return false;
             }
@@ -258,14 +263,7 @@ impl Data {
         let mut at = 0;
         for r in self.records() {
             if location < at + r.len {
-                // SAFETY: the record's leaf is alive while `self` is.
-                let leaf = unsafe { &*r.leaf };
-                let region = if r.from == 0 && r.len == leaf.size {
-                    leaf.retained()
-                } else {
-                    Data::from_records(vec![Record { leaf: r.leaf, from: r.from, len: r.len }])
-                };
-                return (region, at);
+                return (self.region(&r), at);
             }
             at += r.len;
         }

@@ -378,7 +378,7 @@ pub unsafe extern "C" fn dispatch_io_barrier_f(
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_io_get_descriptor(channel: dispatch_io_t) -> dispatch_fd_t {
     // SAFETY: the client passes a channel.
-    unsafe { channel_arg(channel, "dispatch_io_get_descriptor") }.entry().descriptor()
+    unsafe { channel_arg(channel, "dispatch_io_get_descriptor") }.descriptor()
 }
 
 #[no_mangle]

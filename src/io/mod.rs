@@ -1,9 +1,11 @@
 //! `dispatch_io_t`: channels that read and write a descriptor in the background.
 //!
-//! A channel keeps its operations (reads, writes, barriers) in a FIFO and runs one at a
-//! time, in order, on a global queue, which serves both STREAM channels (whose operations
-//! must not overlap) and RANDOM ones (which address the file by offset: running them in
-//! order is correct, if less parallel). An operation is a small state machine, *stepped*
+//! A channel keeps two FIFOs, reads and writes, as the reference does: each runs one
+//! operation at a time, in order, on a global queue, and the two directions run
+//! independently (a socket's write must not wait behind its own pending read). A barrier
+//! enters both FIFOs and runs when both reach it, so it follows every earlier operation
+//! and precedes every later one. RANDOM channels address the file by offset; running
+//! their operations in order is correct, if less parallel. An operation is a small state machine, *stepped*
 //! on a worker: it reads or writes until it is done or the descriptor would block. Regular
 //! files never block, so they are plain worker-thread I/O. Pipes and sockets are switched
 //! to non-blocking mode (and back at cleanup); on `EAGAIN` the step arms a one-shot READ or
@@ -88,10 +90,16 @@ struct SendPtr<T>(*const T);
 // SAFETY: used only for objects kept alive by references the closure owns.
 unsafe impl<T> Send for SendPtr<T> {}
 
+/// A barrier entered into both directions; it runs when both reach it.
+struct BarrierShared {
+    arrivals: core::sync::atomic::AtomicUsize,
+    handler: Arc<Callback>,
+}
+
 enum OpKind {
     Read { offset: i64, remaining: usize },
     Write { offset: i64, data: *const Data, written: usize },
-    Barrier,
+    Barrier(Arc<BarrierShared>),
 }
 
 struct Op {
@@ -107,19 +115,35 @@ struct Op {
 // SAFETY: the data pointer is a reference the op owns.
 unsafe impl Send for Op {}
 
-struct ChannelState {
+const READ: usize = 0;
+const WRITE: usize = 1;
+
+/// One direction's FIFO: its operations run one at a time, in order.
+struct Direction {
     ops: VecDeque<Op>,
     running: bool,
-    closed: bool,
-    /// The source an operation waits on, cancelled by `DISPATCH_IO_STOP`.
+    /// Stopped at a barrier the other direction has not reached yet.
+    parked: bool,
+    /// The source the head operation waits on, cancelled by `DISPATCH_IO_STOP`.
     waiting_on: *const Source,
+}
+
+impl Direction {
+    const fn new() -> Direction {
+        Direction { ops: VecDeque::new(), running: false, parked: false, waiting_on: core::ptr::null() }
+    }
+}
+
+struct ChannelState {
+    dirs: [Direction; 2],
+    closed: bool,
     cleanup: Option<Arc<Callback>>,
 }
 
-// SAFETY: the source pointer is only used under the lock while the source is alive.
+// SAFETY: the source pointers are only used under the lock while the sources are alive.
 unsafe impl Send for ChannelState {}
 
-#[repr(C)]
+#[repr(C, align(8))]
 pub struct Channel {
     pub header: Header,
     pub io_type: IoType,
@@ -137,6 +161,10 @@ static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
 
 const CHUNK: usize = 64 * 1024;
 
+fn new_op(kind: OpKind, handler: Arc<Callback>, single: bool) -> Op {
+    Op { kind, handler, pending: Vec::new(), last_delivery: 0, single }
+}
+
 impl Channel {
     pub fn create(io_type: IoType, entry: Arc<FdEntry>, cleanup: Option<Arc<Callback>>) -> *const Channel {
         Box::into_raw(Box::new(Channel {
@@ -144,10 +172,8 @@ impl Channel {
             io_type,
             entry,
             state: Mutex::new(ChannelState {
-                ops: VecDeque::new(),
-                running: false,
+                dirs: [Direction::new(), Direction::new()],
                 closed: false,
-                waiting_on: core::ptr::null(),
                 cleanup,
             }),
             stopped: core::sync::atomic::AtomicBool::new(false),
@@ -159,6 +185,15 @@ impl Channel {
 
     pub fn entry(&self) -> &Arc<FdEntry> {
         &self.entry
+    }
+
+    /// `dispatch_io_get_descriptor`: -1 once the channel is closed, or if the descriptor
+    /// is not (successfully) open.
+    pub fn descriptor(&self) -> i32 {
+        if self.lock().closed {
+            return -1;
+        }
+        self.entry.descriptor()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ChannelState> {
@@ -176,55 +211,57 @@ impl Channel {
     }
 
     pub fn read(&self, offset: i64, length: usize, handler: Arc<Callback>, single: bool) {
-        self.submit(Op {
-            kind: OpKind::Read { offset, remaining: length },
-            handler,
-            pending: Vec::new(),
-            last_delivery: 0,
-            single,
-        });
+        self.submit(vec![(READ, new_op(OpKind::Read { offset, remaining: length }, handler, single))]);
     }
 
     pub fn write(&self, offset: i64, data: &Data, handler: Arc<Callback>, single: bool) {
         data.header.retain();
-        self.submit(Op {
-            kind: OpKind::Write { offset, data, written: 0 },
-            handler,
-            pending: Vec::new(),
-            last_delivery: 0,
-            single,
-        });
+        self.submit(vec![(WRITE, new_op(OpKind::Write { offset, data, written: 0 }, handler, single))]);
     }
 
+    /// `dispatch_io_barrier`: after every earlier operation of both directions, before
+    /// every later one.
     pub fn barrier(&self, handler: Arc<Callback>) {
-        self.submit(Op {
-            kind: OpKind::Barrier,
-            handler,
-            pending: Vec::new(),
-            last_delivery: 0,
-            single: true,
+        let shared = Arc::new(BarrierShared {
+            arrivals: core::sync::atomic::AtomicUsize::new(0),
+            handler: handler.clone(),
         });
+        self.submit(vec![
+            (READ, new_op(OpKind::Barrier(shared.clone()), handler.clone(), true)),
+            (WRITE, new_op(OpKind::Barrier(shared), handler, true)),
+        ]);
     }
 
-    fn submit(&self, op: Op) {
-        let start = {
+    fn submit(&self, ops: Vec<(usize, Op)>) {
+        let mut start = Vec::new();
+        let rejected = {
             let mut st = self.lock();
             if st.closed {
-                drop(st);
-                self.finish(op, libc::ECANCELED);
-                return;
+                Some(ops)
+            } else {
+                for (dir, op) in ops {
+                    st.dirs[dir].ops.push_back(op);
+                    if !core::mem::replace(&mut st.dirs[dir].running, true) {
+                        start.push(dir);
+                    }
+                }
+                None
             }
-            st.ops.push_back(op);
-            !core::mem::replace(&mut st.running, true)
         };
-        if start {
-            self.run_next();
+        for (_, op) in rejected.into_iter().flatten() {
+            self.finish(op, libc::ECANCELED);
+        }
+        for dir in start {
+            self.run_next(dir);
         }
     }
 
     /// `dispatch_io_close`.
     pub fn close(&self, stop: bool) {
-        let (cancelled, waiting, idle) = {
+        let mut cancelled = Vec::new();
+        let mut waiting = Vec::new();
+        let mut unparked = Vec::new();
+        let idle = {
             let mut st = self.lock();
             if st.closed {
                 return;
@@ -232,85 +269,96 @@ impl Channel {
             st.closed = true;
             if stop {
                 self.stopped.store(true, SeqCst);
+                for (i, d) in st.dirs.iter_mut().enumerate() {
+                    // A waiting operation sits at the head of its FIFO (a running one is
+                    // not in it) and is woken below; the rest are cancelled now.
+                    let keep = usize::from(!d.waiting_on.is_null()).min(d.ops.len());
+                    cancelled.extend(d.ops.drain(keep..));
+                    if !d.waiting_on.is_null() {
+                        // SAFETY: alive while it is `waiting_on` (under the lock); kept
+                        // alive for the cancel below, made after the lock is released.
+                        unsafe { (*d.waiting_on).header.retain_internal() };
+                        waiting.push(d.waiting_on);
+                    }
+                    if core::mem::replace(&mut d.parked, false) {
+                        unparked.push(i); // its barrier's other half was just cancelled
+                    }
+                }
             }
-            // With STOP, queued operations that have not started are cancelled now; the
-            // running one notices `stopped` (woken from its wait, if it waits).
-            // (A waiting operation sits at the head of the FIFO; a running one is not in it.)
-            let cancelled: Vec<Op> = if stop {
-                let keep = usize::from(!st.waiting_on.is_null()).min(st.ops.len());
-                st.ops.drain(keep..).collect()
-            } else {
-                Vec::new()
-            };
-            let waiting = st.waiting_on;
-            if !waiting.is_null() {
-                // SAFETY: alive while it is `waiting_on` (under the lock); keep it alive
-                // for the cancel below, which runs after the lock is released.
-                unsafe { (*waiting).header.retain_internal() };
-            }
-            (cancelled, waiting, !st.running)
+            st.dirs.iter().all(|d| !d.running)
         };
         for op in cancelled {
             self.finish(op, libc::ECANCELED);
         }
-        if !waiting.is_null() {
+        for source in waiting {
             // SAFETY: retained above; cancelling twice is harmless.
             unsafe {
-                (*waiting).cancel();
-                (*waiting).header.release_internal();
+                (*source).cancel();
+                (*source).header.release_internal();
             }
+        }
+        for dir in unparked {
+            self.next_or_idle(dir);
         }
         if idle {
             self.cleanup();
         }
     }
 
-    /// Starts the operation at the head of the FIFO on a worker, or finishes the channel.
-    fn run_next(&self) {
+    /// Steps the head operation of `dir` on a worker.
+    fn run_next(&self, dir: usize) {
         self.header.retain_internal();
         let me = SendPtr(self as *const Channel);
         let c = Continuation::from_closure(Box::new(move || {
             let me = me;
             // SAFETY: the reference taken above.
             let ch = unsafe { &*me.0 };
-            ch.step();
+            ch.step(dir);
             // SAFETY: as above.
             unsafe { ch.header.release_internal() };
         }));
         queue::submit(root::default_queue(), c);
     }
 
-    /// Runs the head operation until it finishes or must wait.
-    fn step(&self) {
-        let Some(mut op) = self.lock().ops.pop_front() else { return };
+    /// Runs the head operation of `dir` until it finishes or must wait.
+    fn step(&self, dir: usize) {
+        let Some(mut op) = self.lock().dirs[dir].ops.pop_front() else { return };
+        if let OpKind::Barrier(shared) = &op.kind {
+            if shared.arrivals.fetch_add(1, SeqCst) == 0 {
+                self.lock().dirs[dir].parked = true; // the other direction runs it
+                return;
+            }
+            if !self.stopped.load(SeqCst) {
+                (shared.handler.call)(true, core::ptr::null(), 0);
+            }
+            let other = 1 - dir;
+            let resume_other = core::mem::replace(&mut self.lock().dirs[other].parked, false);
+            if resume_other {
+                self.next_or_idle(other);
+            }
+            self.complete(dir, op, 0);
+            return;
+        }
         let result = match self.entry.fd() {
             Err(errno) => Err(errno),
-            Ok(fd) => {
-                if self.stopped.load(SeqCst) {
-                    Err(libc::ECANCELED)
-                } else {
-                    self.perform(&mut op, fd)
-                }
-            }
+            Ok(_) if self.stopped.load(SeqCst) => Err(libc::ECANCELED),
+            Ok(fd) => self.perform(dir, &mut op, fd),
         };
         match result {
-            Ok(true) => self.complete(op, 0),
+            Ok(true) => self.complete(dir, op, 0),
             Ok(false) => {} // waiting: `wait` put it back at the head
-            Err(errno) => self.complete(op, errno),
+            Err(errno) => self.complete(dir, op, errno),
         }
     }
 
     /// Does the I/O of `op`. `Ok(true)`: done; `Ok(false)`: waiting for readiness.
-    fn perform(&self, op: &mut Op, fd: i32) -> Result<bool, i32> {
+    fn perform(&self, dir: usize, op: &mut Op, fd: i32) -> Result<bool, i32> {
         loop {
             if self.stopped.load(SeqCst) {
                 return Err(libc::ECANCELED);
             }
             match &mut op.kind {
-                OpKind::Barrier => {
-                    (op.handler.call)(true, core::ptr::null(), 0);
-                    return Ok(true);
-                }
+                OpKind::Barrier(_) => return Ok(true),
                 OpKind::Read { offset, remaining } => {
                     if *remaining == 0 {
                         return Ok(true);
@@ -327,7 +375,7 @@ impl Channel {
                             *offset += n as i64;
                             self.deliver_partials(op);
                         }
-                        Err(e) if e == libc::EAGAIN => return self.wait(op, fd, SourceKind::Read),
+                        Err(e) if e == libc::EAGAIN => return self.wait(dir, op, fd, SourceKind::Read),
                         Err(e) if e == libc::EINTR => {}
                         Err(e) => return Err(e),
                     }
@@ -352,7 +400,7 @@ impl Channel {
                             *written += n;
                             *offset += n as i64;
                         }
-                        Err(e) if e == libc::EAGAIN => return self.wait(op, fd, SourceKind::Write),
+                        Err(e) if e == libc::EAGAIN => return self.wait(dir, op, fd, SourceKind::Write),
                         Err(e) if e == libc::EINTR => {}
                         Err(e) => return Err(e),
                     }
@@ -387,22 +435,24 @@ impl Channel {
         }
     }
 
-    /// Puts `op` back at the head and waits for the descriptor on the event thread.
-    fn wait(&self, op: &mut Op, fd: i32, kind: SourceKind) -> Result<bool, i32> {
+    /// Puts `op` back at the head of `dir` and waits for the descriptor on the event
+    /// thread. The source's context is the channel with the direction in its low bit.
+    fn wait(&self, dir: usize, op: &mut Op, fd: i32, kind: SourceKind) -> Result<bool, i32> {
         let Some(source) = Source::create(kind, fd as usize, 0, Some(root::default_queue())) else {
             return Err(libc::EBADF);
         };
         // SAFETY: freshly created; we hold its client reference.
         let s = unsafe { &*source };
         self.header.retain_internal(); // for the source's handlers
-        s.header.context.store(self as *const Channel as *mut c_void, SeqCst);
+        let ctxt = (self as *const Channel as usize | dir) as *mut c_void;
+        s.header.context.store(ctxt, SeqCst);
         // SAFETY: functions, no blocks.
         unsafe {
             s.set_handler(HandlerSlot::Event, Some(cancel_source_on_event), core::ptr::null());
             s.set_handler(HandlerSlot::Cancel, Some(resume_after_wait), core::ptr::null());
         }
-        let placeholder = Op {
-            kind: core::mem::replace(&mut op.kind, OpKind::Barrier),
+        let waiting = Op {
+            kind: core::mem::replace(&mut op.kind, OpKind::Read { offset: 0, remaining: 0 }),
             handler: op.handler.clone(),
             pending: core::mem::take(&mut op.pending),
             last_delivery: op.last_delivery,
@@ -410,8 +460,8 @@ impl Channel {
         };
         {
             let mut st = self.lock();
-            st.ops.push_front(placeholder);
-            st.waiting_on = source;
+            st.dirs[dir].ops.push_front(waiting);
+            st.dirs[dir].waiting_on = source;
         }
         s.activate();
         if self.stopped.load(SeqCst) {
@@ -420,31 +470,37 @@ impl Channel {
         Ok(false)
     }
 
-    /// After a wait ended (readiness, or a STOP): step the operation again.
-    fn resume(&self) {
-        let source = core::mem::replace(&mut self.lock().waiting_on, core::ptr::null());
+    /// After a wait of `dir` ended (readiness, or a STOP): step its operation again.
+    fn resume(&self, dir: usize) {
+        let source = core::mem::replace(&mut self.lock().dirs[dir].waiting_on, core::ptr::null());
         if !source.is_null() {
             // SAFETY: the client reference `wait` kept.
             unsafe { (*source).header.release() };
         }
-        self.step();
+        self.step(dir);
     }
 
-    /// The head operation finished with `error` (0: success): final delivery, next one.
-    fn complete(&self, op: Op, error: i32) {
+    /// The head operation of `dir` finished with `error` (0: success).
+    fn complete(&self, dir: usize, op: Op, error: i32) {
         self.finish(op, error);
-        let (next, idle_closed) = {
+        self.next_or_idle(dir);
+    }
+
+    /// Runs the next operation of `dir`, or marks it idle (and cleans up if the channel
+    /// is closed and both directions are idle).
+    fn next_or_idle(&self, dir: usize) {
+        let (next, cleanup) = {
             let mut st = self.lock();
-            if st.ops.is_empty() {
-                st.running = false;
-                (false, st.closed)
+            if st.dirs[dir].ops.is_empty() {
+                st.dirs[dir].running = false;
+                (false, st.closed && st.dirs.iter().all(|d| !d.running))
             } else {
                 (true, false)
             }
         };
         if next {
-            self.run_next();
-        } else if idle_closed {
+            self.run_next(dir);
+        } else if cleanup {
             self.cleanup();
         }
     }
@@ -452,7 +508,7 @@ impl Channel {
     /// Sends an operation's last delivery.
     fn finish(&self, op: Op, error: i32) {
         match op.kind {
-            OpKind::Barrier => {}
+            OpKind::Barrier(_) => {}
             OpKind::Read { .. } => {
                 // SAFETY: `pending` is readable for its length.
                 let d = unsafe { data::create_copy(op.pending.as_ptr(), op.pending.len()) };
@@ -478,10 +534,20 @@ impl Channel {
     }
 }
 
+/// The channel and direction a wait source's context names.
+///
+/// # Safety
+/// `ctxt` must be a context set by `Channel::wait`.
+unsafe fn channel_and_dir<'a>(ctxt: *mut c_void) -> (&'a Channel, usize) {
+    let bits = ctxt as usize;
+    // SAFETY: the channel (8-aligned) with the direction in bit 0, retained by `wait`.
+    (unsafe { &*((bits & !1) as *const Channel) }, bits & 1)
+}
+
 unsafe extern "C" fn cancel_source_on_event(ctxt: *mut c_void) {
-    // SAFETY: the source's context is its channel (retained by `wait`).
-    let ch = unsafe { &*(ctxt as *const Channel) };
-    let source = ch.lock().waiting_on;
+    // SAFETY: set by `wait`.
+    let (ch, dir) = unsafe { channel_and_dir(ctxt) };
+    let source = ch.lock().dirs[dir].waiting_on;
     if !source.is_null() {
         // SAFETY: alive until its cancel handler ran (which is what this triggers).
         unsafe { (*source).cancel() };
@@ -490,8 +556,8 @@ unsafe extern "C" fn cancel_source_on_event(ctxt: *mut c_void) {
 
 unsafe extern "C" fn resume_after_wait(ctxt: *mut c_void) {
     // SAFETY: as above.
-    let ch = unsafe { &*(ctxt as *const Channel) };
-    ch.resume();
+    let (ch, dir) = unsafe { channel_and_dir(ctxt) };
+    ch.resume(dir);
     // SAFETY: the reference `wait` took for the source's handlers.
     unsafe { ch.header.release_internal() };
 }

@@ -239,7 +239,7 @@ pub unsafe fn run(block: *const c_void, kind: RunKind) {
         );
     }
     if atomic_flags & CANCELED == 0 {
-        d.thread.store(sys::gettid(), Relaxed);
+        d.thread.store(crate::queue::frames::thread_id(), Relaxed);
         let call = || {
             // SAFETY: `inner` is our copy of a `void (^)(void)` block.
             unsafe { call_void_block(d.block) }

@@ -218,7 +218,7 @@ pub unsafe extern "C" fn dispatch_assert_queue_barrier(queue: dispatch_queue_t) 
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_assert_queue_barrier") };
     let s = q.state.load();
-    let exclusive = q.is_serial() || (s & state::IN_BARRIER != 0 && state::owner(s) == sys::gettid());
+    let exclusive = q.is_serial() || (s & state::IN_BARRIER != 0 && state::owner(s) == frames::thread_id());
     if !on_queue(q) || !exclusive {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: Block was expected to act as a barrier on queue [{}]",

@@ -167,7 +167,7 @@ impl Pool {
     }
 
     fn worker_main(&'static self) {
-        let tid = sys::gettid();
+        let tid = crate::queue::frames::thread_id();
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
         let mut nice = 0;
         loop {

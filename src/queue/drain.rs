@@ -101,7 +101,7 @@ pub fn drains_in_parallel(q: &Queue) -> bool {
 /// Drains `q`, which this thread just took off its target (consuming the internal
 /// reference the enqueue took).
 pub fn drain_queue(q: &Queue) {
-    let tid = sys::gettid();
+    let tid = frames::thread_id();
     let parallel = drains_in_parallel(q);
     if q.state.start_drain(tid, !parallel) == DrainStart::Acquired {
         frames::with_frame(q, || if parallel { drain_parallel(q, tid) } else { drain_exclusive(q) });

@@ -51,6 +51,12 @@ impl ThreadState {
     }
 }
 
+/// The calling thread's kernel thread id, cached (the owner value of the state word, on
+/// every `dispatch_sync`).
+pub fn thread_id() -> u32 {
+    THREAD.with(ThreadState::tid)
+}
+
 /// Pushes a frame for `q` on `top`, runs `f`, pops it (on unwind too, though panics abort
 /// in this crate).
 fn push_run_pop<R>(top: &Cell<*const Frame>, q: &Queue, f: impl FnOnce() -> R) -> R {

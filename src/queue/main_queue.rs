@@ -97,7 +97,7 @@ pub fn client_handle() -> *const core::ffi::c_void {
 
 /// Whether the calling thread is the process's main thread.
 pub fn on_main_thread() -> bool {
-    sys::gettid() == sys::getpid()
+    super::frames::thread_id() == sys::getpid()
 }
 
 /// Runs the items the main queue has now (and those arriving meanwhile) on this thread.

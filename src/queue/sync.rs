@@ -69,7 +69,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
             return;
         }
     }
-    let tid = sys::gettid();
+    let tid = frames::thread_id();
     check_deadlock(q, exclusive, tid);
     run_at_level(q, q, exclusive, and_wait, tid, func, ctxt);
 }
@@ -111,7 +111,7 @@ fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
 
 /// Whether waiting on this thread for an item of serial queue `q` to run would never end.
 pub fn waiting_would_deadlock(q: &Queue) -> bool {
-    waits_for_itself(q, true, sys::gettid())
+    waits_for_itself(q, true, frames::thread_id())
 }
 
 fn deadlock() -> ! {

@@ -72,32 +72,11 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// The calling thread's kernel thread id.
-///
-/// Cached per thread: the sync fast path asks for it on every call, and a syscall there
-/// would cost more than the two CASes it guards. A forked child's thread inherits the
-/// cache of the thread that forked, so a `pthread_atfork` child handler clears it.
+/// The calling thread's kernel thread id: one syscall. The runtime asks
+/// `queue::frames::thread_id()`, which caches it per thread (and forgets it after `fork`).
 pub fn gettid() -> u32 {
-    thread_local! {
-        static TID: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
-    }
-    extern "C" fn forget_tid_in_child() {
-        TID.with(|t| t.set(0));
-    }
-    TID.with(|t| match t.get() {
-        0 => {
-            static AT_FORK: std::sync::Once = std::sync::Once::new();
-            // SAFETY: registers a handler that only writes this thread-local.
-            AT_FORK.call_once(|| unsafe {
-                libc::pthread_atfork(None, None, Some(forget_tid_in_child));
-            });
-            // SAFETY: gettid has no preconditions.
-            let tid = unsafe { libc::gettid() as u32 };
-            t.set(tid);
-            tid
-        }
-        tid => tid,
-    })
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
 }
 
 /// Registers `f` to run in the child after `fork` (to drop per-thread caches).

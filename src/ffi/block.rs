@@ -3,6 +3,7 @@
 //! cbindgen.toml); `dispatch_apply` and `dispatch_once` are hand-declared there because
 //! their block types have no typedef (and `dispatch_once` has an inline fast path).
 
+use super::group::group_arg;
 use super::{
     dispatch_group_t, dispatch_qos_class_t, dispatch_queue_t, dispatch_time_t, intptr_t, queue_arg, size_t,
 };
@@ -10,10 +11,8 @@ use crate::blocks::dispatch_block::{self, SPECIAL_INVOKE};
 use crate::blocks::layout::BlockLayout;
 use crate::blocks::runtime;
 use crate::blocks::submit::{async_work, block_arg, call, call_and_release, is_barrier_block};
-use crate::object::{resolve, Kind};
 use crate::queue::root::is_qos_class;
 use crate::queue::{self, sync};
-use crate::sync::group::Group;
 use crate::sync::once::call_once;
 use crate::sys::{self, Clock};
 use crate::{apply, event, time};
@@ -28,11 +27,6 @@ pub type dispatch_block_flags_t = u64;
 /// reference (`block->invoke == _dispatch_block_special_invoke`).
 #[no_mangle]
 pub static _dispatch_block_special_invoke: unsafe extern "C" fn(*mut c_void) = SPECIAL_INVOKE;
-
-unsafe fn group_arg<'a>(g: dispatch_group_t, what: &str) -> &'a Group {
-    // SAFETY: forwarded contract; a group's header is its first field.
-    unsafe { &*(resolve(g, Some(Kind::Group), what) as *const _ as *const Group) }
-}
 
 /// Submits a copy of `block` to `queue` (`dispatch_async` and `dispatch_barrier_async`).
 unsafe fn submit_block(queue: dispatch_queue_t, block: dispatch_block_t, barrier: bool, what: &str) {

@@ -10,7 +10,7 @@ use super::{dispatch_function_t, dispatch_queue_t, queue_arg, size_t};
 use crate::blocks::layout::{BlockLayout, Descriptor, IS_GLOBAL};
 use crate::blocks::runtime;
 use crate::data::{self, Data, Destructor};
-use crate::object::{resolve, Forwarder, Kind};
+use crate::object::{Forwarder, Kind};
 use crate::queue::Queue;
 use core::ffi::c_void;
 use core::sync::atomic::AtomicI32;
@@ -64,9 +64,9 @@ pub static _dispatch_data_destructor_none: BlockVariable = BlockVariable(&NONE_M
 #[no_mangle]
 pub static _dispatch_data_empty: Forwarder = Forwarder::new(&data::EMPTY.header);
 
-unsafe fn data_arg<'a>(d: dispatch_data_t, what: &str) -> &'a Data {
-    // SAFETY: forwarded contract; a data object's header is its first field.
-    unsafe { &*(resolve(d, Some(Kind::Data), what) as *const _ as *const Data) }
+pub(super) unsafe fn data_arg<'a>(d: dispatch_data_t, what: &str) -> &'a Data {
+    // SAFETY: forwarded contract.
+    unsafe { super::object_arg(d, Kind::Data, what) }
 }
 
 pub(crate) fn out(d: *const Data) -> dispatch_data_t {

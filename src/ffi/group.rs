@@ -4,16 +4,16 @@ use super::{
     dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, intptr_t,
     queue_arg,
 };
-use crate::object::{resolve, Kind};
+use crate::object::Kind;
 use crate::queue;
 use crate::queue::continuation::Continuation;
 use crate::sync::group::Group;
 use crate::time;
 use core::ffi::c_void;
 
-unsafe fn group_arg<'a>(g: dispatch_group_t, what: &str) -> &'a Group {
-    // SAFETY: forwarded contract; a group's header is its first field.
-    unsafe { &*(resolve(g, Some(Kind::Group), what) as *const _ as *const Group) }
+pub(super) unsafe fn group_arg<'a>(g: dispatch_group_t, what: &str) -> &'a Group {
+    // SAFETY: forwarded contract.
+    unsafe { super::object_arg(g, Kind::Group, what) }
 }
 
 #[no_mangle]

@@ -1,6 +1,7 @@
 //! `dispatch/io.h`: channels, and the one-shot `dispatch_read`/`dispatch_write`.
 
 use super::block::dispatch_block_t;
+use super::data::data_arg;
 use super::data::{dispatch_data_t, out};
 use super::{dispatch_queue_t, queue_arg, size_t};
 use crate::blocks::layout::BlockLayout;
@@ -8,7 +9,7 @@ use crate::blocks::runtime;
 use crate::data::Data;
 use crate::io::fd::FdEntry;
 use crate::io::{callback, Callback, Channel, IoType};
-use crate::object::{resolve, Kind};
+use crate::object::Kind;
 use crate::queue::Queue;
 use core::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
@@ -81,13 +82,8 @@ unsafe fn opt_queue<'a>(queue: dispatch_queue_t, what: &str) -> Option<&'a Queue
 }
 
 unsafe fn channel_arg<'a>(c: dispatch_io_t, what: &str) -> &'a Channel {
-    // SAFETY: forwarded contract; a channel's header is its first field.
-    unsafe { &*(resolve(c, Some(Kind::Io), what) as *const _ as *const Channel) }
-}
-
-unsafe fn data_arg<'a>(d: dispatch_data_t, what: &str) -> &'a Data {
     // SAFETY: forwarded contract.
-    unsafe { &*(resolve(d, Some(Kind::Data), what) as *const _ as *const Data) }
+    unsafe { super::object_arg(c, Kind::Io, what) }
 }
 
 fn io_type(t: dispatch_io_type_t) -> Option<IoType> {

@@ -39,13 +39,23 @@ pub type dispatch_once_t = isize;
 pub type dispatch_qos_class_t = u32;
 pub type dispatch_autorelease_frequency_t = u64;
 
+/// Resolves an object argument of kind `kind` to its typed object.
+///
+/// # Safety
+/// `p` must be NULL or a dispatch object; `T` must be the object type of `kind` (every
+/// object type starts with its `Header`).
+pub(crate) unsafe fn object_arg<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
+    // SAFETY: forwarded contract; `resolve` checked the kind, whose type starts with it.
+    unsafe { &*(resolve(p, Some(kind), what) as *const _ as *const T) }
+}
+
 /// Resolves a queue argument.
 ///
 /// # Safety
 /// `q` must be NULL or a dispatch object.
 pub(crate) unsafe fn queue_arg<'a>(q: dispatch_queue_t, what: &str) -> &'a Queue {
-    // SAFETY: forwarded contract; a queue's header is its first field.
-    unsafe { &*(resolve(q, Some(Kind::Queue), what) as *const _ as *const Queue) }
+    // SAFETY: forwarded contract.
+    unsafe { object_arg(q, Kind::Queue, what) }
 }
 
 /// Unwraps a function argument.

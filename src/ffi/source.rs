@@ -8,7 +8,7 @@
 
 use super::block::dispatch_block_t;
 use super::{dispatch_function_t, dispatch_queue_t, dispatch_time_t, intptr_t, queue_arg, size_t, uintptr_t};
-use crate::object::{resolve, Kind};
+use crate::object::Kind;
 use crate::source::kinds::SourceKind;
 use crate::source::{HandlerSlot, Source};
 use crate::sys;
@@ -63,8 +63,8 @@ fn kind_of(t: dispatch_source_type_t) -> Option<SourceKind> {
 }
 
 unsafe fn source_arg<'a>(s: dispatch_source_t, what: &str) -> &'a Source {
-    // SAFETY: forwarded contract; a source's header is its first field.
-    unsafe { &*(resolve(s, Some(Kind::Source), what) as *const _ as *const Source) }
+    // SAFETY: forwarded contract.
+    unsafe { super::object_arg(s, Kind::Source, what) }
 }
 
 #[no_mangle]

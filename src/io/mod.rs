@@ -364,13 +364,16 @@ impl Channel {
                         return Ok(true);
                     }
                     let want = (*remaining).min(CHUNK).min(self.high_water.load(SeqCst));
-                    let mut buf = vec![0u8; want];
                     let at =
                         (self.io_type == IoType::Random).then_some(self.entry.initial_offset() + *offset);
-                    match sys::read_at(fd, &mut buf, at) {
+                    // Read straight into the undelivered bytes.
+                    let start = op.pending.len();
+                    op.pending.resize(start + want, 0);
+                    let r = sys::read_at(fd, &mut op.pending[start..], at);
+                    op.pending.truncate(start + *r.as_ref().unwrap_or(&0));
+                    match r {
                         Ok(0) => return Ok(true), // end of file
                         Ok(n) => {
-                            op.pending.extend_from_slice(&buf[..n]);
                             *remaining -= n;
                             *offset += n as i64;
                             self.deliver_partials(op);
@@ -424,9 +427,9 @@ impl Channel {
         let interval_due = interval != 0 && now.saturating_sub(op.last_delivery) >= interval;
         while !op.pending.is_empty() && (op.pending.len() >= low.max(1) || interval_due) {
             let n = op.pending.len().min(high);
-            let chunk: Vec<u8> = op.pending.drain(..n).collect();
-            // SAFETY: `chunk` is readable for its length.
-            let d = unsafe { data::create_copy(chunk.as_ptr(), chunk.len()) };
+            // SAFETY: `pending` holds at least `n` readable bytes.
+            let d = unsafe { data::create_copy(op.pending.as_ptr(), n) };
+            op.pending.drain(..n);
             op.handler.deliver(false, d, 0);
             op.last_delivery = now;
             if op.pending.len() < low.max(1) {

@@ -401,6 +401,31 @@ mod loom_tests {
         });
     }
 
+    /// The shared race: a producer pushes an item onto the (now empty) list of a queue the
+    /// owner holds, and wakes it, while the owner gives the lock up with `release`. Exactly
+    /// one party must enqueue the queue, which ends up ENQUEUED.
+    fn push_races_release(
+        st: Arc<QueueState>,
+        list: Arc<ItemList>,
+        release: impl FnOnce(&QueueState, &ItemList) -> Wake,
+    ) {
+        let item = Arc::new(Item::new(ItemKind::Continuation, 0));
+        let producer = {
+            let (st, list, item) = (st.clone(), list.clone(), item.clone());
+            loom::thread::spawn(move || {
+                // SAFETY: the item is pushed once and outlives the model.
+                let was_empty = unsafe { list.push(&*item as *const Item as *mut Item) };
+                assert!(was_empty);
+                st.wakeup()
+            })
+        };
+        let owner_wake = release(&st, &list);
+        let producer_wake = producer.join().unwrap();
+        let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
+        assert_eq!(enqueues, 1, "exactly one party must enqueue the queue");
+        assert_eq!(st.load(), ENQUEUED);
+    }
+
     /// Enqueue/wake: a producer pushes and wakes while the owner finishes and unlocks.
     /// Whatever the interleaving, the item is not stranded: either the owner sees it (and
     /// converts its lock into ENQUEUED) or the producer's wake-up enqueues the queue.
@@ -408,23 +433,8 @@ mod loom_tests {
     fn push_racing_unlock_never_strands_an_item() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            let list = Arc::new(ItemList::new());
-            let item = Arc::new(Item::new(ItemKind::Continuation, 0));
             assert!(st.try_acquire_barrier_sync(1));
-            let producer = {
-                let (st, list, item) = (st.clone(), list.clone(), item.clone());
-                loom::thread::spawn(move || {
-                    // SAFETY: the item is pushed once and outlives the model.
-                    let was_empty = unsafe { list.push(&*item as *const Item as *mut Item) };
-                    assert!(was_empty);
-                    st.wakeup()
-                })
-            };
-            let owner_wake = st.unlock(|| list.is_empty());
-            let producer_wake = producer.join().unwrap();
-            let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
-            assert_eq!(enqueues, 1, "exactly one party must enqueue the queue");
-            assert_eq!(st.load(), ENQUEUED);
+            push_races_release(st, Arc::new(ItemList::new()), |st, list| st.unlock(|| list.is_empty()));
         });
     }
 
@@ -433,24 +443,14 @@ mod loom_tests {
     fn push_racing_fast_release_never_strands_an_item() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            let list = Arc::new(ItemList::new());
-            let item = Arc::new(Item::new(ItemKind::Continuation, 0));
             assert!(st.try_acquire_barrier_sync(1));
-            let producer = {
-                let (st, list, item) = (st.clone(), list.clone(), item.clone());
-                loom::thread::spawn(move || {
-                    // SAFETY: the item is pushed once and outlives the model.
-                    let was_empty = unsafe { list.push(&*item as *const Item as *mut Item) };
-                    assert!(was_empty);
-                    st.wakeup()
-                })
-            };
-            let owner_wake =
-                if st.try_release_barrier_sync(1) { Wake::Nothing } else { st.unlock(|| list.is_empty()) };
-            let producer_wake = producer.join().unwrap();
-            let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
-            assert_eq!(enqueues, 1, "exactly one party must enqueue the queue");
-            assert_eq!(st.load(), ENQUEUED);
+            push_races_release(st, Arc::new(ItemList::new()), |st, list| {
+                if st.try_release_barrier_sync(1) {
+                    Wake::Nothing
+                } else {
+                    st.unlock(|| list.is_empty())
+                }
+            });
         });
     }
 
@@ -465,9 +465,8 @@ mod loom_tests {
             let st = Arc::new(QueueState::new(0, 1));
             let list = Arc::new(ItemList::new());
             let first = Arc::new(Item::new(ItemKind::Continuation, 0));
-            let second = Arc::new(Item::new(ItemKind::Continuation, 0));
             assert!(st.try_acquire_barrier_sync(1));
-            // SAFETY: each item is pushed once and outlives the model.
+            // SAFETY: the item is pushed once and outlives the model.
             assert!(unsafe { list.push(&*first as *const Item as *mut Item) });
             assert_eq!(st.wakeup(), Wake::Nothing);
             assert_eq!(st.load() & DIRTY, DIRTY);
@@ -475,20 +474,7 @@ mod loom_tests {
             let head = list.peek();
             // SAFETY: this thread is the list's consumer.
             unsafe { list.pop(head) };
-            let producer = {
-                let (st, list, second) = (st.clone(), list.clone(), second.clone());
-                loom::thread::spawn(move || {
-                    // SAFETY: as above.
-                    let was_empty = unsafe { list.push(&*second as *const Item as *mut Item) };
-                    assert!(was_empty);
-                    st.wakeup()
-                })
-            };
-            let owner_wake = st.unlock(|| list.is_empty());
-            let producer_wake = producer.join().unwrap();
-            let enqueues = [owner_wake, producer_wake].iter().filter(|w| **w == Wake::Enqueue).count();
-            assert_eq!(enqueues, 1, "the second item must make exactly one party enqueue");
-            assert_eq!(st.load(), ENQUEUED);
+            push_races_release(st, list, |st, list| st.unlock(|| list.is_empty()));
         });
     }
 

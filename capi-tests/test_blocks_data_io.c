@@ -30,46 +30,12 @@
  *                          copy disposed.
  */
 #include "check.h"
+#include "byte_pattern.h"
 #include "counted_block.h"
 
 #include <dispatch/data.h>
 #include <dispatch/io.h>
 #include <sys/ioctl.h>
-
-static int queue_key;
-static char q_marker;
-
-static inline uint8_t pat(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (uint8_t)((x >> 24) ^ (uint8_t)i);
-}
-
-static void fill_pat(uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = pat(start + i);
-}
-
-static bool is_pat(const uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != pat(start + i))
-            return false;
-    return true;
-}
-
-static dispatch_queue_t make_q(const char *label)
-{
-    dispatch_queue_t q = dispatch_queue_create(label, NULL);
-    dispatch_queue_set_specific(q, &queue_key, &q_marker, NULL);
-    return q;
-}
-
-static bool on_q(void)
-{
-    return dispatch_get_specific(&queue_key) == &q_marker;
-}
 
 static bool data_is_pat(dispatch_data_t d, size_t start, size_t n)
 {

@@ -52,6 +52,7 @@
  *                      bytes; the shared pieces' destructors run exactly once at the end.
  */
 #include "check.h"
+#include "byte_pattern.h"
 
 #include <dispatch/data.h>
 #include <sys/mman.h>
@@ -60,27 +61,6 @@
 #define FN(x) ((dispatch_function_t)(uintptr_t)(x))
 
 static int queue_key;
-
-static inline uint8_t pat(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (uint8_t)((x >> 24) ^ (uint8_t)i);
-}
-
-static void fill_pat(uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = pat(start + i);
-}
-
-/* true if p[0..n) equals the pattern from `start` */
-static bool is_pat(const uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != pat(start + i))
-            return false;
-    return true;
-}
 
 /* ---- apply_f recorder ---- */
 

@@ -82,6 +82,7 @@
  *                    remaining data; dispatch_write_f likewise gets EPIPE.
  */
 #include "check.h"
+#include "byte_pattern.h"
 
 #include <arpa/inet.h>
 #include <dispatch/data.h>
@@ -93,47 +94,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-static int queue_key;
-static char q_marker;
 static atomic_int seqc;
 
 static int next_seq(void)
 {
     return atomic_fetch_add(&seqc, 1) + 1;
-}
-
-static inline uint8_t pat(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (uint8_t)((x >> 24) ^ (uint8_t)i);
-}
-
-static void fill_pat(uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = pat(start + i);
-}
-
-static size_t first_mismatch(const uint8_t *p, size_t start, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != pat(start + i))
-            return i;
-    return (size_t)-1;
-}
-
-/* a serial handler queue carrying the marker */
-static dispatch_queue_t make_q(const char *label)
-{
-    dispatch_queue_t q = dispatch_queue_create(label, NULL);
-    CHECK(q != NULL, "queue_create");
-    dispatch_queue_set_specific(q, &queue_key, &q_marker, NULL);
-    return q;
-}
-
-static bool on_q(void)
-{
-    return dispatch_get_specific(&queue_key) == &q_marker;
 }
 
 static dispatch_data_t data_pat(size_t start, size_t n)

@@ -244,11 +244,8 @@ pub unsafe extern "C" fn dispatch_block_notify(
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_block_notify") };
     let notification = block_arg(notification_block, "dispatch_block_notify");
-    // SAFETY: checks `block` before keeping anything; the copy is released after it ran.
-    unsafe {
-        dispatch_block::data(block, "dispatch_block_notify()");
-        dispatch_block::notify(block, q, runtime::copy(notification), call_and_release);
-    }
+    // SAFETY: `notify` checks `block`; the notification copy is released after it ran.
+    unsafe { dispatch_block::notify(block, q, runtime::copy(notification), call_and_release) };
 }
 
 #[cfg(feature = "blocks")]

@@ -10,9 +10,19 @@
 //!   share a serial target mutually exclusive. A sync waiter is *handed* the lock: the
 //!   drainer rewrites the owner to the waiter's thread, wakes it, and leaves; the waiter
 //!   runs its function on its own thread and unlocks (the workloop wait/wake idea).
-//! * **In parallel** (concurrent queues targeting a root queue): non-barrier items get a
-//!   width unit each and are sent to the root list, so other workers run them at once;
-//!   a barrier waits until the width drains to zero (`PENDING_BARRIER`), then runs here.
+//! * **In parallel** (concurrent queues whose every target down to the root is concurrent
+//!   too): non-barrier items get a width unit each and are sent down to the target's
+//!   list, so other workers run them at once; a barrier waits until the width drains to
+//!   zero (`PENDING_BARRIER`), then runs here. An item sent down from a concurrent queue
+//!   to a concurrent target is drained there like any item of the target, taking a width
+//!   unit of that level too; so when it reaches the root it holds one unit of every level
+//!   from its queue down, and returns them all when it finishes
+//!   ([`release_width_chain`]). A barrier of any level therefore excludes the items of
+//!   every queue above it, and items of queues above a concurrent level run in parallel.
+//!
+//! Suspension takes effect between items: before each item the drainer checks the queue
+//! and every level it is drained under (a source's handler that suspends its target queue
+//! stops the next handler, although the handler runs on the source's own queue).
 //!
 //! A drain runs at most [`DRAIN_BATCH`] items before putting the queue back on its target,
 //! so one busy queue cannot starve the others sharing its target.
@@ -23,7 +33,7 @@ use super::continuation::{Continuation, SyncWaiter};
 use super::frames;
 use super::item::{Item, ItemKind};
 use super::state::{is_suspended_or_inactive, BarrierStart, DrainStart, Wake};
-use super::{enqueue_on_target, push, queue_of_item, Queue};
+use super::{enqueue_on_target, push, queue_of_item, Flavor, Queue};
 use crate::sys;
 
 /// Items one drain runs before yielding the target to others.
@@ -44,7 +54,7 @@ pub unsafe fn run_root_item(root: &Queue, item: *mut Item) {
                 Some(q) => {
                     // SAFETY: the item is ours and runs once.
                     frames::with_frame(q, || unsafe { run_continuation(item) });
-                    release_width(q);
+                    release_width_chain(q);
                     // SAFETY: the reference taken when the item was redirected.
                     unsafe { q.header.release_internal() };
                 }
@@ -93,9 +103,54 @@ pub fn unlock(q: &Queue) {
     }
 }
 
-/// Whether `q` drains in parallel (concurrent, directly on a root queue).
+/// Returns the width units an item sent down from concurrent queue `top` held: one of
+/// `top` and one of every level below it down to the root (see the module doc).
+fn release_width_chain(top: &Queue) {
+    let mut level = top;
+    loop {
+        release_width(level);
+        match level.target() {
+            Some(below) if !below.is_root() => level = below,
+            _ => return,
+        }
+    }
+}
+
+/// Whether `q` drains in parallel: it and every level below it down to the root are
+/// concurrent, so its non-barrier items can run at once on several workers (and
+/// `dispatch_sync` onto it takes a width unit of each level instead of exclusivity).
 pub fn drains_in_parallel(q: &Queue) -> bool {
-    !q.is_serial() && q.target().is_some_and(|t| t.is_root())
+    let mut level = q;
+    loop {
+        if level.is_root() {
+            return true;
+        }
+        if level.flavor != Flavor::Custom || level.is_serial() {
+            return false;
+        }
+        match level.target() {
+            Some(below) => level = below,
+            None => return false,
+        }
+    }
+}
+
+/// Whether `q`, or a level it is drained under, is suspended or inactive: the drain must
+/// stop before the next item (whoever resumes re-wakes the queue).
+fn stopped_by_suspension(q: &Queue) -> bool {
+    let mut level = q;
+    loop {
+        if level.is_root() {
+            return false;
+        }
+        if is_suspended_or_inactive(level.state.load()) {
+            return true;
+        }
+        match level.target() {
+            Some(below) => level = below,
+            None => return false,
+        }
+    }
 }
 
 /// Drains `q`, which this thread just took off its target (consuming the internal
@@ -112,7 +167,7 @@ pub fn drain_queue(q: &Queue) {
 
 fn drain_exclusive(q: &Queue) {
     for _ in 0..DRAIN_BATCH {
-        if is_suspended_or_inactive(q.state.load()) {
+        if stopped_by_suspension(q) {
             break;
         }
         let item = q.list.peek();
@@ -145,7 +200,7 @@ fn drain_exclusive(q: &Queue) {
 
 fn drain_parallel(q: &Queue, tid: u32) {
     for _ in 0..DRAIN_BATCH {
-        if is_suspended_or_inactive(q.state.load()) {
+        if stopped_by_suspension(q) {
             break;
         }
         let item = q.list.peek();
@@ -177,10 +232,16 @@ fn drain_parallel(q: &Queue, tid: u32) {
                 q.state.end_barrier();
             }
             ItemKind::Continuation => {
-                q.header.retain_internal();
-                // SAFETY: the item is ours; it now holds the width unit and the reference.
-                unsafe { (*(item as *mut Continuation)).width_of = q };
-                push(q.target().expect("parallel queues target a root"), item);
+                let c = item as *mut Continuation;
+                // SAFETY: the item is ours. One sent down from a queue above already holds
+                // a reference on that queue, which keeps this level alive (a queue holds
+                // its target); it now holds this level's width unit too.
+                if unsafe { (*c).width_of.is_null() } {
+                    q.header.retain_internal();
+                    // SAFETY: as above; it now holds the width unit and the reference.
+                    unsafe { (*c).width_of = q };
+                }
+                push(q.target().expect("parallel queues have a target"), item);
             }
             ItemKind::Queue => {
                 // SAFETY: as in `drain_exclusive`.
@@ -192,7 +253,7 @@ fn drain_parallel(q: &Queue, tid: u32) {
                 }));
                 // SAFETY: freshly allocated and ours.
                 unsafe { (*c).width_of = q };
-                push(q.target().expect("parallel queues target a root"), c as *mut Item);
+                push(q.target().expect("parallel queues have a target"), c as *mut Item);
             }
             ItemKind::SyncWaiter => {
                 // SAFETY: the waiter is parked until we set its event.

@@ -354,6 +354,23 @@ mod tests {
     }
 
     #[test]
+    fn sync_readers_share_width_of_a_concurrent_target() {
+        let (c, b) = (QueueState::new(0, WIDTH_MAX), QueueState::new(0, WIDTH_MAX));
+        for _ in 0..2 {
+            assert!(c.try_reserve_sync_width());
+            assert!(b.try_reserve_sync_width());
+        }
+        assert_eq!((width(c.load()), width(b.load())), (2, 2));
+        // A barrier of the target now waits for both readers.
+        assert_eq!(b.start_drain(9, false), DrainStart::Acquired);
+        assert_eq!(b.start_barrier(9), BarrierStart::Pending);
+        assert!(!b.try_reserve_sync_width(), "a pending barrier holds off new readers");
+        b.release_width();
+        b.release_width();
+        assert_eq!(b.load(), 0);
+    }
+
+    #[test]
     fn barrier_waits_for_width() {
         let st = QueueState::new(0, WIDTH_MAX);
         assert!(st.try_reserve_sync_width());
@@ -509,6 +526,53 @@ mod loom_tests {
             } else {
                 assert_eq!(s, ENQUEUED);
             }
+        });
+    }
+
+    /// Width through a target: a `dispatch_sync` reader on concurrent `c` takes a width
+    /// unit of `c` and then of its concurrent target `b` (retrying while `b` is blocked,
+    /// as a parked waiter would be woken to), while a barrier of `b` is started by `b`'s
+    /// drainer (pending while width is in use, retried when re-woken). The reader's
+    /// function and the barrier never overlap, both finish, and both words end idle.
+    #[test]
+    fn width_through_target_excludes_target_barrier() {
+        loom::model(|| {
+            let c = Arc::new(QueueState::new(0, WIDTH_MAX));
+            let b = Arc::new(QueueState::new(0, WIDTH_MAX));
+            let readers = Arc::new(AtomicUsize::new(0));
+            let barriers = Arc::new(AtomicUsize::new(0));
+            let reader = {
+                let (c, b, readers, barriers) = (c.clone(), b.clone(), readers.clone(), barriers.clone());
+                loom::thread::spawn(move || {
+                    assert!(c.try_reserve_sync_width());
+                    while !b.try_reserve_sync_width() {
+                        loom::thread::yield_now();
+                    }
+                    readers.fetch_add(1, SeqCst);
+                    assert_eq!(barriers.load(SeqCst), 0, "a reader ran inside a barrier of its target");
+                    readers.fetch_sub(1, SeqCst);
+                    b.release_width();
+                    c.release_width();
+                })
+            };
+            // The barrier's drainer: acquire the drain lock, start the barrier, and when
+            // it is pending come back (the width release re-wakes the queue).
+            loop {
+                if b.start_drain(2, false) == DrainStart::Acquired {
+                    if b.start_barrier(2) == BarrierStart::Acquired {
+                        barriers.fetch_add(1, SeqCst);
+                        assert_eq!(readers.load(SeqCst), 0, "a barrier ran while a reader held width");
+                        barriers.fetch_sub(1, SeqCst);
+                        b.end_barrier();
+                        assert_eq!(b.unlock(|| true), Wake::Nothing);
+                        break;
+                    }
+                }
+                loom::thread::yield_now();
+            }
+            reader.join().unwrap();
+            assert_eq!(c.load(), 0);
+            assert_eq!(b.load(), 0);
         });
     }
 

@@ -13,6 +13,8 @@ pub mod once;
 pub mod queue;
 pub mod semaphore;
 pub mod source;
+/// cbindgen:ignore
+pub mod spi;
 pub mod time;
 pub mod work;
 

@@ -68,6 +68,7 @@ DISPATCH_DECL_SUBCLASS(dispatch_queue_global, dispatch_queue);
 DISPATCH_DECL_SUBCLASS(dispatch_queue_serial, dispatch_queue);
 DISPATCH_DECL_SUBCLASS(dispatch_queue_main, dispatch_queue_serial);
 DISPATCH_DECL_SUBCLASS(dispatch_queue_concurrent, dispatch_queue);
+DISPATCH_DECL_SUBCLASS(dispatch_workloop, dispatch_queue);
 DISPATCH_DECL(dispatch_queue_attr);
 DISPATCH_DECL(dispatch_group);
 DISPATCH_DECL(dispatch_semaphore);
@@ -622,6 +623,13 @@ void dispatch_sync_f(dispatch_queue_t queue, void *context, dispatch_function_t 
 dispatch_time_t dispatch_time(dispatch_time_t when, int64_t delta);
 
 dispatch_time_t dispatch_walltime(const struct timespec *when, int64_t delta);
+
+dispatch_workloop_t dispatch_workloop_create(const char *label);
+
+dispatch_workloop_t dispatch_workloop_create_inactive(const char *label);
+
+void dispatch_workloop_set_autorelease_frequency(dispatch_workloop_t workloop,
+                                                 dispatch_autorelease_frequency_t frequency);
 
 #if defined(__BLOCKS__)
 void dispatch_write(dispatch_fd_t fd,

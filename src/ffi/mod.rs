@@ -17,6 +17,7 @@ pub mod source;
 pub mod spi;
 pub mod time;
 pub mod work;
+pub mod workloop;
 
 use crate::object::{resolve, Kind};
 use crate::queue::Queue;

@@ -98,7 +98,7 @@ pub fn release_width(q: &Queue) {
 
 /// Gives up `q`'s drain lock; re-enqueues it if items slipped in meanwhile.
 pub fn unlock(q: &Queue) {
-    if q.state.unlock(|| q.list.is_empty()) == Wake::Enqueue {
+    if q.state.unlock(|| !q.has_items()) == Wake::Enqueue {
         enqueue_on_target(q);
     }
 }
@@ -170,12 +170,11 @@ fn drain_exclusive(q: &Queue) {
         if stopped_by_suspension(q) {
             break;
         }
-        let item = q.list.peek();
+        // SAFETY: we hold the drain lock, so we are the list's only consumer.
+        let item = unsafe { q.take_next() };
         if item.is_null() {
             break;
         }
-        // SAFETY: we hold the drain lock, so we are the list's only consumer.
-        unsafe { q.list.pop(item) };
         // SAFETY: the item is ours now; its kind says what it is.
         match unsafe { (*item).kind } {
             // SAFETY: as above.

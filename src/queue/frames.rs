@@ -116,15 +116,21 @@ pub fn current() -> Option<&'static Queue> {
 
 /// Whether `q` is a frame of this thread or in the target chain of one.
 pub fn holds(q: &Queue) -> bool {
-    frames().any(|f| {
+    find_held(|l| ptr::eq(l, q)).is_some()
+}
+
+/// The innermost held queue (a frame or a level of a frame's target chain) that `pred`
+/// accepts.
+pub fn find_held(pred: impl Fn(&Queue) -> bool) -> Option<&'static Queue> {
+    frames().find_map(|f| {
         let mut level = Some(f);
         while let Some(l) = level {
-            if ptr::eq(l, q) {
-                return true;
+            if pred(l) {
+                return Some(l);
             }
             level = l.target();
         }
-        false
+        None
     })
 }
 

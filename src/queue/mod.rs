@@ -21,6 +21,7 @@ pub mod root;
 pub mod runloop;
 pub mod state;
 pub mod sync;
+pub mod workloop;
 
 use crate::object::{Header, Kind, ObjectVTable};
 use crate::sys;
@@ -68,6 +69,8 @@ pub struct Queue {
     specifics: Mutex<Vec<Specific>>,
     /// `Flavor::RunLoop` only: the eventfd its run loop polls.
     pub(crate) port: Option<crate::sys::EventFd>,
+    /// Workloops only: the per-class FIFOs that order its items by QoS.
+    pub workloop: Option<Box<workloop::Workloop>>,
 }
 
 // SAFETY: shared state is atomic or behind the mutex; `label` is immutable after creation.
@@ -98,6 +101,7 @@ impl Queue {
             relative_priority: 0,
             specifics: Mutex::new(Vec::new()),
             port: None,
+            workloop: None,
         }
     }
 
@@ -129,8 +133,45 @@ impl Queue {
             relative_priority: attr.relative_priority,
             specifics: Mutex::new(Vec::new()),
             port: None,
+            workloop: None,
         });
         Box::into_raw(q)
+    }
+
+    /// `dispatch_workloop_create[_inactive]`: a serial queue on the overcommit root of
+    /// the default class whose items run in QoS order (`workloop.rs`).
+    pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
+        let attr = attr::QueueAttr { inactive, ..attr::QueueAttr::SERIAL };
+        let q = Queue::create(label, &attr, None) as *mut Queue;
+        // SAFETY: just created, not yet shared with anyone.
+        unsafe { (*q).workloop = Some(Box::default()) };
+        q
+    }
+
+    /// Whether the queue has items not yet run: on its list, or (workloops) taken off the
+    /// list into the per-class FIFOs.
+    pub fn has_items(&self) -> bool {
+        !self.list.is_empty() || self.workloop.as_ref().is_some_and(|w| w.has_pending())
+    }
+
+    /// The next item for the drain-lock owner to run (NULL when none): the list's head,
+    /// or on a workloop the oldest item of the highest class.
+    ///
+    /// # Safety
+    /// The caller holds the drain lock (it is the list's only consumer).
+    pub unsafe fn take_next(&self) -> *mut Item {
+        match &self.workloop {
+            // SAFETY: forwarded contract.
+            Some(w) => unsafe { w.take_next(&self.list) },
+            None => {
+                let item = self.list.peek();
+                if !item.is_null() {
+                    // SAFETY: forwarded contract; `item` is the head we peeked.
+                    unsafe { self.list.pop(item) };
+                }
+                item
+            }
+        }
     }
 
     pub fn label(&self) -> *const c_char {
@@ -172,6 +213,11 @@ impl Queue {
     pub fn set_target(&self, new: Option<&Queue>) {
         if self.flavor != Flavor::Custom {
             return; // Global and main queues keep their place, as in the reference.
+        }
+        if self.workloop.is_some() {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Changing the target of a workloop is not allowed",
+            );
         }
         let new_ptr = match new {
             Some(t) => {
@@ -266,7 +312,7 @@ impl Queue {
             main_queue::wake();
         } else if self.flavor == Flavor::RunLoop {
             runloop::wake(self);
-        } else if !self.list.is_empty() && self.state.wakeup() == Wake::Enqueue {
+        } else if self.has_items() && self.state.wakeup() == Wake::Enqueue {
             enqueue_on_target(self);
         }
     }

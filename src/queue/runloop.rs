@@ -39,6 +39,7 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
         relative_priority: 0,
         specifics: Mutex::new(Vec::new()),
         port: Some(port),
+        workloop: None,
     });
     Some(Box::into_raw(q))
 }

@@ -170,6 +170,10 @@ fn run_at_level(
 /// it exclusively, the lock goes straight to that caller's thread (the workloop hand-off,
 /// done by the releasing caller): contended `dispatch_sync` never needs a worker thread.
 fn release_exclusive(level: &Queue) {
+    if level.workloop.is_some() {
+        unlock(level); // its drainer picks the next item by QoS, waiters included
+        return;
+    }
     let head = level.list.peek(); // we hold the drain lock: we are the list's consumer
                                   // SAFETY: a non-null head is a live item; its kind field is immutable.
     if !head.is_null() && unsafe { (*head).kind } == ItemKind::SyncWaiter {

@@ -162,11 +162,18 @@ fn new_channel(t: dispatch_io_type_t, entry: Arc<FdEntry>, cleanup: Option<Arc<C
     }
 }
 
-unsafe fn path_entry(path: *const c_char, oflag: c_int, mode: libc::mode_t) -> Option<Arc<FdEntry>> {
+unsafe fn path_entry(
+    path: *const c_char,
+    oflag: c_int,
+    mode: libc::mode_t,
+    t: IoType,
+) -> Option<Arc<FdEntry>> {
     // SAFETY: NULL or a NUL-terminated path, per the API.
     let path = unsafe { path.as_ref() }.map(|_| unsafe { CStr::from_ptr(path) })?;
     // Like the reference: the path must be absolute.
-    path.to_bytes().starts_with(b"/").then(|| Arc::new(FdEntry::with_path(path.to_owned(), oflag, mode)))
+    path.to_bytes()
+        .starts_with(b"/")
+        .then(|| Arc::new(FdEntry::with_path(path.to_owned(), oflag, mode, t == IoType::Random)))
 }
 
 #[cfg(feature = "blocks")]
@@ -212,7 +219,7 @@ pub unsafe extern "C" fn dispatch_io_create_with_path(
     cleanup_handler: dispatch_io_cleanup_handler_t,
 ) -> dispatch_io_t {
     // SAFETY: forwarded.
-    let (Some(entry), Some(_)) = (unsafe { path_entry(path, oflag, mode) }, io_type(r#type)) else {
+    let Some(entry) = io_type(r#type).and_then(|t| unsafe { path_entry(path, oflag, mode, t) }) else {
         return core::ptr::null_mut();
     };
     // SAFETY: the client passes a queue or NULL.
@@ -231,7 +238,7 @@ pub unsafe extern "C" fn dispatch_io_create_with_path_f(
     cleanup_handler: dispatch_io_cleanup_function_t,
 ) -> dispatch_io_t {
     // SAFETY: forwarded.
-    let (Some(entry), Some(_)) = (unsafe { path_entry(path, oflag, mode) }, io_type(r#type)) else {
+    let Some(entry) = io_type(r#type).and_then(|t| unsafe { path_entry(path, oflag, mode, t) }) else {
         return core::ptr::null_mut();
     };
     // SAFETY: the client passes a queue or NULL.

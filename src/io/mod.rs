@@ -13,6 +13,13 @@
 //! the operation again. `dispatch_io_close(DISPATCH_IO_STOP)` cancels that source, so a
 //! waiting operation wakes at once and finishes with `ECANCELED`.
 //!
+//! `dispatch_read`/`dispatch_read_f` run one read on a one-shot channel, as the reference
+//! does with its convenience channel, with one difference from a channel read: on a pipe or
+//! socket the read ends as soon as it has at least one byte and the next `read(2)` would
+//! block, delivering what is available (Apple's io.h: "only as much data as is currently
+//! available"); with nothing read yet it waits like any read. Regular files never block,
+//! so there it reads up to the length or end of file.
+//!
 //! Partial results go to the client's handler queue as they accumulate: at least
 //! `low_water` bytes (or anything, once `interval` elapsed), at most `high_water` bytes
 //! per delivery, and a final `done` delivery with the rest. The cleanup handler runs once,
@@ -108,7 +115,9 @@ struct Op {
     /// Bytes read and not yet delivered.
     pending: Vec<u8>,
     last_delivery: u64,
-    /// One delivery at the end only (`dispatch_read`/`dispatch_write`).
+    /// One delivery at the end only. Reads and writes are `single` only on the one-shot
+    /// channels of `dispatch_read`/`dispatch_write` (one operation, their own descriptor
+    /// entry); such a read also ends when it would block after reading something.
     single: bool,
 }
 
@@ -378,6 +387,12 @@ impl Channel {
                             *offset += n as i64;
                             self.deliver_partials(op);
                         }
+                        // `dispatch_read` takes what is there: once it has a byte, a read
+                        // that would block ends it (a one-shot op delivers nothing early, so
+                        // `pending` holds every byte it read).
+                        Err(e) if e == libc::EAGAIN && op.single && !op.pending.is_empty() => {
+                            return Ok(true)
+                        }
                         Err(e) if e == libc::EAGAIN => return self.wait(dir, op, fd, SourceKind::Read),
                         Err(e) if e == libc::EINTR => {}
                         Err(e) => return Err(e),
@@ -510,6 +525,10 @@ impl Channel {
 
     /// Sends an operation's last delivery.
     fn finish(&self, op: Op, error: i32) {
+        if op.single && !matches!(op.kind, OpKind::Barrier(_)) {
+            // A one-shot channel's only operation: hand the descriptor back first.
+            self.entry.relinquish();
+        }
         match op.kind {
             OpKind::Barrier(_) => {}
             OpKind::Read { .. } => {

@@ -358,6 +358,25 @@ pub fn current_offset(fd: i32) -> Option<i64> {
     (off >= 0).then_some(off)
 }
 
+/// The `st_mode` of `path`, by `stat` (`lstat` if `nofollow`). `Err(errno)` on failure.
+pub fn path_mode(path: &std::ffi::CStr, nofollow: bool) -> Result<u32, i32> {
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; (l)stat writes one stat.
+    let r = unsafe {
+        if nofollow {
+            libc::lstat(path.as_ptr(), &mut st)
+        } else {
+            libc::stat(path.as_ptr(), &mut st)
+        }
+    };
+    if r == 0 {
+        Ok(st.st_mode)
+    } else {
+        Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
 /// Opens `path` (close-on-exec added). `Err(errno)` on failure.
 pub fn open_path(path: &std::ffi::CStr, oflag: i32, mode: u32) -> Result<i32, i32> {
     // SAFETY: `path` is NUL-terminated.

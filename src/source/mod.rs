@@ -346,7 +346,12 @@ impl Source {
     }
 
     fn deliver(&self) {
-        let Some(value) = self.events.take(self.kind.delivers_zero()) else { return };
+        let taken = if self.kind.is_timer() {
+            timer::take_delivery(self)
+        } else {
+            self.events.take(self.kind.delivers_zero())
+        };
+        let Some(value) = taken else { return };
         if self.is_cancelled() {
             return;
         }

@@ -23,7 +23,7 @@ pub mod timer;
 
 use crate::sys::{Epoll, EventFd};
 use core::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 pub(crate) struct EventThread {
     pub epoll: Epoll,
@@ -48,20 +48,33 @@ fn on_event_thread() -> bool {
     ON_EVENT_THREAD.with(Cell::get)
 }
 
-/// The event thread, started on first call.
+/// The event thread, started on first call; aborts if it cannot start (no descriptor
+/// free for its epoll instance and eventfd).
 pub(crate) fn event_thread() -> &'static EventThread {
-    EVENT_THREAD.get_or_init(|| {
-        let fatal = |e: std::io::Error| -> ! {
-            crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
-        };
-        let et = EventThread {
-            epoll: Epoll::new().unwrap_or_else(|e| fatal(e)),
-            wake: EventFd::new().unwrap_or_else(|e| fatal(e)),
-        };
-        et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE).unwrap_or_else(|e| fatal(e));
-        std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
-        et
+    try_event_thread().unwrap_or_else(|e| {
+        crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
     })
+}
+
+/// The event thread, started on first call; an error if its descriptors cannot be had, so
+/// `dispatch_source_create` can fail instead of aborting.
+pub(crate) fn try_event_thread() -> std::io::Result<&'static EventThread> {
+    if let Some(et) = EVENT_THREAD.get() {
+        return Ok(et);
+    }
+    // Serialises starters; the started thread waits here too until the thread is published.
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(et) = EVENT_THREAD.get() {
+        return Ok(et);
+    }
+    let et = EventThread { epoll: Epoll::new()?, wake: EventFd::new()? };
+    et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE)?;
+    let fatal = |e: std::io::Error| -> ! {
+        crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
+    };
+    std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+    Ok(EVENT_THREAD.get_or_init(|| et))
 }
 
 fn run() {

@@ -1,31 +1,37 @@
-//! The event thread: one per process, started on first use, sleeping in `epoll_wait`.
+//! The event thread: one per process, started on first use, sleeping in `epoll_pwait2`.
 //!
-//! It watches two timerfds — one on the uptime clock (`dispatch_time`), one on the wall
-//! clock (`dispatch_walltime`, armed with `TFD_TIMER_CANCEL_ON_SET` so a clock jump wakes
-//! it to re-evaluate) — an eventfd for wake-ups from other threads and from signal
-//! handlers (coalescing: any number of wake requests make one readable state), and the
-//! descriptors of registered sources, each under a token of the [`registry`].
+//! It owns two descriptors, the fewest that work: the epoll instance, and an eventfd for
+//! wake-ups from other threads and from signal handlers (coalescing: any number of wake
+//! requests make one readable state). Registered sources add theirs, each under a token of
+//! the [`registry`]; the first wall-clock timer adds a timerfd (below).
 //!
-//! Each timerfd is armed for the earliest deadline of its heap, so the thread sleeps
-//! exactly until the next timer is due: no polling, no periodic tick. Adding a timer arms
-//! the timerfd directly from the adding thread when the new timer is the earliest, so no
-//! cross-thread wake-up is needed for timers.
+//! Timers cost no descriptor. After each round the thread computes how long until the
+//! earliest uptime deadline (`dispatch_time`) and waits exactly that long: no polling, no
+//! periodic tick. A thread that adds a timer earlier than every other wakes it through the
+//! eventfd, so it waits again with the shorter timeout; timers added by the thread itself
+//! (a repeating timer re-armed as it fires) need no wake. Its timer slack is 1 ns, so the
+//! kernel adds no 50 us of batching to a deadline.
+//!
+//! Wall-clock deadlines (`dispatch_walltime`) follow the wall clock, which can be set: the
+//! first wall timer creates a timerfd on it, armed with `TFD_TIMER_CANCEL_ON_SET` so a jump
+//! wakes the thread to re-evaluate. When that timerfd cannot be had (the descriptor table
+//! is full), wall timers fall back to a relative timeout taken from the wall clock, capped
+//! at one second, so a jump is noticed within a second.
 
 pub mod registry;
 pub mod timer;
 
-use crate::sys::{Clock, Epoll, EventFd, TimerFd};
-use std::sync::OnceLock;
+use crate::sys::{Epoll, EventFd};
+use core::cell::Cell;
+use std::sync::{Mutex, OnceLock};
 
 pub(crate) struct EventThread {
     pub epoll: Epoll,
-    pub mono: TimerFd,
-    pub wall: TimerFd,
-    /// Wakes the thread to look at signal counters (written by signal handlers too).
+    /// Wakes the thread to look at signal counters (written by signal handlers too) and
+    /// at a timer heap whose earliest deadline moved closer.
     pub wake: EventFd,
 }
 
-const TOKEN_MONO: u64 = 1;
 const TOKEN_WALL: u64 = 2;
 const TOKEN_WAKE: u64 = 3;
 /// Tokens below this are the thread's own descriptors; the registry hands out the rest.
@@ -33,35 +39,55 @@ pub const FIRST_SOURCE_TOKEN: u64 = 16;
 
 static EVENT_THREAD: OnceLock<EventThread> = OnceLock::new();
 
-/// The event thread, started on first call.
+thread_local! {
+    static ON_EVENT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the caller is the event thread (which needs no wake-up to see a new timer).
+fn on_event_thread() -> bool {
+    ON_EVENT_THREAD.with(Cell::get)
+}
+
+/// The event thread, started on first call; aborts if it cannot start (no descriptor
+/// free for its epoll instance and eventfd).
 pub(crate) fn event_thread() -> &'static EventThread {
-    EVENT_THREAD.get_or_init(|| {
-        let fatal = |e: std::io::Error| -> ! {
-            crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
-        };
-        let et = EventThread {
-            epoll: Epoll::new().unwrap_or_else(|e| fatal(e)),
-            mono: TimerFd::new(Clock::Monotonic).unwrap_or_else(|e| fatal(e)),
-            wall: TimerFd::new(Clock::Realtime).unwrap_or_else(|e| fatal(e)),
-            wake: EventFd::new().unwrap_or_else(|e| fatal(e)),
-        };
-        et.epoll.add_readable(et.mono.fd(), TOKEN_MONO).unwrap_or_else(|e| fatal(e));
-        et.epoll.add_readable(et.wall.fd(), TOKEN_WALL).unwrap_or_else(|e| fatal(e));
-        et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE).unwrap_or_else(|e| fatal(e));
-        std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
-        et
+    try_event_thread().unwrap_or_else(|e| {
+        crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
     })
 }
 
+/// The event thread, started on first call; an error if its descriptors cannot be had, so
+/// `dispatch_source_create` can fail instead of aborting.
+pub(crate) fn try_event_thread() -> std::io::Result<&'static EventThread> {
+    if let Some(et) = EVENT_THREAD.get() {
+        return Ok(et);
+    }
+    // Serialises starters; the started thread waits here too until the thread is published.
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(et) = EVENT_THREAD.get() {
+        return Ok(et);
+    }
+    let et = EventThread { epoll: Epoll::new()?, wake: EventFd::new()? };
+    et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE)?;
+    let fatal = |e: std::io::Error| -> ! {
+        crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
+    };
+    std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+    Ok(EVENT_THREAD.get_or_init(|| et))
+}
+
 fn run() {
+    ON_EVENT_THREAD.with(|c| c.set(true));
+    crate::sys::set_thread_timer_slack(1);
     let et = event_thread();
     let mut ready = Vec::new();
+    let mut timeout = None;
     loop {
-        et.epoll.wait(&mut ready);
+        et.epoll.wait(&mut ready, timeout);
         for &token in &ready {
             match token {
-                TOKEN_MONO => et.mono.drain(),
-                TOKEN_WALL => et.wall.drain(),
+                TOKEN_WALL => timer::drain_wall_timerfd(),
                 TOKEN_WAKE => {
                     et.wake.drain();
                     registry::deliver_signals();
@@ -69,6 +95,6 @@ fn run() {
                 token => registry::deliver_ready(token),
             }
         }
-        timer::fire_due(et);
+        timeout = timer::fire_due();
     }
 }

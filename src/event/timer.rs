@@ -2,15 +2,17 @@
 //! sources).
 //!
 //! Each heap is a binary min-heap on the deadline (ties broken by insertion order, so
-//! timers with equal deadlines fire in the order they were set). After every change of a
-//! heap's minimum, its timerfd is re-armed for the new minimum, under the heap lock, so
-//! the armed value always matches the heap.
+//! timers with equal deadlines fire in the order they were set). The uptime heap's minimum
+//! is the event thread's wait timeout ([`fire_due`] returns it); a new minimum inserted by
+//! another thread wakes the event thread to shorten its wait. The wall-clock heap's minimum
+//! arms a timerfd created on the first wall timer (re-armed under the heap lock, so the
+//! armed value always matches the heap), or, if no descriptor was free for it, joins the
+//! timeout too (capped at a second, see the module doc of `event`).
 
-use super::EventThread;
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, Queue};
 use crate::source::Source;
-use crate::sys::{self, Clock};
+use crate::sys::{self, Clock, TimerFd};
 use core::cmp::Reverse;
 use core::ffi::c_void;
 use std::collections::BinaryHeap;
@@ -51,14 +53,20 @@ impl Ord for Timer {
     }
 }
 
-#[derive(Default)]
 struct Heaps {
     mono: BinaryHeap<Reverse<Timer>>,
     wall: BinaryHeap<Reverse<Timer>>,
     seq: u64,
+    /// The wall clock's timerfd, created (and put in epoll) by the first wall timer.
+    wall_fd: Option<TimerFd>,
 }
 
-static HEAPS: Mutex<Heaps> = Mutex::new(Heaps { mono: BinaryHeap::new(), wall: BinaryHeap::new(), seq: 0 });
+static HEAPS: Mutex<Heaps> =
+    Mutex::new(Heaps { mono: BinaryHeap::new(), wall: BinaryHeap::new(), seq: 0, wall_fd: None });
+
+/// How long the event thread waits at most while wall timers are due and no timerfd
+/// watches the wall clock: the delay before it notices that the clock was set.
+const WALL_POLL_NS: u64 = 1_000_000_000;
 
 fn lock() -> std::sync::MutexGuard<'static, Heaps> {
     HEAPS.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,8 +96,8 @@ pub fn disarm_source(source: &Source) {
             heap.retain(|Reverse(t)| !matches!(t.action, Action::Source { source: s, .. } if core::ptr::eq(s, source)));
             removed += before - heap.len();
         }
-        // The timerfds may now be armed early; an early wake-up finds nothing due and
-        // re-arms for the real minimum.
+        // The wait (or the wall timerfd) may now end early; an early wake-up finds
+        // nothing due and waits again for the real minimum.
     }
     for _ in 0..removed {
         // SAFETY: each removed entry held one internal reference; the caller holds another.
@@ -97,37 +105,67 @@ pub fn disarm_source(source: &Source) {
     }
 }
 
+/// The wall clock's timerfd, created on first use; `None` if no descriptor is free (the
+/// next wall timer tries again).
+fn wall_timerfd(heaps: &mut Heaps) -> Option<&TimerFd> {
+    if heaps.wall_fd.is_none() {
+        let fd = TimerFd::new(Clock::Realtime).ok()?;
+        super::event_thread().epoll.add_readable(fd.fd(), super::TOKEN_WALL).ok()?;
+        heaps.wall_fd = Some(fd);
+    }
+    heaps.wall_fd.as_ref()
+}
+
 fn insert(clock: Clock, deadline: u64, action: Action) {
     let et = super::event_thread();
     let mut heaps = lock();
+    let heaps = &mut *heaps;
     heaps.seq += 1;
     let timer = Timer { deadline, seq: heaps.seq, action };
-    let (heap, fd, cancel_on_set) = match clock {
-        Clock::Monotonic => (&mut heaps.mono, &et.mono, false),
-        Clock::Realtime => (&mut heaps.wall, &et.wall, true),
+    let heap = match clock {
+        Clock::Monotonic => &mut heaps.mono,
+        Clock::Realtime => &mut heaps.wall,
     };
     let earliest = heap.peek().is_none_or(|Reverse(t)| deadline < t.deadline);
     heap.push(Reverse(timer));
-    if earliest {
-        fd.arm(Some(deadline), cancel_on_set);
+    if !earliest {
+        return;
+    }
+    if clock == Clock::Realtime {
+        if let Some(fd) = wall_timerfd(heaps) {
+            fd.arm(Some(deadline), true);
+            return;
+        }
+    }
+    // The event thread may be waiting with a longer timeout; it computes the next one
+    // itself after each round.
+    if !super::on_event_thread() {
+        et.wake.signal();
     }
 }
 
-/// Fires every due timer and re-arms both timerfds. Called by the event thread.
-pub(super) fn fire_due(et: &EventThread) {
+/// Consumes the wall timerfd's expiration (or clock-set cancellation).
+pub(super) fn drain_wall_timerfd() {
+    if let Some(fd) = &lock().wall_fd {
+        fd.drain();
+    }
+}
+
+/// Fires every due timer; returns how long the event thread may wait for the next one
+/// (`None`: no uptime timer, and wall timers, if any, have their timerfd).
+pub(super) fn fire_due() -> Option<u64> {
     let mut due = Vec::new();
     {
         let mut heaps = lock();
         let heaps = &mut *heaps;
-        for (heap, clock, fd, cancel_on_set) in [
-            (&mut heaps.mono, Clock::Monotonic, &et.mono, false),
-            (&mut heaps.wall, Clock::Realtime, &et.wall, true),
-        ] {
+        for (heap, clock) in [(&mut heaps.mono, Clock::Monotonic), (&mut heaps.wall, Clock::Realtime)] {
             let now = sys::now_ns(clock);
             while heap.peek().is_some_and(|Reverse(t)| t.deadline <= now) {
                 due.push(heap.pop().expect("peeked").0);
             }
-            fd.arm(heap.peek().map(|Reverse(t)| t.deadline), cancel_on_set);
+        }
+        if let Some(fd) = &heaps.wall_fd {
+            fd.arm(heaps.wall.peek().map(|Reverse(t)| t.deadline), true);
         }
     }
     for t in due {
@@ -147,5 +185,19 @@ pub(super) fn fire_due(et: &EventThread) {
                 unsafe { s.header.release_internal() };
             }
         }
+    }
+    // Computed after the actions ran: a repeating timer re-armed above is in the heap.
+    let heaps = lock();
+    let until = |heap: &BinaryHeap<Reverse<Timer>>, clock| {
+        heap.peek().map(|Reverse(t)| t.deadline.saturating_sub(sys::now_ns(clock)))
+    };
+    let mono = until(&heaps.mono, Clock::Monotonic);
+    let wall = match heaps.wall_fd {
+        Some(_) => None,
+        None => until(&heaps.wall, Clock::Realtime).map(|ns| ns.min(WALL_POLL_NS)),
+    };
+    match (mono, wall) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -71,6 +71,11 @@ impl Coalescer {
         self.event.load(SeqCst)
     }
 
+    /// Whether a delivery is queued and has not started taking the data yet.
+    pub fn delivery_scheduled(&self) -> bool {
+        self.scheduled.load(SeqCst)
+    }
+
     /// Claims the right to queue the delivery; `false` if one is queued already.
     pub fn claim_delivery(&self) -> bool {
         !self.scheduled.swap(true, SeqCst)

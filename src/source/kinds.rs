@@ -11,6 +11,12 @@
 //! | VNODE | inotify on the open file or directory, plus size and link count | `DISPATCH_VNODE_*` bits |
 //! | MEMORYPRESSURE | none: Linux has no portable notification; never fires | — |
 //!
+//! Every descriptor a source needs (its `dup`, pidfd, inotify instance) is opened by
+//! `dispatch_source_create` ([`acquire`]), and the event thread is started there too, so a
+//! full descriptor table makes the creation return NULL, as a failed creation does on
+//! other platforms, instead of making a source that never fires or reports an event that
+//! did not happen. Activation only hands the descriptors to epoll.
+//!
 //! One-shot epoll registrations make READ/WRITE level-triggered without spinning: the
 //! descriptor is reported once, and watched again only after the handler ran. A regular
 //! file cannot be polled (`EPERM`); like the reference, it counts as always ready.
@@ -89,9 +95,46 @@ impl SourceKind {
     }
 }
 
+/// The descriptors a source opened at creation, waiting for its activation.
+pub enum Descriptors {
+    None,
+    /// READ/WRITE: our duplicate of the client's descriptor.
+    Dup(OwnedFd),
+    /// PROC: a pidfd of the process.
+    Pidfd(OwnedFd),
+    /// VNODE: our duplicate of the file and an inotify instance watching it.
+    Vnode {
+        file: OwnedFd,
+        inotify: OwnedFd,
+    },
+}
+
+/// Opens what a source of `kind` on `handle` needs, and starts the event thread for the
+/// kinds it serves. `None` when a descriptor cannot be had (the table is full, the
+/// process is gone): `dispatch_source_create` then returns NULL.
+pub fn acquire(kind: SourceKind, handle: usize) -> Option<Descriptors> {
+    let fd = handle as i32;
+    let needs_event_thread = !matches!(
+        kind,
+        SourceKind::DataAdd | SourceKind::DataOr | SourceKind::DataReplace | SourceKind::MemoryPressure
+    );
+    if needs_event_thread {
+        crate::event::try_event_thread().ok()?;
+    }
+    Some(match kind {
+        SourceKind::Read | SourceKind::Write => Descriptors::Dup(sys::dup_cloexec(fd).ok()?),
+        SourceKind::Proc => Descriptors::Pidfd(sys::pidfd_open(fd).ok()?),
+        SourceKind::Vnode => Descriptors::Vnode {
+            file: sys::dup_cloexec(fd).ok()?,
+            inotify: Inotify::watching(fd).ok()?.into_fd(),
+        },
+        _ => Descriptors::None,
+    })
+}
+
 /// What a registered source owns (its descriptors); dropped by [`unregister`].
 pub enum Registration {
-    /// Nothing to watch (DATA_*, TIMER, MEMORYPRESSURE, SIGNAL, an exited PROC).
+    /// Nothing to watch (DATA_*, TIMER, MEMORYPRESSURE).
     None,
     /// A descriptor in epoll under `token` (READ/WRITE: our dup; PROC: a pidfd; VNODE: an
     /// inotify instance, with `file` our dup of the watched file).
@@ -157,40 +200,25 @@ fn watch_fd(s: &Source, fd: OwnedFd, interest: Interest, vnode_file: Option<Owne
 }
 
 /// Registers `s` with the event thread (from `Source::activate`, on the activating
-/// thread). Holds an internal reference on `s` until [`unregister`].
-pub fn register(s: &Source) -> Registration {
+/// thread), handing it the descriptors [`acquire`] opened. Holds an internal reference on
+/// `s` until [`unregister`].
+pub fn register(s: &Source, descriptors: Descriptors) -> Registration {
     s.header.retain_internal();
-    let fd = s.handle as i32;
-    match s.kind {
-        SourceKind::Read | SourceKind::Write => {
-            let interest = if s.kind == SourceKind::Read { Interest::Read } else { Interest::Write };
-            match sys::dup_cloexec(fd) {
-                Ok(dup) => watch_fd(s, dup, interest, None),
-                Err(_) => Registration::None, // closed since creation: nothing will come
-            }
-        }
-        SourceKind::Signal => {
-            registry::register_signal(fd, s);
-            sys::watch_signal(fd, &event_thread().wake);
+    match (s.kind, descriptors) {
+        (SourceKind::Read, Descriptors::Dup(dup)) => watch_fd(s, dup, Interest::Read, None),
+        (SourceKind::Write, Descriptors::Dup(dup)) => watch_fd(s, dup, Interest::Write, None),
+        (SourceKind::Signal, _) => {
+            let signo = s.handle as i32;
+            registry::register_signal(signo, s);
+            sys::watch_signal(signo, &event_thread().wake);
             Registration::Signal
         }
-        SourceKind::Proc => match sys::pidfd_open(fd) {
-            Ok(pidfd) => watch_fd(s, pidfd, Interest::Read, None),
-            Err(_) => {
-                // Already gone (and reaped): report the exit at once.
-                s.merge((s.mask & PROC_EXIT) as u64);
-                Registration::None
-            }
-        },
-        SourceKind::Vnode => match (sys::dup_cloexec(fd), Inotify::watching(fd)) {
-            (Ok(file), Ok(inotify)) => watch_fd(s, inotify.into_fd(), Interest::Read, Some(file)),
-            _ => Registration::None,
-        },
-        SourceKind::DataAdd
-        | SourceKind::DataOr
-        | SourceKind::DataReplace
-        | SourceKind::Timer
-        | SourceKind::MemoryPressure => Registration::None,
+        // A process that exited (even if already reaped) leaves its pidfd readable.
+        (SourceKind::Proc, Descriptors::Pidfd(pidfd)) => watch_fd(s, pidfd, Interest::Read, None),
+        (SourceKind::Vnode, Descriptors::Vnode { file, inotify }) => {
+            watch_fd(s, inotify, Interest::Read, Some(file))
+        }
+        _ => Registration::None,
     }
 }
 

@@ -119,6 +119,8 @@ pub struct Source {
     /// 1 once the cancel handler returned (a futex word for `cancel_and_wait`).
     cancel_finished: AtomicU32,
     handlers: Mutex<Handlers>,
+    /// Opened by `create`, handed to the registration by `activate`.
+    descriptors: Mutex<Option<kinds::Descriptors>>,
     registration: Mutex<Option<kinds::Registration>>,
     watch: Mutex<kinds::Watch>,
     timer: Mutex<timer::TimerConfig>,
@@ -132,7 +134,8 @@ unsafe impl Send for Source {}
 static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
 
 impl Source {
-    /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects.
+    /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects, or
+    /// when the descriptors it needs cannot be opened (see `kinds.rs`).
     pub fn create(
         kind: SourceKind,
         handle: usize,
@@ -142,6 +145,7 @@ impl Source {
         if !kind.accepts(handle, mask) {
             return None;
         }
+        let descriptors = kinds::acquire(kind, handle)?;
         let attr = QueueAttr { inactive: true, ..QueueAttr::SERIAL };
         let queue = Queue::create(Some(c"com.apple.dispatch.source"), &attr, target);
         let source = Box::new(Source {
@@ -161,6 +165,7 @@ impl Source {
                 registration: Handler::None,
                 cancel_is_mandatory: false,
             }),
+            descriptors: Mutex::new(Some(descriptors)),
             registration: Mutex::new(None),
             watch: Mutex::new(kinds::Watch::default()),
             timer: Mutex::new(timer::TimerConfig::default()),
@@ -238,7 +243,8 @@ impl Source {
             self.schedule_delivery();
         }
         if !self.is_cancelled() {
-            let registration = kinds::register(self);
+            let descriptors = self.descriptors.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let registration = kinds::register(self, descriptors.unwrap_or(kinds::Descriptors::None));
             *self.registration.lock().unwrap_or_else(|e| e.into_inner()) = Some(registration);
             timer::registered(self);
         }
@@ -346,7 +352,12 @@ impl Source {
     }
 
     fn deliver(&self) {
-        let Some(value) = self.events.take(self.kind.delivers_zero()) else { return };
+        let taken = if self.kind.is_timer() {
+            timer::take_delivery(self)
+        } else {
+            self.events.take(self.kind.delivers_zero())
+        };
+        let Some(value) = taken else { return };
         if self.is_cancelled() {
             return;
         }

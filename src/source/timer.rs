@@ -6,7 +6,15 @@
 //! settings changed) is ignored. A repeating timer that fell behind (its queue was busy or
 //! suspended, the machine slept) reports the number of intervals that passed as its data
 //! and is re-armed for the next interval boundary after now, without drift.
-
+//!
+//! *Parking.* A repeating timer that fires while its previous fire is still undelivered
+//! (the delivery is queued behind a long handler or on a suspended queue) is not re-armed:
+//! another fire could only coalesce into the same delivery, and a short interval would
+//! keep the event thread firing it for nothing. It stays parked, with `next` the boundary
+//! it would have been armed for, until that delivery runs: the delivery, before it takes
+//! the data, counts the boundaries passed since `next` into it and re-arms the entry. The
+//! fire's check of the delivery and its park, and the delivery's un-park and take, each
+//! happen under the settings lock, so a park is always followed by a delivery that sees it.
 use super::Source;
 use crate::event::timer::{arm_source, disarm_source};
 use crate::sys::{self, Clock};
@@ -22,6 +30,8 @@ pub struct TimerConfig {
     interval: Option<u64>,
     generation: u64,
     registered: bool,
+    /// Not armed until the pending delivery runs (see the module doc).
+    parked: bool,
 }
 
 fn lock(s: &Source) -> std::sync::MutexGuard<'_, TimerConfig> {
@@ -41,6 +51,7 @@ pub fn set(s: &Source, start: u64, interval: u64, _leeway: u64) {
     }
     let mut cfg = lock(s);
     cfg.generation += 1;
+    cfg.parked = false;
     disarm_source(s);
     cfg.next =
         time::deadline(start).map(|(clock, ns)| (clock, if ns == 0 { sys::now_ns(clock) } else { ns }));
@@ -66,29 +77,53 @@ pub fn cancelled(s: &Source) {
     let mut cfg = lock(s);
     cfg.generation += 1;
     cfg.registered = false;
+    cfg.parked = false;
     disarm_source(s);
 }
 
 pub fn fired(s: &Source, generation: u64, deadline: u64) {
-    let fires = {
-        let mut cfg = lock(s);
-        if generation != cfg.generation || !cfg.registered {
-            return;
+    let mut cfg = lock(s);
+    if generation != cfg.generation || !cfg.registered {
+        return;
+    }
+    let Some((clock, _)) = cfg.next else { return };
+    let fires = match cfg.interval {
+        None => {
+            cfg.next = None;
+            1
         }
-        let Some((clock, _)) = cfg.next else { return };
-        match cfg.interval {
-            None => {
-                cfg.next = None;
-                1
-            }
-            Some(interval) => {
-                let now = sys::now_ns(clock);
-                let passed = now.saturating_sub(deadline) / interval;
-                cfg.next = Some((clock, deadline + (passed + 1) * interval));
+        Some(interval) => {
+            let undelivered = s.events.delivery_scheduled();
+            let now = sys::now_ns(clock);
+            let passed = now.saturating_sub(deadline) / interval;
+            cfg.next = Some((clock, deadline + (passed + 1) * interval));
+            if undelivered {
+                cfg.parked = true;
+            } else {
                 arm(s, &cfg);
-                passed + 1
             }
+            passed + 1
         }
     };
+    // Under the lock: a delivery must not un-park between the check above and this merge.
     s.merge(fires);
+}
+
+/// Run by a timer source's delivery instead of taking the data directly: un-parks the
+/// timer (counting the boundaries that passed while it was parked, and re-arming it),
+/// then takes the data.
+pub fn take_delivery(s: &Source) -> Option<u64> {
+    let mut cfg = lock(s);
+    if cfg.parked {
+        cfg.parked = false;
+        if let (Some((clock, next)), Some(interval)) = (cfg.next, cfg.interval) {
+            let now = sys::now_ns(clock);
+            let missed = if now >= next { (now - next) / interval + 1 } else { 0 };
+            cfg.next = Some((clock, next + missed * interval));
+            arm(s, &cfg);
+            // A delivery is scheduled (this one), so this coalesces into it.
+            s.merge(missed);
+        }
+    }
+    s.events.take(false)
 }

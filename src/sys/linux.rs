@@ -121,6 +121,13 @@ pub fn thread_is_blocked(tid: u32) -> bool {
         .is_some_and(|state| state == 'S' || state == 'D')
 }
 
+/// Sets the calling thread's timer slack (the lateness the kernel may add to its timed
+/// sleeps to batch wake-ups; 50 us by default) to `ns` nanoseconds (at least 1).
+pub fn set_thread_timer_slack(ns: u64) {
+    // SAFETY: PR_SET_TIMERSLACK takes an integer and affects only the calling thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns.max(1) as libc::c_ulong, 0, 0, 0) };
+}
+
 /// Writes `msg` to stderr and aborts the process (the GCD crash convention).
 pub fn abort_with_message(msg: &str) -> ! {
     let mut buf = Vec::with_capacity(msg.len() + 1);
@@ -204,11 +211,43 @@ impl Epoll {
         }
         Ok(())
     }
-    /// Waits without timeout; returns the tokens of the ready descriptors.
-    pub fn wait(&self, out: &mut Vec<u64>) {
+    /// Waits until a descriptor is ready or `timeout_ns` nanoseconds passed (`None`: no
+    /// timeout); returns the tokens of the ready descriptors (none on timeout).
+    ///
+    /// `epoll_pwait2` takes a nanosecond timeout; on kernels without it (before 5.11,
+    /// `ENOSYS`) `epoll_wait` waits the timeout rounded up to whole milliseconds, so a
+    /// timer is never seen early. Either way the kernel adds the thread's timer slack.
+    pub fn wait(&self, out: &mut Vec<u64>, timeout_ns: Option<u64>) {
+        use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        // Relaxed: a cache of a kernel property; racing readers at worst try pwait2 once more.
+        static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
-        // SAFETY: `events` is a writable array of the length we pass.
-        let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, -1) };
+        let mut n = -1;
+        if !NO_PWAIT2.load(Relaxed) {
+            let ts = timeout_ns.map(timespec_from_ns);
+            let ts_ptr = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: `events` is a writable array of the length we pass; `ts_ptr` is null
+            // or points at `ts`, which outlives the call; a null sigmask leaves it as is.
+            n = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.0,
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    ts_ptr,
+                    core::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            } as i32;
+            if n < 0 && errno() == libc::ENOSYS {
+                NO_PWAIT2.store(true, Relaxed);
+            }
+        }
+        if NO_PWAIT2.load(Relaxed) {
+            let ms = timeout_ns.map_or(-1, |ns| ns.div_ceil(1_000_000).min(i32::MAX as u64) as i32);
+            // SAFETY: `events` is a writable array of the length we pass.
+            n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, ms) };
+        }
         out.clear();
         for ev in events.iter().take(n.max(0) as usize) {
             out.push(ev.u64);

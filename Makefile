@@ -11,7 +11,7 @@ LIBDIR := target/release
 CFLAGS_EX := -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Iinclude
 LDFLAGS_EX := -L$(LIBDIR) -ldispatch -Wl,-rpath,$(abspath $(LIBDIR))
 
-.PHONY: all build header run bench check check-header test-rust test-loom test-c install clean
+.PHONY: all build header run bench soak check check-header test-rust test-loom test-c install clean
 
 all: build
 
@@ -40,6 +40,15 @@ bench: build
 	@mkdir -p target/bench
 	$(CC) $(CFLAGS_EX) bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
 	timeout 300 target/bench/bench
+
+# Soak: every workload at once for SECONDS seconds, then drain and check (soak/soak.c says
+# what is checked). Exit status 1 on any violation. `make check` runs a 3 s soak too
+# (capi-tests/test_soak_short.c).
+SECONDS ?= 30
+soak: build
+	@mkdir -p target/soak
+	$(CC) $(CFLAGS_EX) soak/soak.c -o target/soak/soak $(LDFLAGS_EX)
+	timeout $$(( $(SECONDS) + 180 )) target/soak/soak $(SECONDS)
 
 check-header: build
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \

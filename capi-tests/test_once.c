@@ -8,6 +8,11 @@
  *   later_calls         further calls on a done predicate do not run the function again.
  *   independent         separate predicates each run their own initializer once.
  *   from_queue_items    1000 items on a concurrent queue share one predicate: one run.
+ *   recursive_aborts    an initializer that calls dispatch_once_f on its own predicate
+ *                       aborts with "BUG IN CLIENT OF LIBDISPATCH: ... recursively" instead
+ *                       of waiting for itself forever; so does the same recursion while
+ *                       another thread already waits on the predicate. A nested call on a
+ *                       different predicate is fine and both initializers run once.
  */
 #include "check.h"
 
@@ -139,11 +144,86 @@ static void test_from_queue_items(void)
     OK("from_queue_items");
 }
 
+/* ------------------------------------------------------------------ */
+
+static dispatch_once_t rec_pred;
+
+static void rec_init(void *ctx)
+{
+    UNUSED(ctx);
+    dispatch_once_f(&rec_pred, NULL, rec_init);
+}
+
+static void recursive_once(void)
+{
+    dispatch_once_f(&rec_pred, NULL, rec_init);
+}
+
+static dispatch_once_t rec2_pred;
+static atomic_int rec2_waiting;
+
+static void *rec2_waiter(void *arg)
+{
+    UNUSED(arg);
+    atomic_store(&rec2_waiting, 1);
+    dispatch_once_f(&rec2_pred, NULL, count_init); /* blocks: the initializer is running */
+    return NULL;
+}
+
+static void rec2_init(void *ctx)
+{
+    UNUSED(ctx);
+    pthread_t t;
+    pthread_create(&t, NULL, rec2_waiter, NULL);
+    while (!atomic_load(&rec2_waiting))
+        sleep_ms(1);
+    sleep_ms(20); /* let the waiter reach its futex wait */
+    dispatch_once_f(&rec2_pred, NULL, rec2_init);
+}
+
+static void recursive_once_with_waiter(void)
+{
+    dispatch_once_f(&rec2_pred, NULL, rec2_init);
+}
+
+static dispatch_once_t outer_pred, inner_pred;
+static atomic_int outer_runs, inner_runs;
+
+static void inner_init(void *ctx)
+{
+    UNUSED(ctx);
+    atomic_fetch_add(&inner_runs, 1);
+}
+
+static void outer_init(void *ctx)
+{
+    UNUSED(ctx);
+    atomic_fetch_add(&outer_runs, 1);
+    dispatch_once_f(&inner_pred, NULL, inner_init);
+}
+
+static void test_recursive_aborts(void)
+{
+    test_start("recursive_aborts", 30);
+    CHECK(expect_abort(recursive_once, "recursive"), "a recursive dispatch_once_f did not abort");
+    CHECK(expect_abort(recursive_once_with_waiter, "recursive"),
+          "a recursive dispatch_once_f with a waiting thread did not abort");
+    dispatch_once_f(&outer_pred, NULL, outer_init);
+    dispatch_once_f(&outer_pred, NULL, outer_init);
+    CHECK(atomic_load(&outer_runs) == 1 && atomic_load(&inner_runs) == 1,
+          "nested once on another predicate: outer ran %d, inner ran %d times", atomic_load(&outer_runs),
+          atomic_load(&inner_runs));
+    CHECK(outer_pred == ~0l && inner_pred == ~0l, "predicates %ld and %ld, expected ~0l", (long)outer_pred,
+          (long)inner_pred);
+    OK("recursive_aborts");
+}
+
 int main(void)
 {
     test_race_16_threads();
     test_later_calls();
     test_independent();
     test_from_queue_items();
+    test_recursive_aborts();
     return 0;
 }

@@ -4,7 +4,6 @@ use super::{dispatch_function_t, dispatch_object_t, dispatch_queue_t, queue_arg}
 use crate::object::{resolve, Kind};
 use crate::queue::Queue;
 use crate::source::Source;
-use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::Ordering;
 
@@ -42,14 +41,20 @@ pub unsafe extern "C" fn dispatch_set_finalizer_f(object: dispatch_object_t, fin
     unsafe { resolve(object, None, "dispatch_set_finalizer_f") }.set_finalizer(finalizer);
 }
 
-/// An object `dispatch_suspend`/`_resume`/`_activate` apply to.
+/// What `dispatch_suspend`/`_resume` act on.
+///
+/// Only queues and sources have a suspend count. Groups, semaphores, data and I/O channels
+/// are dispatch objects too, so the reference accepts them and does nothing (its own
+/// `dispatch_io_pipe_close` test resumes an I/O channel); aborting there would break such
+/// programs, so they are `Inert` here as well.
 enum Suspendable<'a> {
     Queue(&'a Queue),
     Source(&'a Source),
+    Inert,
 }
 
 unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> Suspendable<'a> {
-    // SAFETY: forwarded contract.
+    // SAFETY: forwarded contract; `resolve` aborts on a pointer that is not an object.
     let h = unsafe { resolve(object, None, what) };
     if h.kind_is(Kind::Queue) {
         // SAFETY: a queue's header is its first field.
@@ -59,9 +64,7 @@ unsafe fn suspendable<'a>(object: dispatch_object_t, what: &str) -> Suspendable<
         // SAFETY: a source's header is its first field.
         return Suspendable::Source(unsafe { &*(h as *const _ as *const Source) });
     }
-    sys::abort_with_message(&format!(
-        "BUG IN CLIENT OF LIBDISPATCH: {what} called on an object that cannot be suspended"
-    ))
+    Suspendable::Inert
 }
 
 #[no_mangle]
@@ -70,6 +73,7 @@ pub unsafe extern "C" fn dispatch_suspend(object: dispatch_object_t) {
     match unsafe { suspendable(object, "dispatch_suspend") } {
         Suspendable::Queue(q) => q.suspend(),
         Suspendable::Source(s) => s.suspend(),
+        Suspendable::Inert => {}
     }
 }
 
@@ -79,6 +83,7 @@ pub unsafe extern "C" fn dispatch_resume(object: dispatch_object_t) {
     match unsafe { suspendable(object, "dispatch_resume") } {
         Suspendable::Queue(q) => q.resume(),
         Suspendable::Source(s) => s.resume(),
+        Suspendable::Inert => {}
     }
 }
 

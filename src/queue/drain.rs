@@ -90,8 +90,7 @@ pub unsafe fn run_continuation(item: *mut Item) {
 /// Returns a width unit of `q` and wakes it if items (a barrier, or width-blocked items)
 /// are waiting.
 pub fn release_width(q: &Queue) {
-    q.state.release_width();
-    if !q.list.is_empty() && q.state.wakeup() == Wake::Enqueue {
+    if q.state.release_width() == Wake::Enqueue || (q.has_items() && q.state.wakeup() == Wake::Enqueue) {
         enqueue_on_target(q);
     }
 }
@@ -262,7 +261,8 @@ fn drain_parallel(q: &Queue, tid: u32) {
                     if exclusive {
                         q.state.end_barrier();
                     } else {
-                        q.state.release_width();
+                        // We hold the drain lock, so no pending barrier to enqueue.
+                        let _ = q.state.release_width();
                     }
                 } else if exclusive {
                     q.state.hand_off(w.tid, true);

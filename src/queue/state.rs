@@ -230,14 +230,28 @@ impl QueueState {
         self.update(|s| (width(s) < self.width_limit).then_some(s + WIDTH_ONE)).is_ok()
     }
 
-    /// Returns a width unit. The caller must call [`QueueState::wakeup`] when the list is
-    /// non-empty (a barrier or width-blocked items may be waiting).
-    pub fn release_width(&self) {
+    /// Returns a width unit. When it was the last one and a barrier is pending, the same
+    /// CAS turns `PENDING_BARRIER` into `ENQUEUED` and the caller must put the queue on its
+    /// target (`Wake::Enqueue`): the barrier is still at the head of the list, and a word
+    /// that showed neither flag for a moment would let a width sync (which looks only at
+    /// the word) run ahead of it. Otherwise the caller must call [`QueueState::wakeup`]
+    /// when the list is non-empty (width-blocked items may be waiting).
+    pub fn release_width(&self) -> Wake {
+        let mut wake = Wake::Nothing;
         let _ = self.update(|s| {
+            wake = Wake::Nothing;
             debug_assert!(width(s) > 0);
-            let new = s - WIDTH_ONE;
-            Some(if width(new) == 0 { new & !PENDING_BARRIER } else { new })
+            let mut new = s - WIDTH_ONE;
+            if width(new) == 0 && new & PENDING_BARRIER != 0 {
+                new &= !PENDING_BARRIER;
+                if owner(new) == 0 && new & ENQUEUED == 0 && !is_suspended_or_inactive(new) {
+                    new |= ENQUEUED;
+                    wake = Wake::Enqueue;
+                }
+            }
+            Some(new)
         });
+        wake
     }
 
     /// The drain-lock owner gives up the lock. `list_is_empty` is consulted after every
@@ -365,9 +379,9 @@ mod tests {
         assert_eq!(b.start_drain(9, false), DrainStart::Acquired);
         assert_eq!(b.start_barrier(9), BarrierStart::Pending);
         assert!(!b.try_reserve_sync_width(), "a pending barrier holds off new readers");
-        b.release_width();
-        b.release_width();
-        assert_eq!(b.load(), 0);
+        assert_eq!(b.release_width(), Wake::Nothing);
+        assert_eq!(b.release_width(), Wake::Enqueue, "the last release enqueues the pending barrier");
+        assert_eq!(b.load(), ENQUEUED);
     }
 
     #[test]
@@ -380,9 +394,9 @@ mod tests {
         assert_eq!(st.load() & PENDING_BARRIER, PENDING_BARRIER);
         assert_eq!(owner(st.load()), 0);
         assert_eq!(st.wakeup(), Wake::Nothing);
-        st.release_width();
-        assert_eq!(st.load(), 0);
-        assert_eq!(st.wakeup(), Wake::Enqueue);
+        assert_eq!(st.release_width(), Wake::Enqueue);
+        assert_eq!(st.load(), ENQUEUED);
+        assert_eq!(st.wakeup(), Wake::Nothing);
     }
 }
 
@@ -506,9 +520,9 @@ mod loom_tests {
             assert_eq!(st.start_drain(1, false), DrainStart::Acquired);
             let releaser = {
                 let st = st.clone();
-                loom::thread::spawn(move || {
-                    st.release_width();
-                    st.wakeup() // the barrier item is still on the list
+                loom::thread::spawn(move || match st.release_width() {
+                    Wake::Enqueue => Wake::Enqueue,
+                    Wake::Nothing => st.wakeup(), // the barrier item is still on the list
                 })
             };
             let mine = match st.start_barrier(1) {
@@ -551,8 +565,9 @@ mod loom_tests {
                     readers.fetch_add(1, SeqCst);
                     assert_eq!(barriers.load(SeqCst), 0, "a reader ran inside a barrier of its target");
                     readers.fetch_sub(1, SeqCst);
-                    b.release_width();
-                    c.release_width();
+                    // The barrier's drainer retries by itself in this model.
+                    let _ = b.release_width();
+                    let _ = c.release_width();
                 })
             };
             // The barrier's drainer: acquire the drain lock, start the barrier, and when
@@ -573,6 +588,43 @@ mod loom_tests {
             reader.join().unwrap();
             assert_eq!(c.load(), 0);
             assert_eq!(b.load(), 0);
+        });
+    }
+
+    /// A width sync never overtakes a pending barrier: an item holds the last width unit
+    /// of a queue whose barrier is pending (it is at the head of the list); the item's
+    /// release races a `dispatch_sync` caller's width reservation. The caller must not get
+    /// width before the barrier ran (the soak caught a release that cleared
+    /// `PENDING_BARRIER` and only then re-enqueued, leaving a moment with the word idle).
+    #[test]
+    fn width_sync_never_overtakes_pending_barrier() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(WIDTH_ONE | PENDING_BARRIER, WIDTH_MAX));
+            let released = Arc::new(AtomicUsize::new(0));
+            let barrier_done = Arc::new(AtomicUsize::new(0));
+            let releaser = {
+                let (st, released, barrier_done) = (st.clone(), released.clone(), barrier_done.clone());
+                loom::thread::spawn(move || {
+                    assert_eq!(st.release_width(), Wake::Enqueue);
+                    released.store(1, SeqCst);
+                    // The drainer that pops the queue from its target runs the barrier.
+                    assert_eq!(st.start_drain(1, false), DrainStart::Acquired);
+                    assert_eq!(st.start_barrier(1), BarrierStart::Acquired);
+                    barrier_done.store(1, SeqCst);
+                    st.end_barrier();
+                    let _ = st.unlock(|| true);
+                })
+            };
+            // The sync caller arrives once the item released its width (before, the
+            // pending barrier blocks it anyway).
+            while released.load(SeqCst) == 0 {
+                loom::thread::yield_now();
+            }
+            if st.try_reserve_sync_width() {
+                assert_eq!(barrier_done.load(SeqCst), 1, "a width sync ran ahead of a pending barrier");
+                let _ = st.release_width();
+            }
+            releaser.join().unwrap();
         });
     }
 

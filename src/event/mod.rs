@@ -48,7 +48,8 @@ pub(crate) fn event_thread() -> &'static EventThread {
         et.epoll.add_readable(et.mono.fd(), TOKEN_MONO).unwrap_or_else(|e| fatal(e));
         et.epoll.add_readable(et.wall.fd(), TOKEN_WALL).unwrap_or_else(|e| fatal(e));
         et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE).unwrap_or_else(|e| fatal(e));
-        std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+        crate::sys::thread::spawn(c"dispatch-event", crate::sys::thread::SERVICE_STACK_SIZE, run)
+            .unwrap_or_else(|e| fatal(e));
         et
     })
 }

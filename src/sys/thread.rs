@@ -79,12 +79,12 @@ pub fn spawn<F: FnOnce() + Send + 'static>(name: &'static CStr, stack_size: usiz
         if r == 0 {
             // Named from here, not by the child (no work on the child's side), while the
             // thread is still joinable so its handle cannot dangle; then let it go.
-            // SAFETY: `thread` is a live joinable thread we created, detached exactly once;
-            // `short` is NUL-terminated (the kernel keeps 15 bytes of a name).
             let mut short = [0u8; 16];
             let bytes = name.to_bytes();
             let n = bytes.len().min(15);
             short[..n].copy_from_slice(&bytes[..n]);
+            // SAFETY: `thread` is a live joinable thread we created, detached exactly once;
+            // `short` is NUL-terminated (the kernel keeps 15 bytes of a name).
             unsafe {
                 libc::pthread_setname_np(thread, short.as_ptr() as *const libc::c_char);
                 libc::pthread_detach(thread);

@@ -70,10 +70,7 @@ pub(crate) fn try_event_thread() -> std::io::Result<&'static EventThread> {
     }
     let et = EventThread { epoll: Epoll::new()?, wake: EventFd::new()? };
     et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE)?;
-    let fatal = |e: std::io::Error| -> ! {
-        crate::sys::abort_with_message(&format!("dispatch: cannot start the event thread: {e}"))
-    };
-    std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+    crate::sys::thread::spawn(c"dispatch-event", crate::sys::thread::SERVICE_STACK_SIZE, run)?;
     Ok(EVENT_THREAD.get_or_init(|| et))
 }
 

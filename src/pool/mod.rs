@@ -37,11 +37,11 @@ use crate::queue::drain::run_root_item;
 use crate::queue::item::Item;
 use crate::queue::root::{nice_of_index, qos_of_index, ROOT_COUNT, ROOT_QUEUES};
 use crate::sys::{self, Clock, WaitResult};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use crossbeam_utils::CachePadded;
 use run_list::RunList;
 use sleepers::Sleepers;
-use std::sync::{LazyLock, Mutex, Once};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 /// Hard cap on worker threads.
@@ -52,6 +52,26 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MONITOR_PERIOD: Duration = Duration::from_millis(2);
 /// Spin rounds before parking.
 const SPIN_ROUNDS: u32 = 64;
+/// Longest pause between two attempts to create a thread the system refused (the thread
+/// limit, `RLIMIT_NPROC`, or no memory for a stack): the delay doubles from
+/// [`MONITOR_PERIOD`] up to this, so a limit lifted later is noticed within 100 ms while a
+/// process stuck at its limit does not spin on `clone`.
+const MAX_SPAWN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// `Pool::monitor` states.
+const MONITOR_NONE: u8 = 0;
+const MONITOR_STARTING: u8 = 1;
+const MONITOR_RUNNING: u8 = 2;
+
+/// What [`Pool::try_spawn`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spawn {
+    Started,
+    /// The pool already has `limit` workers.
+    AtLimit,
+    /// The system refused the thread; someone must try again later.
+    Refused,
+}
 
 struct Pool {
     lists: [CachePadded<RunList>; ROOT_COUNT],
@@ -69,7 +89,9 @@ struct Pool {
     workers: Mutex<Vec<u32>>,
     monitor_sleeping: AtomicBool,
     monitor_epoch: AtomicU32,
-    monitor_started: Once,
+    /// `MONITOR_NONE` until a thread succeeds in starting the monitor (then `RUNNING` for
+    /// good); `STARTING` while one thread tries, which keeps trying until it succeeds.
+    monitor: AtomicU8,
 }
 
 static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
@@ -82,10 +104,12 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     sleepers: Sleepers::new(),
     wake_epoch: AtomicU32::new(0),
     cpus: sys::cpu_count(),
-    workers: Mutex::new(Vec::new()),
+    // Reserved up front so a new worker's registration never calls `malloc`: glibc would
+    // give the worker an arena of its own (64 MiB of address space) for that one push.
+    workers: Mutex::new(Vec::with_capacity(MAX_THREADS)),
     monitor_sleeping: AtomicBool::new(false),
     monitor_epoch: AtomicU32::new(0),
-    monitor_started: Once::new(),
+    monitor: AtomicU8::new(MONITOR_NONE),
 });
 
 /// Appends `item` to root list `index` and makes sure a worker will run it.
@@ -103,7 +127,7 @@ pub fn push(index: usize, item: *mut Item) {
         sys::futex_wake(&pool.wake_epoch, 1);
         return;
     }
-    if !pool.try_spawn(pool.cpus) && pool.monitor_sleeping.load(SeqCst) {
+    if pool.try_spawn(pool.cpus) != Spawn::Started && pool.monitor_sleeping.load(SeqCst) {
         pool.monitor_epoch.fetch_add(1, SeqCst);
         sys::futex_wake(&pool.monitor_epoch, 1);
     }
@@ -114,30 +138,59 @@ fn is_overcommit(index: usize) -> bool {
 }
 
 impl Pool {
-    /// Starts a worker if fewer than `limit` exist. Returns whether one was started.
-    fn try_spawn(&'static self, limit: usize) -> bool {
+    /// Starts a worker if fewer than `limit` exist.
+    ///
+    /// The monitor is started first: it is what retries a worker the system refused, so
+    /// once it runs, a refusal here only delays the item until the monitor's next attempt.
+    fn try_spawn(&'static self, limit: usize) -> Spawn {
         let mut n = self.threads.load(SeqCst);
         loop {
             if n >= limit.min(MAX_THREADS) {
-                return false;
+                return Spawn::AtLimit;
             }
             match self.threads.compare_exchange(n, n + 1, SeqCst, SeqCst) {
                 Ok(_) => break,
                 Err(now) => n = now,
             }
         }
-        self.monitor_started.call_once(|| {
-            let _ = std::thread::Builder::new()
-                .name("dispatch-monitor".into())
-                .spawn(move || self.monitor_main());
-        });
+        self.ensure_monitor();
         let spawned =
-            std::thread::Builder::new().name("dispatch-worker".into()).spawn(move || self.worker_main());
+            sys::thread::spawn(c"dispatch-worker", sys::thread::WORKER_STACK_SIZE, || POOL.worker_main());
         if spawned.is_err() {
             self.threads.fetch_sub(1, SeqCst);
-            return false;
+            return Spawn::Refused;
         }
-        true
+        Spawn::Started
+    }
+
+    /// Makes sure the monitor thread runs, retrying with back-off for as long as the
+    /// system refuses it.
+    ///
+    /// This is the one place a pusher may wait: without a monitor, nothing would retry a
+    /// refused worker, and an item pushed while the thread limit is reached would wait
+    /// for some unrelated later push (the reference port retries the same way, once a
+    /// second, for every worker). It happens at most until the monitor's first successful
+    /// start, since the monitor never exits. A pusher that finds another thread already
+    /// starting it returns at once: that thread keeps trying until it succeeds.
+    fn ensure_monitor(&'static self) {
+        let mut backoff = MONITOR_PERIOD;
+        while self.monitor.load(SeqCst) == MONITOR_NONE {
+            if self.monitor.compare_exchange(MONITOR_NONE, MONITOR_STARTING, SeqCst, SeqCst).is_err() {
+                return;
+            }
+            let started = sys::thread::spawn(c"dispatch-monitor", sys::thread::SERVICE_STACK_SIZE, || {
+                POOL.monitor_main()
+            });
+            if started.is_ok() {
+                self.monitor.store(MONITOR_RUNNING, SeqCst);
+                return;
+            }
+            // Back to NONE while sleeping, so that the state never claims a start that
+            // nobody is attempting (our caller could be a thread that never comes back).
+            self.monitor.store(MONITOR_NONE, SeqCst);
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_SPAWN_BACKOFF);
+        }
     }
 
     fn has_work(&self) -> bool {
@@ -232,16 +285,19 @@ impl Pool {
 
     fn monitor_main(&'static self) {
         let mut pops_seen = usize::MAX;
+        // Pause before the next look; grows while the system refuses threads.
+        let mut period = MONITOR_PERIOD;
         loop {
             let epoch = self.monitor_epoch.load(SeqCst);
             self.monitor_sleeping.store(true, SeqCst);
             if self.pending.load(SeqCst) == 0 {
+                period = MONITOR_PERIOD;
                 sys::futex_wait(&self.monitor_epoch, epoch, None);
                 self.monitor_sleeping.store(false, SeqCst);
                 continue;
             }
             self.monitor_sleeping.store(false, SeqCst);
-            std::thread::sleep(MONITOR_PERIOD);
+            std::thread::sleep(period);
             let pending = self.pending.load(SeqCst);
             if pending == 0 || self.sleepers.any_unclaimed() {
                 continue;
@@ -257,11 +313,20 @@ impl Pool {
                 wanted = wanted.max(starving);
             }
             pops_seen = pops;
+            let mut refused = false;
             for _ in 0..wanted {
-                if !self.try_spawn(MAX_THREADS) {
-                    break;
+                match self.try_spawn(MAX_THREADS) {
+                    Spawn::Started => {}
+                    Spawn::AtLimit => break,
+                    Spawn::Refused => {
+                        refused = true;
+                        break;
+                    }
                 }
             }
+            // Refused: the items stay pending, so the loop comes back here (it does not
+            // sleep on the futex) after a pause that doubles while refusals last.
+            period = if refused { (period * 2).min(MAX_SPAWN_BACKOFF) } else { MONITOR_PERIOD };
         }
     }
 }

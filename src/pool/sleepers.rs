@@ -120,7 +120,15 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
+    use crate::primitive::AtomicBool;
+    use loom::sync::atomic::fence;
     use loom::sync::Arc;
+
+    // Loom treats SeqCst loads and stores as AcqRel (its README, "Limitations"), which
+    // admits the store-buffering outcome (each side misses the other's write) that the
+    // single total order of the real code's SeqCst accesses forbids. The models below put
+    // a `fence(SeqCst)`, which loom does model, between each side's publish and its check:
+    // the ordering the SeqCst accesses give the shipped code, stated so loom sees it.
 
     /// Two pushers race for one parked worker while it may leave on its own: at most one
     /// claim succeeds, and the counts return to zero with no claim left dangling.
@@ -139,6 +147,107 @@ mod loom_tests {
             let wins = pushers.into_iter().map(|p| p.join().unwrap()).filter(|&w| w).count();
             assert!(wins <= 1);
             assert_eq!(s.word.load(SeqCst), 0);
+        });
+    }
+
+    /// What a worker's last look before sleeping ended in.
+    enum Park {
+        /// It saw the item on its re-check and went back to work.
+        Saw,
+        /// Its futex wait found the epoch it read before entering (`epoch`), so it slept.
+        Slept { epoch: u64 },
+        /// Its futex wait found the epoch moved: the wait returns at once.
+        Bounced,
+    }
+
+    /// The park side of `Pool::worker_main` (read the epoch, enter, re-check the lists,
+    /// futex wait on the epoch read first; the wait's compare-and-sleep is atomic, modelled
+    /// as one load) against the push side of `pool::push` (append, then claim a sleeper
+    /// and bump the epoch, or else rely on a new thread). Whatever the interleaving, the
+    /// item is not stranded: the worker saw it, or the pusher claimed the worker and bumped
+    /// the epoch after the worker's check (so the wake that follows the bump finds the
+    /// worker asleep and wakes it), or the pusher saw no parked worker and starts one.
+    #[test]
+    fn push_racing_a_parking_worker_never_strands_the_item() {
+        loom::model(|| {
+            let s = Arc::new(Sleepers::new());
+            let nonempty = Arc::new(AtomicBool::new(false));
+            let epoch = Arc::new(AtomicU64::new(0));
+
+            let (s2, n2, e2) = (s.clone(), nonempty.clone(), epoch.clone());
+            let pusher = loom::thread::spawn(move || {
+                n2.store(true, SeqCst);
+                fence(SeqCst);
+                if s2.try_claim() {
+                    e2.fetch_add(1, SeqCst);
+                    true
+                } else {
+                    false
+                }
+            });
+
+            let seen = epoch.load(SeqCst);
+            s.enter();
+            fence(SeqCst);
+            let park = if nonempty.load(SeqCst) {
+                s.leave();
+                Park::Saw
+            } else if epoch.load(SeqCst) == seen {
+                Park::Slept { epoch: seen }
+            } else {
+                Park::Bounced
+            };
+            let claimed = pusher.join().unwrap();
+            match park {
+                Park::Saw => {}
+                Park::Slept { epoch: seen } => {
+                    // Asleep: only a claim (whose bump comes after our check) wakes us;
+                    // a pusher that saw us parked must not have gone for a new thread.
+                    assert!(claimed, "the item's pusher saw no sleeper, yet the worker slept");
+                    assert_ne!(epoch.load(SeqCst), seen, "claimed but the epoch never moved");
+                    s.leave();
+                }
+                Park::Bounced => s.leave(),
+            }
+            assert_eq!(s.word.load(SeqCst), 0, "a claim outlived the worker it promised");
+        });
+    }
+
+    /// `Pool::retire` (leave the thread count, then look at the lists once more) against a
+    /// push that finds the pool at its limit of one thread and so starts none: either the
+    /// retiring worker sees the item and stays, or the pusher sees the freed slot.
+    #[test]
+    fn retiring_worker_and_push_at_limit_never_strand_the_item() {
+        loom::model(|| {
+            let threads = Arc::new(AtomicU64::new(1));
+            let nonempty = Arc::new(AtomicBool::new(false));
+
+            let (t2, n2) = (threads.clone(), nonempty.clone());
+            let pusher = loom::thread::spawn(move || {
+                n2.store(true, SeqCst);
+                fence(SeqCst);
+                // try_spawn(limit = 1): take a slot if one is free.
+                let mut n = t2.load(SeqCst);
+                loop {
+                    if n >= 1 {
+                        return false;
+                    }
+                    match t2.compare_exchange(n, n + 1, SeqCst, SeqCst) {
+                        Ok(_) => return true,
+                        Err(now) => n = now,
+                    }
+                }
+            });
+
+            threads.fetch_sub(1, SeqCst);
+            fence(SeqCst);
+            let stayed = nonempty.load(SeqCst);
+            if stayed {
+                threads.fetch_add(1, SeqCst);
+            }
+            let spawned = pusher.join().unwrap();
+            assert!(stayed || spawned, "the worker retired and the pusher started nobody");
+            assert!(threads.load(SeqCst) <= 2);
         });
     }
 }

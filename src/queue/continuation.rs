@@ -6,6 +6,7 @@ use super::Queue;
 use crate::sync::event::Event;
 use crate::sync::group::Group;
 use core::ffi::c_void;
+use std::alloc::{alloc, Layout};
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 
@@ -27,16 +28,32 @@ pub struct Continuation {
 }
 
 impl Continuation {
+    /// A heap continuation, owned by the caller until pushed; freed with `Box::from_raw`
+    /// (the global allocator and `Layout::new::<Continuation>()`, which `Box` matches).
+    ///
+    /// The one place work items are allocated. Out of memory aborts with a message that
+    /// says so, names the library and the size, instead of the anonymous "memory
+    /// allocation of N bytes failed" of `Box::new`.
     pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> *mut Continuation {
-        Box::into_raw(Box::new(Continuation {
-            item: Item::new(ItemKind::Continuation, 0),
-            func,
-            ctxt,
-            barrier,
-            group: core::ptr::null(),
-            qos: 0,
-            width_of: core::ptr::null(),
-        }))
+        let layout = Layout::new::<Continuation>();
+        // SAFETY: `Continuation` is not zero-sized.
+        let p = unsafe { alloc(layout) } as *mut Continuation;
+        if p.is_null() {
+            out_of_memory(layout.size());
+        }
+        // SAFETY: `p` is a fresh allocation with the layout of a `Continuation`.
+        unsafe {
+            p.write(Continuation {
+                item: Item::new(ItemKind::Continuation, 0),
+                func,
+                ctxt,
+                barrier,
+                group: core::ptr::null(),
+                qos: 0,
+                width_of: core::ptr::null(),
+            })
+        };
+        p
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
@@ -48,6 +65,27 @@ impl Continuation {
         }
         Continuation::boxed(call_boxed, Box::into_raw(Box::new(f)) as *mut c_void, false)
     }
+}
+
+/// Aborts for a work item the heap refused, without allocating anything more.
+#[cold]
+fn out_of_memory(size: usize) -> ! {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = size;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    crate::sys::abort_with_parts(&[
+        b"libdispatch: cannot allocate ",
+        &digits[i..],
+        b" bytes for a work item (out of memory)",
+    ])
 }
 
 /// A `dispatch_sync`-family caller parked on its own stack until the queue is handed to it

@@ -140,6 +140,17 @@ pub fn abort_with_message(msg: &str) -> ! {
     }
 }
 
+/// Writes the concatenation of `parts` and a newline to stderr and aborts, allocating
+/// nothing: for the out-of-memory path, where [`abort_with_message`]'s buffer could fail.
+pub fn abort_with_parts(parts: &[&[u8]]) -> ! {
+    for part in parts.iter().chain([&b"\n"[..]].iter()) {
+        // SAFETY: writes a valid buffer to fd 2 (a failed or short write only loses text).
+        unsafe { libc::write(2, part.as_ptr() as *const c_void, part.len()) };
+    }
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
+}
+
 /// A timerfd armed with absolute deadlines on one clock.
 pub struct TimerFd(i32);
 

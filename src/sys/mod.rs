@@ -12,6 +12,8 @@ pub use linux::*;
 #[cfg(target_os = "linux")]
 mod linux_sources;
 #[cfg(target_os = "linux")]
+pub mod thread;
+#[cfg(target_os = "linux")]
 pub use linux_sources::*;
 
 /// Which clock an absolute deadline is measured on.

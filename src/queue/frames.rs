@@ -41,7 +41,12 @@ impl ThreadState {
                     THREAD.with(|t| t.tid.set(0));
                 }
                 static AT_FORK: std::sync::Once = std::sync::Once::new();
-                AT_FORK.call_once(|| crate::sys::on_fork_child(forget_tid_in_child));
+                AT_FORK.call_once(|| {
+                    crate::sys::on_fork_child(forget_tid_in_child);
+                    // Normally done at load already (an `.init_array` entry); this covers
+                    // a static link that dropped that entry.
+                    crate::fork::ensure_registered();
+                });
                 let tid = crate::sys::gettid();
                 self.tid.set(tid);
                 tid
@@ -55,6 +60,12 @@ impl ThreadState {
 /// every `dispatch_sync`).
 pub fn thread_id() -> u32 {
     THREAD.with(ThreadState::tid)
+}
+
+/// `fork` child: forgets the cached id (the child's only thread has a new one; the
+/// handler registered in `ThreadState::tid` may not have run yet).
+pub(crate) fn forget_thread_id_after_fork() {
+    THREAD.with(|t| t.tid.set(0));
 }
 
 /// Pushes a frame for `q` on `top`, runs `f`, pops it (on unwind too, though panics abort

@@ -328,6 +328,10 @@ pub fn push(q: &Queue, item: *mut Item) {
             // SAFETY: as above, until this queue's drainer pops it.
             if unsafe { q.list.push(item) } && q.state.wakeup() == Wake::Enqueue {
                 enqueue_on_target(q);
+            } else {
+                // Not the fast path (the queue had items or a drainer): in a forked
+                // child, a drainer that stayed in the parent would strand the item.
+                crate::fork::check_queue_usable(q);
             }
         }
     }

@@ -97,7 +97,23 @@ static void child_runtime_works(dispatch_queue_t existing_serial)
     dispatch_release(fresh);
 }
 
-/* ---- 1. a process that never started a dispatch thread ---- */
+/* ---- 1. a process that never called dispatch at all, then one without threads ---- */
+
+static void fork_before_any_dispatch_call(void)
+{
+    test_start("fork before any dispatch call", 20);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        test_start("child of a process that never called dispatch", 20);
+        CHECK(!_dispatch_is_fork_of_multithreaded_parent(), "the parent had no dispatch threads");
+        dispatch_queue_t q = dispatch_queue_create("fresh.serial", NULL);
+        child_runtime_works(q);
+        _exit(0);
+    }
+    reap(pid, "fork before any dispatch call");
+    OK("fork before any dispatch call: the child works");
+}
 
 static void fork_without_threads(void)
 {
@@ -273,7 +289,8 @@ static void fork_while_queue_drained(void)
 
 int main(void)
 {
-    fork_without_threads(); /* first: no dispatch thread may exist yet */
+    fork_before_any_dispatch_call(); /* first: nothing of the library used yet */
+    fork_without_threads();          /* then: no dispatch thread may exist yet */
     fork_with_threads();
     fork_inside_held_queue();
     fork_while_queue_drained();

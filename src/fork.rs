@@ -36,36 +36,18 @@
 //!   explicit `dispatch_source_cancel` (or the last release) in the child runs its cancel
 //!   handler, which lets the child close descriptors it owns.
 //! * A custom queue that another thread of the parent was draining (or held with
-//!   `dispatch_sync`) at the fork can never be unlocked: that thread does not exist in the
-//!   child. Using it aborts with a `BUG IN CLIENT OF LIBDISPATCH:` message instead of
-//!   silently stranding the work. The check costs nothing on the fast paths: it runs only
-//!   when a push did not make the queue runnable (it was owned, enqueued or already had
-//!   items), and there only in a forked child (one load of a flag). It then asks whether
-//!   the owner in the state word is a live thread of this process (`tgkill(pid, tid, 0)`),
-//!   this thread, or this thread under the id it had in an ancestor process (the forking
-//!   thread keeps the queues it held across `fork`, under its old id).
+//!   `dispatch_sync`) at the fork can never be unlocked in the child. Using it aborts with
+//!   a `BUG IN CLIENT OF LIBDISPATCH:` message instead of silently stranding the work
+//!   (`queue/forked.rs`, which also keeps the fork epoch and the forking thread's ids in
+//!   ancestor processes: that state sits in the queue layer, which checks it on push).
 //!
 //! `_dispatch_is_fork_of_multithreaded_parent()` is true in a child whose parent had
 //! started a dispatch thread (worker, monitor or event thread).
 
-use crate::queue::{frames, main_queue, state, Flavor, Queue};
+use crate::queue::{forked, frames, main_queue};
 use crate::{event, pool, sys};
 use core::cell::{Cell, RefCell};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use std::ffi::CStr;
 use std::sync::Once;
-
-/// Set in the child handler of every fork that ran our handlers.
-static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
-/// The parent (of the last fork) had started dispatch threads.
-static MULTITHREADED_PARENT: AtomicBool = AtomicBool::new(false);
-/// Forks this process descends through (0 in the original process).
-static EPOCH: AtomicU32 = AtomicU32::new(0);
-
-/// The forking thread's ids in its ancestor processes (most recent forks; a queue held
-/// across more forks than this by the same thread would be taken for a stranded one).
-const ANCESTOR_SLOTS: usize = 8;
-static ANCESTOR_TIDS: [AtomicU32; ANCESTOR_SLOTS] = [const { AtomicU32::new(0) }; ANCESTOR_SLOTS];
 
 /// What prepare took, for the parent or child handler on the same thread.
 struct Held {
@@ -82,16 +64,9 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// The fork epoch this process is in; a source created in an older one is cancelled.
-pub(crate) fn epoch() -> u32 {
-    // Relaxed: changes only in the child handler, before the child has a second thread.
-    EPOCH.load(Relaxed)
-}
-
 /// `_dispatch_is_fork_of_multithreaded_parent`.
 pub(crate) fn is_fork_of_multithreaded_parent() -> bool {
-    // Relaxed: as in `epoch`.
-    MULTITHREADED_PARENT.load(Relaxed)
+    forked::is_fork_of_multithreaded_parent()
 }
 
 /// Registers the `fork` handlers once.
@@ -125,7 +100,9 @@ pub(crate) fn prepare() {
     if depth > 0 {
         return;
     }
-    let forker_tid = frames::thread_id();
+    // Not `frames::thread_id()`: its first call registers a handler, and glibc holds its
+    // handler-list lock while running handlers (registering from one deadlocks).
+    let forker_tid = sys::gettid();
     let multithreaded = pool::had_threads() || event::has_thread();
     let event = event::lock_for_fork();
     let pool = pool::lock_for_fork();
@@ -157,53 +134,9 @@ pub(crate) fn parent() {
 pub(crate) fn child() {
     let Some(held) = take_outermost() else { return };
     frames::forget_thread_id_after_fork();
-    // Shift the ancestor ids and record this thread's id in the parent.
-    for i in (1..ANCESTOR_SLOTS).rev() {
-        // Relaxed: single-threaded here; thread creation publishes it to later threads.
-        ANCESTOR_TIDS[i].store(ANCESTOR_TIDS[i - 1].load(Relaxed), Relaxed);
-    }
-    ANCESTOR_TIDS[0].store(held.forker_tid, Relaxed);
-    // Relaxed: as above.
-    MULTITHREADED_PARENT.store(held.multithreaded, Relaxed);
-    EPOCH.fetch_add(1, Relaxed);
-    FORKED_CHILD.store(true, Relaxed);
+    forked::enter_child(held.forker_tid, held.multithreaded);
     let Held { event, pool, .. } = held;
     event::reset_in_child(event);
     pool::reset_in_child(pool);
     main_queue::renew_handle_after_fork();
-}
-
-/// Aborts if `q`, which a push just found not runnable, is owned by a thread that stayed
-/// in an ancestor process: nothing would ever run its items.
-#[inline]
-pub(crate) fn check_queue_usable(q: &Queue) {
-    // Relaxed: set before the child had a second thread (thread creation orders it before
-    // every other thread's loads); in the original process it is never set.
-    if FORKED_CHILD.load(Relaxed) {
-        check_in_forked_child(q);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn check_in_forked_child(q: &Queue) {
-    if q.flavor != Flavor::Custom {
-        return; // root queues have no owner; the main queue's is a placeholder
-    }
-    let owner = state::owner(q.state.load());
-    // Relaxed: written in the child handler, as above.
-    let is_ancestor = |tid: u32| ANCESTOR_TIDS.iter().any(|t| t.load(Relaxed) == tid);
-    if owner == 0 || owner == frames::thread_id() || is_ancestor(owner) || sys::thread_alive(owner) {
-        return;
-    }
-    // A live owner may have unlocked (and its thread exited) since the first look: only a
-    // dead owner that still holds the queue is a stranded one.
-    if state::owner(q.state.load()) != owner {
-        return;
-    }
-    // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
-    let label = unsafe { CStr::from_ptr(q.label()) }.to_string_lossy();
-    sys::abort_with_message(&format!(
-        "BUG IN CLIENT OF LIBDISPATCH: queue \"{label}\" was being drained by another thread at fork(); it cannot be used in the child"
-    ));
 }

@@ -41,12 +41,7 @@ impl ThreadState {
                     THREAD.with(|t| t.tid.set(0));
                 }
                 static AT_FORK: std::sync::Once = std::sync::Once::new();
-                AT_FORK.call_once(|| {
-                    crate::sys::on_fork_child(forget_tid_in_child);
-                    // Normally done at load already (an `.init_array` entry); this covers
-                    // a static link that dropped that entry.
-                    crate::fork::ensure_registered();
-                });
+                AT_FORK.call_once(|| crate::sys::on_fork_child(forget_tid_in_child));
                 let tid = crate::sys::gettid();
                 self.tid.set(tid);
                 tid

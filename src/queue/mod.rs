@@ -13,6 +13,7 @@
 pub mod attr;
 pub mod continuation;
 pub mod drain;
+pub mod forked;
 pub mod frames;
 pub mod item;
 pub mod list;
@@ -331,7 +332,7 @@ pub fn push(q: &Queue, item: *mut Item) {
             } else {
                 // Not the fast path (the queue had items or a drainer): in a forked
                 // child, a drainer that stayed in the parent would strand the item.
-                crate::fork::check_queue_usable(q);
+                forked::check_usable(q);
             }
         }
     }

@@ -122,7 +122,7 @@ pub struct Source {
     registration: Mutex<Option<kinds::Registration>>,
     watch: Mutex<kinds::Watch>,
     timer: Mutex<timer::TimerConfig>,
-    /// `crate::fork::epoch()` at creation: a source of an ancestor process counts as
+    /// `queue::forked::epoch()` at creation: a source of an ancestor process counts as
     /// cancelled in a forked child (its handlers never run there on their own).
     fork_epoch: u32,
 }
@@ -167,7 +167,7 @@ impl Source {
             registration: Mutex::new(None),
             watch: Mutex::new(kinds::Watch::default()),
             timer: Mutex::new(timer::TimerConfig::default()),
-            fork_epoch: crate::fork::epoch(),
+            fork_epoch: crate::queue::forked::epoch(),
         });
         Some(Box::into_raw(source))
     }
@@ -182,7 +182,7 @@ impl Source {
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.flags.load(SeqCst) & CANCELLED != 0 || self.fork_epoch != crate::fork::epoch()
+        self.flags.load(SeqCst) & CANCELLED != 0 || self.fork_epoch != crate::queue::forked::epoch()
     }
 
     /// Runs `f(self)` as an item of the source's queue, keeping the source alive until then.

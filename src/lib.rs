@@ -20,6 +20,8 @@ mod event;
 #[cfg(not(loom))]
 pub mod ffi;
 #[cfg(not(loom))]
+mod fork;
+#[cfg(not(loom))]
 mod io;
 #[cfg(not(loom))]
 mod object;

@@ -95,3 +95,46 @@ fn run() {
         timeout = timer::fire_due();
     }
 }
+
+/// The event layer's locks, held across `fork` (see `crate::fork`): the registry, then
+/// the timer heaps (the order of every path that takes both).
+pub(crate) struct ForkHeld {
+    registry: registry::ForkHeld,
+    timers: timer::ForkHeld,
+}
+
+pub(crate) fn lock_for_fork() -> ForkHeld {
+    let registry = registry::lock_for_fork();
+    let timers = timer::lock_for_fork();
+    ForkHeld { registry, timers }
+}
+
+/// Whether the event thread was started.
+pub(crate) fn has_thread() -> bool {
+    EVENT_THREAD.get().is_some()
+}
+
+/// `fork` child: forgets the parent's registrations and timers, and, if the parent had an
+/// event thread, gives the child its own: the epoll instance, timerfds and eventfd are
+/// open files shared with the parent after `fork` (the child arming a timerfd would move
+/// the parent's timer; both processes would consume each other's wake-ups), so each is
+/// replaced under the same descriptor number by a fresh one, and a new thread serves them.
+pub(crate) fn reset_in_child(held: ForkHeld) {
+    let ForkHeld { mut registry, mut timers } = held;
+    registry.forget_all();
+    timers.forget_all();
+    drop(timers);
+    drop(registry);
+    let Some(et) = EVENT_THREAD.get() else { return };
+    let fatal = |e: std::io::Error| -> ! {
+        crate::sys::abort_with_message(&format!("dispatch: cannot restart the event thread after fork: {e}"))
+    };
+    et.epoll.renew().unwrap_or_else(|e| fatal(e));
+    et.mono.renew(Clock::Monotonic).unwrap_or_else(|e| fatal(e));
+    et.wall.renew(Clock::Realtime).unwrap_or_else(|e| fatal(e));
+    et.wake.renew().unwrap_or_else(|e| fatal(e));
+    et.epoll.add_readable(et.mono.fd(), TOKEN_MONO).unwrap_or_else(|e| fatal(e));
+    et.epoll.add_readable(et.wall.fd(), TOKEN_WALL).unwrap_or_else(|e| fatal(e));
+    et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE).unwrap_or_else(|e| fatal(e));
+    std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+}

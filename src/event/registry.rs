@@ -83,3 +83,20 @@ pub(super) fn deliver_signals() {
         }
     }
 }
+
+/// The table's lock, held across `fork` (see `crate::fork`).
+pub(crate) struct ForkHeld(std::sync::MutexGuard<'static, Table>);
+
+pub(crate) fn lock_for_fork() -> ForkHeld {
+    ForkHeld(lock())
+}
+
+impl ForkHeld {
+    /// `fork` child: the parent's sources are cancelled in the child, so their
+    /// registrations are forgotten without touching the sources (no callback into them;
+    /// the references the registrations held are leaked, not released).
+    pub(crate) fn forget_all(&mut self) {
+        self.0.by_token.clear();
+        self.0.by_signal.clear();
+    }
+}

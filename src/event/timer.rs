@@ -201,3 +201,22 @@ pub(super) fn fire_due() -> Option<u64> {
         (a, b) => a.or(b),
     }
 }
+
+/// The heaps' lock, held across `fork` (see `crate::fork`).
+pub(crate) struct ForkHeld(std::sync::MutexGuard<'static, Heaps>);
+
+pub(crate) fn lock_for_fork() -> ForkHeld {
+    ForkHeld(lock())
+}
+
+impl ForkHeld {
+    /// `fork` child: the parent's timers (`dispatch_after` and timer sources) never fire
+    /// in the child. Their entries are dropped without running anything; the references
+    /// and contexts they held are leaked rather than released, so no client code (a
+    /// finalizer, a block's destructor) runs because of them.
+    pub(crate) fn forget_all(&mut self) {
+        // `Timer` has no destructor: clearing releases nothing.
+        self.0.mono.clear();
+        self.0.wall.clear();
+    }
+}

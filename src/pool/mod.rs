@@ -330,3 +330,58 @@ impl Pool {
         }
     }
 }
+
+/// The pool's locks, held across `fork` (see `crate::fork`): the worker list, then every
+/// run list in index order (no code path holds two of them, so the order is free).
+pub(crate) struct ForkHeld {
+    workers: std::sync::MutexGuard<'static, Vec<u32>>,
+    lists: [run_list::ForkHeld; ROOT_COUNT],
+}
+
+/// `fork` prepare: takes every pool lock the child could need.
+pub(crate) fn lock_for_fork() -> ForkHeld {
+    let pool: &'static Pool = &POOL;
+    ForkHeld {
+        workers: pool.workers.lock().unwrap_or_else(|e| e.into_inner()),
+        lists: core::array::from_fn(|i| pool.lists[i].lock_for_fork()),
+    }
+}
+
+/// Whether the pool ever started a thread (the monitor starts with the first worker and
+/// never exits).
+pub(crate) fn had_threads() -> bool {
+    POOL.monitor_started.is_completed() || POOL.threads.load(SeqCst) > 0
+}
+
+/// `fork` child: the child has only the forking thread, so the pool starts over with no
+/// worker, no sleeper and no claim. Items that were queued and not yet taken stay queued
+/// (the copied memory holds them, and queues marked enqueued depend on them being run):
+/// the counters are recomputed from the lists, a worker is started for them, and the
+/// monitor is restarted if the parent had one.
+pub(crate) fn reset_in_child(held: ForkHeld) {
+    let pool: &'static Pool = &POOL;
+    let ForkHeld { mut workers, lists } = held;
+    workers.clear();
+    let (mut pending, mut overcommit) = (0, 0);
+    for (index, list) in lists.iter().enumerate() {
+        let n = list.len();
+        pending += n;
+        if is_overcommit(index) {
+            overcommit += n;
+        }
+    }
+    pool.pending.store(pending, SeqCst);
+    pool.overcommit_pending.store(overcommit, SeqCst);
+    pool.threads.store(0, SeqCst);
+    pool.sleepers.reset();
+    pool.monitor_sleeping.store(false, SeqCst);
+    drop(lists);
+    drop(workers);
+    if pool.monitor_started.is_completed() {
+        let _ =
+            std::thread::Builder::new().name("dispatch-monitor".into()).spawn(move || pool.monitor_main());
+    }
+    if pending > 0 {
+        pool.try_spawn(pool.cpus);
+    }
+}

@@ -57,3 +57,28 @@ impl RunList {
         Some(head)
     }
 }
+
+/// A run list's lock, held from `fork`'s prepare handler until the parent or child handler
+/// (see `crate::fork`), so that no other thread of the parent is inside the list when the
+/// process is copied.
+pub struct ForkHeld(std::sync::MutexGuard<'static, Links>);
+
+impl RunList {
+    pub fn lock_for_fork(&'static self) -> ForkHeld {
+        ForkHeld(self.links.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl ForkHeld {
+    /// Items on the list (walked under the held lock).
+    pub fn len(&self) -> usize {
+        let mut n = 0;
+        let mut p = self.0.head;
+        while !p.is_null() {
+            n += 1;
+            // SAFETY: linked items are live and only touched under the lock we hold.
+            p = unsafe { (*p).next.load(Ordering::Relaxed) };
+        }
+        n
+    }
+}

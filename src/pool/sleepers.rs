@@ -80,6 +80,11 @@ impl Sleepers {
         }
     }
 
+    /// In a forked child: no worker exists, so none is parked or promised.
+    pub fn reset(&self) {
+        self.word.store(0, SeqCst);
+    }
+
     /// Whether some parked worker is not yet promised to anyone.
     pub fn any_unclaimed(&self) -> bool {
         let w = self.word.load(SeqCst);

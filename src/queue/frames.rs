@@ -57,6 +57,12 @@ pub fn thread_id() -> u32 {
     THREAD.with(ThreadState::tid)
 }
 
+/// `fork` child: forgets the cached id (the child's only thread has a new one; the
+/// handler registered in `ThreadState::tid` may not have run yet).
+pub(crate) fn forget_thread_id_after_fork() {
+    THREAD.with(|t| t.tid.set(0));
+}
+
 /// Pushes a frame for `q` on `top`, runs `f`, pops it (on unwind too, though panics abort
 /// in this crate).
 fn push_run_pop<R>(top: &Cell<*const Frame>, q: &Queue, f: impl FnOnce() -> R) -> R {

@@ -60,6 +60,22 @@ pub fn handle_4cf() -> i32 {
     handle.fd()
 }
 
+/// `fork` child: the loop handle is an eventfd shared with the parent; the child gets a
+/// fresh one under the same number (so a loop that polls it keeps working), signalled if
+/// the copied main queue holds work.
+pub(crate) fn renew_handle_after_fork() {
+    if let Some(handle) = LOOP_HANDLE.get() {
+        if let Err(e) = handle.renew() {
+            sys::abort_with_message(&format!(
+                "dispatch: cannot renew the main queue's eventfd after fork: {e}"
+            ));
+        }
+        if !MAIN_QUEUE.list.is_empty() {
+            handle.signal();
+        }
+    }
+}
+
 /// `_dispatch_main_queue_callback_4CF`: drains the main queue on the main thread.
 pub fn callback_4cf() {
     if !on_main_thread() {

@@ -13,6 +13,7 @@
 pub mod attr;
 pub mod continuation;
 pub mod drain;
+pub mod forked;
 pub mod frames;
 pub mod item;
 pub mod list;
@@ -374,6 +375,10 @@ pub fn push(q: &Queue, item: *mut Item) {
             // SAFETY: as above, until this queue's drainer pops it.
             if unsafe { q.list.push(item) } && q.state.wakeup() == Wake::Enqueue {
                 enqueue_on_target(q);
+            } else {
+                // Not the fast path (the queue had items or a drainer): in a forked
+                // child, a drainer that stayed in the parent would strand the item.
+                forked::check_usable(q);
             }
         }
     }

@@ -124,6 +124,9 @@ pub struct Source {
     registration: Mutex<Option<kinds::Registration>>,
     watch: Mutex<kinds::Watch>,
     timer: Mutex<timer::TimerConfig>,
+    /// `queue::forked::epoch()` at creation: a source of an ancestor process counts as
+    /// cancelled in a forked child (its handlers never run there on their own).
+    fork_epoch: u32,
 }
 
 // SAFETY: every field is atomic, behind a mutex, or immutable after creation.
@@ -169,6 +172,7 @@ impl Source {
             registration: Mutex::new(None),
             watch: Mutex::new(kinds::Watch::default()),
             timer: Mutex::new(timer::TimerConfig::default()),
+            fork_epoch: crate::queue::forked::epoch(),
         });
         Some(Box::into_raw(source))
     }
@@ -183,7 +187,7 @@ impl Source {
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.flags.load(SeqCst) & CANCELLED != 0
+        self.flags.load(SeqCst) & CANCELLED != 0 || self.fork_epoch != crate::queue::forked::epoch()
     }
 
     /// Runs `f(self)` as an item of the source's queue, keeping the source alive until then.

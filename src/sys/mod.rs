@@ -10,6 +10,10 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
 #[cfg(target_os = "linux")]
+mod linux_fork;
+#[cfg(target_os = "linux")]
+pub use linux_fork::*;
+#[cfg(target_os = "linux")]
 mod linux_sources;
 #[cfg(target_os = "linux")]
 pub mod thread;

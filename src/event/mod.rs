@@ -115,10 +115,11 @@ pub(crate) fn has_thread() -> bool {
 }
 
 /// `fork` child: forgets the parent's registrations and timers, and, if the parent had an
-/// event thread, gives the child its own: the epoll instance, timerfds and eventfd are
-/// open files shared with the parent after `fork` (the child arming a timerfd would move
-/// the parent's timer; both processes would consume each other's wake-ups), so each is
-/// replaced under the same descriptor number by a fresh one, and a new thread serves them.
+/// event thread, gives the child its own: the epoll instance and the eventfd are open
+/// files shared with the parent after `fork` (both processes would consume each other's
+/// wake-ups and registrations), so each is replaced under the same descriptor number by a
+/// fresh one, and a new thread serves them. (The wall-clock timerfd, if any, is dropped
+/// with the timers.)
 pub(crate) fn reset_in_child(held: ForkHeld) {
     let ForkHeld { mut registry, mut timers } = held;
     registry.forget_all();
@@ -130,11 +131,8 @@ pub(crate) fn reset_in_child(held: ForkHeld) {
         crate::sys::abort_with_message(&format!("dispatch: cannot restart the event thread after fork: {e}"))
     };
     et.epoll.renew().unwrap_or_else(|e| fatal(e));
-    et.mono.renew(Clock::Monotonic).unwrap_or_else(|e| fatal(e));
-    et.wall.renew(Clock::Realtime).unwrap_or_else(|e| fatal(e));
     et.wake.renew().unwrap_or_else(|e| fatal(e));
-    et.epoll.add_readable(et.mono.fd(), TOKEN_MONO).unwrap_or_else(|e| fatal(e));
-    et.epoll.add_readable(et.wall.fd(), TOKEN_WALL).unwrap_or_else(|e| fatal(e));
     et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE).unwrap_or_else(|e| fatal(e));
-    std::thread::Builder::new().name("dispatch-event".into()).spawn(run).unwrap_or_else(|e| fatal(e));
+    crate::sys::thread::spawn(c"dispatch-event", crate::sys::thread::SERVICE_STACK_SIZE, run)
+        .unwrap_or_else(|e| fatal(e));
 }

@@ -218,5 +218,8 @@ impl ForkHeld {
         // `Timer` has no destructor: clearing releases nothing.
         self.0.mono.clear();
         self.0.wall.clear();
+        // The wall timerfd is an open file shared with the parent; the child's first wall
+        // timer creates its own (closing this copy leaves the parent's untouched).
+        self.0.wall_fd = None;
     }
 }

@@ -350,7 +350,7 @@ pub(crate) fn lock_for_fork() -> ForkHeld {
 /// Whether the pool ever started a thread (the monitor starts with the first worker and
 /// never exits).
 pub(crate) fn had_threads() -> bool {
-    POOL.monitor_started.is_completed() || POOL.threads.load(SeqCst) > 0
+    POOL.monitor.load(SeqCst) != MONITOR_NONE || POOL.threads.load(SeqCst) > 0
 }
 
 /// `fork` child: the child has only the forking thread, so the pool starts over with no
@@ -377,11 +377,11 @@ pub(crate) fn reset_in_child(held: ForkHeld) {
     pool.monitor_sleeping.store(false, SeqCst);
     drop(lists);
     drop(workers);
-    if pool.monitor_started.is_completed() {
-        let _ =
-            std::thread::Builder::new().name("dispatch-monitor".into()).spawn(move || pool.monitor_main());
+    // A parent thread may have been starting the monitor at the fork: start over.
+    if pool.monitor.swap(MONITOR_NONE, SeqCst) != MONITOR_NONE {
+        pool.ensure_monitor();
     }
     if pending > 0 {
-        pool.try_spawn(pool.cpus);
+        let _ = pool.try_spawn(pool.cpus); // a refusal is retried by the monitor
     }
 }

@@ -2,7 +2,7 @@
 //! test for a thread id, and replacing an inherited descriptor with a fresh one under the
 //! same number.
 
-use super::{Clock, Epoll, EventFd, TimerFd};
+use super::{Epoll, EventFd};
 use std::io;
 
 /// Registers the three `fork` handlers: `prepare` runs in the parent before `fork`,
@@ -39,15 +39,6 @@ impl Epoll {
     pub fn renew(&self) -> io::Result<()> {
         let fresh = Epoll::new()?;
         replace_fd(fresh.raw(), self.raw())
-    }
-}
-
-impl TimerFd {
-    /// In a forked child: a fresh, disarmed timer on `clock` under this descriptor's
-    /// number (arming the inherited one would move the parent's timer).
-    pub fn renew(&self, clock: Clock) -> io::Result<()> {
-        let fresh = TimerFd::new(clock)?;
-        replace_fd(fresh.fd(), self.fd())
     }
 }
 

@@ -4,3 +4,6 @@
 //! cbindgen skips this module (see the `cbindgen:ignore` on its declaration), so the
 //! generated public `dispatch.h` stays the public API; the declarations live in the
 //! hand-written `include/dispatch/private.h`, one section per file here.
+
+pub mod benchmark;
+pub mod data;

@@ -24,7 +24,7 @@
  *                     UTF16LE -> UTF16BE converts; a composite of 1-byte regions converts.
  *   utf_any           detection by BOM: FF FE (UTF-16LE), FE FF (UTF-16BE), EF BB BF
  *                     (UTF-8, the BOM consumed) and none (UTF-8) all give the string as
- *                     UTF-8; UTF_ANY -> UTF16BE writes one BOM.
+ *                     UTF-8; UTF_ANY -> UTF16BE writes one BOM; a 1-byte input is UTF-8.
  *   invalid           NULL for: a base64 character outside the alphabet, bad padding
  *                     (short group, '=' inside, data after the padding, 3 pads), base32
  *                     lowercase, a base32hex letter past V, bad base32 padding; unpaired
@@ -274,6 +274,8 @@ static void utf_any(void)
     expect(u8bom, tn + 3, DISPATCH_DATA_FORMAT_TYPE_UTF_ANY, DISPATCH_DATA_FORMAT_TYPE_UTF16BE, be, ben,
            "any(EF BB BF) -> utf16be, one BOM");
     expect(le, len, DISPATCH_DATA_FORMAT_TYPE_UTF_ANY, DISPATCH_DATA_FORMAT_TYPE_UTF16BE, be, ben, "any(FF FE) -> utf16be");
+    expect("a", 1, DISPATCH_DATA_FORMAT_TYPE_UTF_ANY, DISPATCH_DATA_FORMAT_TYPE_UTF16LE, "\xff\xfe" "a\0", 4,
+           "any(one byte) is UTF-8");
     OK("utf_any");
 }
 

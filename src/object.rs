@@ -41,7 +41,8 @@ impl Kind {
     pub const fn tag(self) -> usize {
         OBJECT_MAGIC | self as usize
     }
-    pub const ALL: [Kind; 6] = [Kind::Queue, Kind::Group, Kind::Semaphore, Kind::Source, Kind::Data, Kind::Io];
+    pub const ALL: [Kind; 6] =
+        [Kind::Queue, Kind::Group, Kind::Semaphore, Kind::Source, Kind::Data, Kind::Io];
 
     pub(crate) fn name(self) -> &'static str {
         match self {

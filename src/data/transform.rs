@@ -120,7 +120,7 @@ fn decode_text(input: &[u8], from: Format) -> Option<String> {
 }
 
 fn decode_utf16(input: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
-    if input.len() % 2 != 0 {
+    if !input.len().is_multiple_of(2) {
         return None;
     }
     let mut units = input.chunks_exact(2).map(|c| unit([c[0], c[1]])).peekable();
@@ -149,13 +149,19 @@ fn symbols(input: &[u8]) -> impl Iterator<Item = u8> + '_ {
 
 /// Decodes groups of `group` symbols of `bits` bits each into whole bytes. `pads_ok` says
 /// which numbers of trailing `=` a final group may have.
-fn decode_groups(input: &[u8], alphabet: &[u8], bits: u32, group: usize, pads_ok: &[usize]) -> Option<Vec<u8>> {
+fn decode_groups(
+    input: &[u8],
+    alphabet: &[u8],
+    bits: u32,
+    group: usize,
+    pads_ok: &[usize],
+) -> Option<Vec<u8>> {
     let mut value = [0xffu8; 256];
     for (i, &c) in alphabet.iter().enumerate() {
         value[c as usize] = i as u8;
     }
     let syms: Vec<u8> = symbols(input).collect();
-    if syms.len() % group != 0 {
+    if !syms.len().is_multiple_of(group) {
         return None;
     }
     let group_bytes = bits as usize * group / 8;

@@ -139,7 +139,12 @@ pub unsafe extern "C" fn dispatch_debug() {
     #[cfg(target_arch = "riscv64")]
     core::arch::naked_asm!("tail {0}", sym _dispatch_debug_variadic);
 }
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", target_arch = "riscv64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!("dispatch_debug: add this architecture's tail-jump instruction");
 
 /// `dispatch_debugv`: writes `dispatch_debug: <message>: <object description>` and a

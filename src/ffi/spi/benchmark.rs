@@ -16,11 +16,15 @@ pub unsafe extern "C" fn dispatch_benchmark_f(
 
 #[cfg(feature = "blocks")]
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_benchmark(count: size_t, block: super::super::block::dispatch_block_t) -> u64 {
+pub unsafe extern "C" fn dispatch_benchmark(
+    count: size_t,
+    block: super::super::block::dispatch_block_t,
+) -> u64 {
     use crate::blocks::layout::BlockLayout;
     let block = crate::blocks::submit::block_arg(block, "dispatch_benchmark");
     // SAFETY: a `void (^)(void)` block's invoke takes the block as its only argument; the
     // block is called in place (not copied), as the caller holds it for the call.
-    let invoke: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute((*(block as *const BlockLayout)).invoke) };
+    let invoke: unsafe extern "C" fn(*mut c_void) =
+        unsafe { core::mem::transmute((*(block as *const BlockLayout)).invoke) };
     benchmark(count, block as *mut c_void, invoke)
 }

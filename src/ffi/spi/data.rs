@@ -56,7 +56,8 @@ unsafe fn format_arg(t: dispatch_data_format_type_t, what: &str) -> Format {
     }
     // SAFETY: per the contract, the first two words are readable; read unaligned in case a
     // client passes something that is not ours (it is then rejected below).
-    let (magic, id) = unsafe { ((t as *const u64).read_unaligned(), (t as *const u64).add(1).read_unaligned()) };
+    let (magic, id) =
+        unsafe { ((t as *const u64).read_unaligned(), (t as *const u64).add(1).read_unaligned()) };
     match Format::ALL.iter().find(|&&f| magic == FORMAT_MAGIC && f as u64 == id) {
         Some(&f) => f,
         None => sys::abort_with_message(&format!(
@@ -73,7 +74,8 @@ pub unsafe extern "C" fn dispatch_data_create_with_transform(
 ) -> dispatch_data_t {
     const WHAT: &str = "dispatch_data_create_with_transform";
     // SAFETY: the client passes a data object and two format types.
-    let (d, from, to) = unsafe { (data_arg(data, WHAT), format_arg(input_type, WHAT), format_arg(output_type, WHAT)) };
+    let (d, from, to) =
+        unsafe { (data_arg(data, WHAT), format_arg(input_type, WHAT), format_arg(output_type, WHAT)) };
     let (mapped, buffer) = d.map();
     let bytes: &[u8] = if d.size() == 0 {
         &[]

@@ -1,5 +1,6 @@
 //! Generates `include/dispatch/dispatch.h` from the exported functions (cbindgen), and
-//! gives the shared library its SONAME.
+//! gives the shared library its SONAME, and compiles the one C file (`src/ffi/debug_shim.c`:
+//! the variadic `dispatch_debug`, which stable Rust cannot define).
 //!
 //! The header is checked in. It is rewritten only when its content changes, so a stale
 //! checked-in header shows up as a diff (`make check` fails on it).
@@ -11,6 +12,8 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdispatch.so");
+
+    cc::Build::new().file("src/ffi/debug_shim.c").warnings_into_errors(true).compile("dispatch_debug_shim");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
     let bindings = cbindgen::Builder::new()

@@ -12,9 +12,13 @@ mod primitive;
 #[cfg(not(loom))]
 mod apply;
 #[cfg(not(loom))]
+mod benchmark;
+#[cfg(not(loom))]
 mod blocks;
 #[cfg(not(loom))]
 mod data;
+#[cfg(not(loom))]
+mod debug;
 #[cfg(not(loom))]
 mod event;
 #[cfg(not(loom))]

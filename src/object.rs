@@ -41,7 +41,10 @@ impl Kind {
     pub const fn tag(self) -> usize {
         OBJECT_MAGIC | self as usize
     }
-    fn name(self) -> &'static str {
+    pub const ALL: [Kind; 6] =
+        [Kind::Queue, Kind::Group, Kind::Semaphore, Kind::Source, Kind::Data, Kind::Io];
+
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Queue => "queue",
             Kind::Group => "group",
@@ -98,6 +101,17 @@ impl Header {
 
     pub fn kind_is(&self, kind: Kind) -> bool {
         self.tag == kind.tag()
+    }
+
+    /// The kind this header's tag names (for descriptions: `dispatch_debug`).
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|&k| self.kind_is(k))
+    }
+
+    /// The client and internal reference counts, as a snapshot (`dispatch_debug`).
+    pub fn ref_counts(&self) -> (i32, i32) {
+        // Relaxed: a diagnostic snapshot; nothing is decided on it.
+        (self.xref.load(Ordering::Relaxed), self.iref.load(Ordering::Relaxed))
     }
 
     pub fn is_immortal(&self) -> bool {

@@ -8,6 +8,8 @@
 //! on their leaves; a leaf's destructor runs exactly once, when the last reference of any
 //! kind goes away.
 
+pub mod transform;
+
 use crate::blocks::submit::call_and_release;
 use crate::object::{Header, Kind, ObjectVTable};
 use crate::queue::continuation::WorkFn;

@@ -146,7 +146,7 @@ pub unsafe extern "C" fn dispatch_apply(iterations: size_t, queue: dispatch_queu
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_once(predicate: *mut super::dispatch_once_t, block: dispatch_block_t) {
     let block = block_arg(block, "dispatch_once");
-    if predicate.is_null() || (predicate as usize) % core::mem::align_of::<i64>() != 0 {
+    if predicate.is_null() || !(predicate as usize).is_multiple_of(core::mem::align_of::<i64>()) {
         sys::abort_with_message(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_once called with a NULL or misaligned predicate",
         );

@@ -4,7 +4,8 @@ use super::{dispatch_function_t, dispatch_object_t, dispatch_queue_t, queue_arg}
 use crate::object::{resolve, Kind};
 use crate::queue::Queue;
 use crate::source::Source;
-use core::ffi::c_void;
+use crate::sys;
+use core::ffi::{c_char, c_void};
 use core::sync::atomic::Ordering;
 
 #[no_mangle]
@@ -117,4 +118,58 @@ pub unsafe extern "C" fn dispatch_set_target_queue(object: dispatch_object_t, qu
         // SAFETY: a source's header is its first field.
         unsafe { &*(h as *const _ as *const Source) }.set_target(target);
     }
+}
+
+/// C's `va_list` as a parameter (see `sys::VaListArg` for why one pointer-sized value is
+/// exactly what a callee receives); the header gets the type from `<stdarg.h>`.
+pub type va_list = sys::VaListArg;
+
+extern "C" {
+    /// `debug_shim.c`: the variadic body of `dispatch_debug` (hidden in the library).
+    fn _dispatch_debug_variadic();
+}
+
+/// `dispatch_debug(object, message, ...)`: a tail jump to the C definition in
+/// `debug_shim.c`. The symbol is defined here, not in C, because a cdylib exports only the
+/// symbols Rust defines (rustc's version script makes every other one local); the jump
+/// leaves every argument register and the stack as the caller set them (on x86_64 also
+/// `al`, the count of vector registers a variadic callee reads), so the C function sees
+/// the original call. Declared by hand in the header (cbindgen.toml) with its `...`.
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_debug() {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    core::arch::naked_asm!("jmp {0}", sym _dispatch_debug_variadic);
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!("b {0}", sym _dispatch_debug_variadic);
+    #[cfg(target_arch = "riscv64")]
+    core::arch::naked_asm!("tail {0}", sym _dispatch_debug_variadic);
+}
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
+compile_error!("dispatch_debug: add this architecture's tail-jump instruction");
+
+/// `dispatch_debugv`: writes `dispatch_debug: <message>: <object description>` and a
+/// newline to standard error in one write (`crate::debug` describes the object).
+/// `dispatch_debug` (variadic, so defined in C: `debug_shim.c`) forwards here.
+#[no_mangle]
+pub unsafe extern "C" fn dispatch_debugv(object: dispatch_object_t, message: *const c_char, ap: va_list) {
+    // SAFETY: the client passes a dispatch object; `resolve` checks its tag.
+    let h = unsafe { resolve(object, None, "dispatch_debugv") };
+    let mut line = b"dispatch_debug: ".to_vec();
+    if !message.is_null() {
+        // SAFETY: the client passes a printf format and the va_list of its arguments.
+        match unsafe { sys::format_va(message, ap) } {
+            Some(m) => line.extend_from_slice(&m),
+            None => line.extend_from_slice(b"(message could not be formatted)"),
+        }
+        line.extend_from_slice(b": ");
+    }
+    line.extend_from_slice(crate::debug::describe(h).as_bytes());
+    line.push(b'\n');
+    sys::write_stderr(&line);
 }

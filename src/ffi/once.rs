@@ -12,7 +12,7 @@ pub unsafe extern "C" fn dispatch_once_f(
     function: dispatch_function_t,
 ) {
     let function = function_arg(function, "dispatch_once_f");
-    if predicate.is_null() || (predicate as usize) % core::mem::align_of::<i64>() != 0 {
+    if predicate.is_null() || !(predicate as usize).is_multiple_of(core::mem::align_of::<i64>()) {
         crate::sys::abort_with_message(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_once_f called with a NULL or misaligned predicate",
         );

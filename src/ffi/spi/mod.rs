@@ -5,4 +5,6 @@
 //! generated public `dispatch.h` stays the public API; the declarations live in the
 //! hand-written `include/dispatch/private.h`, one section per file here.
 
+pub mod benchmark;
+pub mod data;
 pub mod workloop;

@@ -1,0 +1,21 @@
+/*
+ * dispatch_debug: the one variadic function of the API. Defining a C-variadic function
+ * needs Rust's unstable `c_variadic` feature, so these lines are C (compiled by build.rs
+ * with the `cc` crate): collect the arguments into a va_list and hand it to the Rust
+ * dispatch_debugv (src/ffi/object.rs).
+ */
+#include <stdarg.h>
+
+/* dispatch_object_t is a transparent union of object pointers: passed as one pointer. */
+extern void dispatch_debugv(void *object, const char *message, va_list ap);
+
+/* Hidden: the exported dispatch_debug is a Rust tail jump to here (src/ffi/object.rs),
+ * because a Rust cdylib exports only symbols Rust defines. */
+__attribute__((__visibility__("hidden"), __format__(__printf__, 2, 3))) void
+_dispatch_debug_variadic(void *object, const char *message, ...)
+{
+    va_list ap;
+    va_start(ap, message);
+    dispatch_debugv(object, message, ap);
+    va_end(ap);
+}

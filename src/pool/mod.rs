@@ -126,6 +126,7 @@ impl Pool {
                 Err(now) => n = now,
             }
         }
+        crate::threads::will_start_thread();
         self.monitor_started.call_once(|| {
             let _ = std::thread::Builder::new()
                 .name("dispatch-monitor".into())

@@ -168,7 +168,7 @@ impl Source {
         Some(Box::into_raw(source))
     }
 
-    fn queue(&self) -> &Queue {
+    pub(crate) fn queue(&self) -> &Queue {
         // SAFETY: the source holds the client reference of its queue until dispose.
         unsafe { &*self.queue }
     }

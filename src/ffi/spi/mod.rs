@@ -4,3 +4,10 @@
 //! cbindgen skips this module (see the `cbindgen:ignore` on its declaration), so the
 //! generated public `dispatch.h` stays the public API; the declarations live in the
 //! hand-written `include/dispatch/private.h`, one section per file here.
+#![allow(non_upper_case_globals)]
+
+#[cfg(feature = "blocks")]
+pub mod block;
+pub mod object;
+pub mod queue;
+pub mod runtime;

@@ -14,7 +14,11 @@ fn main() {
 
     // The exports stable Rust cannot define (variadic functions), one small C file each.
     println!("cargo:rerun-if-changed=src/ffi/shims");
-    cc::Build::new().file("src/ffi/shims/log.c").warnings(true).extra_warnings(true).compile("dispatch_shims");
+    cc::Build::new()
+        .file("src/ffi/shims/log.c")
+        .warnings(true)
+        .extra_warnings(true)
+        .compile("dispatch_shims");
     // rustc's version script exports only Rust items (and hides the rest); a second script,
     // merged with it by the linker, exports the shims' names too.
     let map = crate_dir.join("src/ffi/shims/exports.map");

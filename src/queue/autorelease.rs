@@ -62,7 +62,11 @@ pub fn begin() -> Option<*mut c_void> {
 #[inline]
 pub fn end(pool: Option<*mut c_void>) {
     let Some(pool) = pool else { return };
-    let f = hook(&END, c"_dispatch_end_NSAutoReleasePool", &crate::ffi::spi::runtime::_dispatch_end_NSAutoReleasePool);
+    let f = hook(
+        &END,
+        c"_dispatch_end_NSAutoReleasePool",
+        &crate::ffi::spi::runtime::_dispatch_end_NSAutoReleasePool,
+    );
     if !f.is_null() {
         // SAFETY: the runtime stored a `void (*)(void *)` there.
         let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(f) };

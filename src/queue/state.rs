@@ -117,12 +117,20 @@ pub const WIDTH_LIMIT_OFFSET: usize = core::mem::offset_of!(QueueState, width_li
 impl QueueState {
     #[cfg(not(loom))]
     pub const fn new(initial: u64, width_limit: u32) -> QueueState {
-        QueueState { word: AtomicU64::new(initial), width_limit: AtomicU32::new(width_limit), serial: width_limit == 1 }
+        QueueState {
+            word: AtomicU64::new(initial),
+            width_limit: AtomicU32::new(width_limit),
+            serial: width_limit == 1,
+        }
     }
 
     #[cfg(loom)]
     pub fn new(initial: u64, width_limit: u32) -> QueueState {
-        QueueState { word: AtomicU64::new(initial), width_limit: AtomicU32::new(width_limit), serial: width_limit == 1 }
+        QueueState {
+            word: AtomicU64::new(initial),
+            width_limit: AtomicU32::new(width_limit),
+            serial: width_limit == 1,
+        }
     }
 
     pub fn load(&self) -> u64 {
@@ -399,6 +407,21 @@ mod tests {
         b.release_width();
         b.release_width();
         assert_eq!(b.load(), 0);
+    }
+
+    #[test]
+    fn width_limit_bounds_reservations_and_keeps_the_drain_mode() {
+        let st = QueueState::new(0, WIDTH_MAX);
+        st.set_width_limit(2);
+        assert!(st.reserve_drain_width() && st.reserve_drain_width());
+        assert!(!st.reserve_drain_width(), "a third unit past the limit");
+        st.set_width_limit(1);
+        st.release_width();
+        assert!(!st.reserve_drain_width(), "one unit still held at limit 1");
+        st.release_width();
+        assert!(st.reserve_drain_width());
+        assert!(!st.is_serial(), "a narrowed concurrent queue still drains by units");
+        assert!(QueueState::new(0, 1).is_serial());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `_dispatch_block_create`. There are no vouchers on Linux: the voucher argument (NULL or
 //! anything else) is ignored, and each function is its voucher-less counterpart.
 
-use super::super::block::{dispatch_block_create, dispatch_block_create_with_qos_class, dispatch_block_flags_t, dispatch_block_t};
+use super::super::block::{
+    dispatch_block_create, dispatch_block_create_with_qos_class, dispatch_block_flags_t, dispatch_block_t,
+};
 use super::super::dispatch_qos_class_t;
 use super::queue::voucher_t;
 use crate::blocks::dispatch_block;
@@ -46,7 +48,7 @@ pub unsafe extern "C" fn _dispatch_block_create(
     priority: pthread_priority_t,
     block: dispatch_block_t,
 ) -> dispatch_block_t {
-    let qos = dispatch_block::decode_priority(priority as u64 & 0x003f_ff00);
+    let qos = dispatch_block::decode_priority(priority & 0x003f_ff00);
     if qos == 0 {
         // SAFETY: forwarded contract.
         return unsafe { dispatch_block_create(flags, block) };

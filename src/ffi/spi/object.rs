@@ -118,7 +118,9 @@ pub unsafe extern "C" fn _os_object_retain_with_resurrect(obj: _os_object_t) -> 
         Obj::Bare(o) => {
             let now = add(&o.xref_cnt, 1).saturating_add(1);
             if now < 0 {
-                sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Resurrection of an overreleased object");
+                sys::abort_with_message(
+                    "BUG IN CLIENT OF LIBDISPATCH: Resurrection of an overreleased object",
+                );
             }
             if now == 0 {
                 add(&o.ref_cnt, 1);
@@ -200,7 +202,9 @@ pub unsafe extern "C" fn _os_object_release_internal_n(obj: _os_object_t, n: u16
 #[no_mangle]
 pub extern "C" fn _os_object_alloc_realized(cls: *const c_void, size: usize) -> _os_object_t {
     if size < core::mem::size_of::<OsObject>() {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: _os_object_alloc called with a size smaller than an object header");
+        sys::abort_with_message(
+            "BUG IN CLIENT OF LIBDISPATCH: _os_object_alloc called with a size smaller than an object header",
+        );
     }
     let p = sys::c_calloc(size) as *mut OsObject;
     if p.is_null() {

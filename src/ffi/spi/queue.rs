@@ -78,7 +78,9 @@ unsafe fn qos_target<'a>(object: dispatch_object_t, what: &str) -> &'a Queue {
         // SAFETY: a source's header is its first field.
         unsafe { &*(h as *const _ as *const Source) }.queue()
     } else {
-        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called on invalid object type"))
+        sys::abort_with_message(&format!(
+            "BUG IN CLIENT OF LIBDISPATCH: {what} called on invalid object type"
+        ))
     };
     if q.flavor != Flavor::Custom || q.state.load() & state::INACTIVE == 0 {
         sys::abort_with_message(
@@ -127,7 +129,10 @@ pub unsafe extern "C" fn dispatch_set_qos_class_floor(
 /// has no class of its own (a class set with the attribute or `dispatch_set_qos_class`
 /// wins).
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_set_qos_class_fallback(object: dispatch_object_t, qos_class: dispatch_qos_class_t) {
+pub unsafe extern "C" fn dispatch_set_qos_class_fallback(
+    object: dispatch_object_t,
+    qos_class: dispatch_qos_class_t,
+) {
     // SAFETY: forwarded contract.
     let q = unsafe { qos_target(object, "dispatch_set_qos_class_fallback") };
     if valid_qos(qos_class, 0) {

@@ -1,6 +1,5 @@
-//! Generates `include/dispatch/dispatch.h` from the exported functions (cbindgen), and
-//! gives the shared library its SONAME, and compiles the one C file (`src/ffi/debug_shim.c`:
-//! the variadic `dispatch_debug`, which stable Rust cannot define).
+//! Generates `include/dispatch/dispatch.h` from the exported functions (cbindgen), compiles
+//! the C shims (`src/ffi/shims/`), and gives the shared library its SONAME.
 //!
 //! The header is checked in. It is rewritten only when its content changes, so a stale
 //! checked-in header shows up as a diff (`make check` fails on it).
@@ -13,7 +12,18 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdispatch.so");
 
-    cc::Build::new().file("src/ffi/debug_shim.c").warnings_into_errors(true).compile("dispatch_debug_shim");
+    // The exports stable Rust cannot define (variadic functions), one small C file each.
+    println!("cargo:rerun-if-changed=src/ffi/shims");
+    cc::Build::new()
+        .file("src/ffi/shims/log.c")
+        .file("src/ffi/shims/debug.c")
+        .warnings(true)
+        .extra_warnings(true)
+        .compile("dispatch_shims");
+    // rustc's version script exports only Rust items (and hides the rest); a second script,
+    // merged with it by the linker, exports the shims' names too.
+    let map = crate_dir.join("src/ffi/shims/exports.map");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
     let bindings = cbindgen::Builder::new()

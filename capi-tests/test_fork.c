@@ -4,6 +4,7 @@
  * was draining at the fork aborts when the child uses it; the parent carries on.
  */
 #include "check.h"
+#include <dispatch/private.h>
 
 static atomic_int counter;
 static atomic_int parent_timer_fires;

@@ -42,6 +42,8 @@ mod sync;
 #[cfg(not(loom))]
 mod sys;
 #[cfg(not(loom))]
+mod threads;
+#[cfg(not(loom))]
 mod time;
 
 /// Under loom only the lock-free protocols are compiled, against loom's atomics.

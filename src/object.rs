@@ -25,6 +25,12 @@ const MAGIC_MASK: usize = 0xffff_ffff_0000_0000;
 /// Tag of a [`Forwarder`].
 pub const FORWARD_TAG: usize = OBJECT_MAGIC | 0xf0f0;
 
+/// Whether `word`, the first word of some object, is a dispatch object's tag (or a
+/// forwarder's): never a user-space pointer, whose high half is zero.
+pub fn is_object_tag(word: usize) -> bool {
+    word & MAGIC_MASK == OBJECT_MAGIC
+}
+
 /// What an object is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -126,6 +132,23 @@ impl Header {
         let prev = self.xref.fetch_add(1, Ordering::Relaxed);
         if prev <= 0 {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Resurrection of an object");
+        }
+    }
+
+    /// `_os_object_retain_with_resurrect`: a client reference even after the client's count
+    /// reached zero, for a runtime that still holds an internal reference (the client
+    /// references together hold an internal one again, as they did before).
+    pub fn retain_with_resurrect(&self) {
+        if self.is_immortal() {
+            return;
+        }
+        // Relaxed: as for `retain`; the caller's internal reference keeps the object alive.
+        let prev = self.xref.fetch_add(1, Ordering::Relaxed);
+        if prev < 0 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Resurrection of an overreleased object");
+        }
+        if prev == 0 {
+            self.retain_internal();
         }
     }
 

@@ -238,8 +238,6 @@ int _dispatch_get_main_queue_handle_4CF(void);
 
 int _dispatch_get_main_queue_port_4CF(void);
 
-bool _dispatch_is_fork_of_multithreaded_parent(void);
-
 void _dispatch_main_queue_callback_4CF(void *_msg);
 
 dispatch_queue_t _dispatch_runloop_root_queue_create_4CF(const char *label, unsigned long flags);
@@ -283,12 +281,6 @@ void dispatch_async_and_wait(dispatch_queue_t queue, dispatch_block_t block);
 void dispatch_async_and_wait_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
 
 void dispatch_async_f(dispatch_queue_t queue, void *context, dispatch_function_t work);
-
-void dispatch_atfork_child(void);
-
-void dispatch_atfork_parent(void);
-
-void dispatch_atfork_prepare(void);
 
 #if defined(__BLOCKS__)
 void dispatch_barrier_async(dispatch_queue_t queue, dispatch_block_t block);
@@ -661,7 +653,7 @@ dispatch_qos_class_t qos_class_self(void);
 }  // extern "C"
 #endif  // __cplusplus
 
-/* dispatch_debug is variadic: defined in C and reached through a Rust tail jump. */
+/* dispatch_debug is variadic: defined in C (src/ffi/shims/debug.c), which stable Rust cannot. */
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -82,7 +82,7 @@ pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (*mu
         } else {
             qos::current()
         };
-        if d.flags & ENFORCE_QOS_CLASS != 0 || q.qos == 0 {
+        if d.flags & ENFORCE_QOS_CLASS != 0 || q.honours_item_qos() {
             run_qos = block_qos;
         }
     }
@@ -90,7 +90,7 @@ pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (*mu
     // SAFETY: freshly allocated and ours.
     unsafe { (*c).qos = run_qos };
     let target = match q.flavor {
-        Flavor::Root(index) if run_qos != 0 && rank_of_qos(run_qos) > rank_of_qos(q.qos) => {
+        Flavor::Root(index) if run_qos != 0 && rank_of_qos(run_qos) > rank_of_qos(q.qos()) => {
             root_queue(rank_of_qos(run_qos), index % 2 == 1)
         }
         _ => q,

@@ -70,6 +70,7 @@ pub(crate) fn try_event_thread() -> std::io::Result<&'static EventThread> {
     }
     let et = EventThread { epoll: Epoll::new()?, wake: EventFd::new()? };
     et.epoll.add_readable(et.wake.fd(), TOKEN_WAKE)?;
+    crate::threads::will_start_thread();
     crate::sys::thread::spawn(c"dispatch-event", crate::sys::thread::SERVICE_STACK_SIZE, run)?;
     Ok(EVENT_THREAD.get_or_init(|| et))
 }

@@ -6,7 +6,6 @@
 pub mod block;
 pub mod block_runtime;
 pub mod data;
-pub mod fork;
 pub mod group;
 pub mod io;
 pub mod object;

@@ -125,37 +125,18 @@ pub unsafe extern "C" fn dispatch_set_target_queue(object: dispatch_object_t, qu
 pub type va_list = sys::VaListArg;
 
 extern "C" {
-    /// `debug_shim.c`: the variadic body of `dispatch_debug` (hidden in the library).
-    fn _dispatch_debug_variadic();
+    /// `shims/debug.c` (variadic, so C). Exported by `shims/exports.map`.
+    fn dispatch_debug(object: dispatch_object_t, message: *const c_char, ...);
 }
 
-/// `dispatch_debug(object, message, ...)`: a tail jump to the C definition in
-/// `debug_shim.c`. The symbol is defined here, not in C, because a cdylib exports only the
-/// symbols Rust defines (rustc's version script makes every other one local); the jump
-/// leaves every argument register and the stack as the caller set them (on x86_64 also
-/// `al`, the count of vector registers a variadic callee reads), so the C function sees
-/// the original call. Declared by hand in the header (cbindgen.toml) with its `...`.
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn dispatch_debug() {
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-    core::arch::naked_asm!("jmp {0}", sym _dispatch_debug_variadic);
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!("b {0}", sym _dispatch_debug_variadic);
-    #[cfg(target_arch = "riscv64")]
-    core::arch::naked_asm!("tail {0}", sym _dispatch_debug_variadic);
-}
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "riscv64"
-)))]
-compile_error!("dispatch_debug: add this architecture's tail-jump instruction");
+/// Makes the linker keep `shims/debug.c`: nothing in the library calls `dispatch_debug`,
+/// and an archive member no one references is not linked in.
+#[used]
+static KEEP_DISPATCH_DEBUG: unsafe extern "C" fn(dispatch_object_t, *const c_char, ...) = dispatch_debug;
 
 /// `dispatch_debugv`: writes `dispatch_debug: <message>: <object description>` and a
 /// newline to standard error in one write (`crate::debug` describes the object).
-/// `dispatch_debug` (variadic, so defined in C: `debug_shim.c`) forwards here.
+/// `dispatch_debug` (variadic, so defined in C: `shims/debug.c`) forwards here.
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_debugv(object: dispatch_object_t, message: *const c_char, ap: va_list) {
     // SAFETY: the client passes a dispatch object; `resolve` checks its tag.

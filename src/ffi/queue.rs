@@ -85,7 +85,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_autorelease_frequency(
     if frequency > 2 {
         return core::ptr::null_mut();
     }
-    // There are no autorelease pools on Linux; the frequency is kept for completeness.
+    // WORK_ITEM brackets each item with the runtime's pool hooks (`queue/autorelease.rs`).
     QueueAttr { autorelease_frequency: frequency as u8, ..a }.intern() as *const QueueAttr
         as dispatch_queue_attr_t
 }
@@ -141,9 +141,9 @@ pub unsafe extern "C" fn dispatch_queue_get_qos_class(
     let q = unsafe { queue_arg(queue, "dispatch_queue_get_qos_class") };
     if !relative_priority_ptr.is_null() {
         // SAFETY: the client passes NULL or a writable int.
-        unsafe { *relative_priority_ptr = q.relative_priority };
+        unsafe { *relative_priority_ptr = q.relative_priority() };
     }
-    q.qos
+    q.qos()
 }
 
 #[no_mangle]
@@ -218,7 +218,11 @@ pub unsafe extern "C" fn dispatch_assert_queue_barrier(queue: dispatch_queue_t) 
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_assert_queue_barrier") };
     let s = q.state.load();
-    let exclusive = q.is_serial() || (s & state::IN_BARRIER != 0 && state::owner(s) == frames::thread_id());
+    // A concurrent queue narrowed to width 1 (dispatch_queue_set_width) runs one item at a
+    // time: each acts as a barrier, as in the reference.
+    let exclusive = q.is_serial()
+        || q.state.width_limit() == 1
+        || (s & state::IN_BARRIER != 0 && state::owner(s) == frames::thread_id());
     if !on_queue(q) || !exclusive {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: Block was expected to act as a barrier on queue [{}]",

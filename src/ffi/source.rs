@@ -50,6 +50,7 @@ source_types! {
     _dispatch_source_type_data_or => DataOr,
     _dispatch_source_type_data_replace => DataReplace,
     _dispatch_source_type_timer => Timer,
+    _dispatch_source_type_interval => Interval,
     _dispatch_source_type_read => Read,
     _dispatch_source_type_write => Write,
     _dispatch_source_type_signal => Signal,
@@ -295,7 +296,7 @@ pub unsafe extern "C" fn dispatch_source_set_timer(
 ) {
     // SAFETY: the client passes a source.
     let s = unsafe { source_arg(source, "dispatch_source_set_timer") };
-    if !s.kind.is_timer() {
+    if s.kind != SourceKind::Timer {
         sys::abort_with_message(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_source_set_timer called on a source that is not a timer",
         );

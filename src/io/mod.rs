@@ -168,7 +168,22 @@ use core::sync::atomic::Ordering::SeqCst;
 
 static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
 
-const CHUNK: usize = 64 * 1024;
+/// Default bytes per read step (and a sixteenth of a write step).
+const DEFAULT_CHUNK: usize = 64 * 1024;
+static CHUNK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(DEFAULT_CHUNK);
+
+/// The I/O step size now (`_dispatch_iocntl(DISPATCH_IOCNTL_CHUNK_PAGES)` changes it).
+fn chunk() -> usize {
+    // Relaxed: a tuning value; any value read is a valid step size.
+    CHUNK.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// `_dispatch_iocntl(DISPATCH_IOCNTL_CHUNK_PAGES, n)`: later read steps read at most `bytes`
+/// (write steps sixteen times that). Operations already started keep their step size.
+pub fn set_chunk_size(bytes: usize) {
+    // Relaxed: see `chunk`.
+    CHUNK.store(bytes.max(1), core::sync::atomic::Ordering::Relaxed);
+}
 
 fn new_op(kind: OpKind, handler: Arc<Callback>, single: bool) -> Op {
     Op { kind, handler, pending: Vec::new(), last_delivery: 0, single }
@@ -372,7 +387,7 @@ impl Channel {
                     if *remaining == 0 {
                         return Ok(true);
                     }
-                    let want = (*remaining).min(CHUNK).min(self.high_water.load(SeqCst));
+                    let want = (*remaining).min(chunk()).min(self.high_water.load(SeqCst));
                     let at =
                         (self.io_type == IoType::Random).then_some(self.entry.initial_offset() + *offset);
                     // Read straight into the undelivered bytes.
@@ -405,7 +420,7 @@ impl Channel {
                         return Ok(true);
                     }
                     let (mapped, bytes) = d.map();
-                    let len = (d.size() - *written).min(CHUNK * 16);
+                    let len = (d.size() - *written).min(chunk() * 16);
                     // SAFETY: the mapped buffer holds `d.size()` bytes while `mapped` lives.
                     let slice = unsafe { core::slice::from_raw_parts(bytes.add(*written), len) };
                     let at =

@@ -153,6 +153,7 @@ impl Pool {
                 Err(now) => n = now,
             }
         }
+        crate::threads::will_start_thread();
         self.ensure_monitor();
         let spawned =
             sys::thread::spawn(c"dispatch-worker", sys::thread::WORKER_STACK_SIZE, || POOL.worker_main());

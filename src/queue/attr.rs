@@ -19,6 +19,9 @@ pub struct QueueAttr {
     pub concurrent: bool,
     pub inactive: bool,
     pub autorelease_frequency: u8,
+    /// `dispatch_queue_attr_make_with_overcommit`: 0 as the kind decides (serial queues
+    /// target an overcommit root, concurrent ones do not), 1 overcommit, 2 not.
+    pub overcommit: u8,
     pub qos: u32,
     pub relative_priority: i32,
 }
@@ -29,6 +32,7 @@ impl QueueAttr {
         concurrent: false,
         inactive: false,
         autorelease_frequency: 0,
+        overcommit: 0,
         qos: 0,
         relative_priority: 0,
     };
@@ -48,6 +52,14 @@ impl QueueAttr {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Invalid queue attribute");
         }
         a
+    }
+
+    /// Whether a queue made with this attribute targets an overcommit root by default.
+    pub fn overcommit(&self) -> bool {
+        match self.overcommit {
+            0 => !self.concurrent,
+            o => o == 1,
+        }
     }
 
     /// The canonical `'static` copy of this combination.

@@ -77,8 +77,11 @@ pub unsafe fn run_root_item(root: &Queue, item: *mut Item) {
 pub unsafe fn run_continuation(item: *mut Item) {
     // SAFETY: per the contract, we own this allocation.
     let c = unsafe { Box::from_raw(item as *mut Continuation) };
+    // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
+    let pool = super::autorelease::begin();
     // SAFETY: the client promised `func` may be called with `ctxt`.
     crate::qos::with_raised(c.qos, || unsafe { (c.func)(c.ctxt) });
+    super::autorelease::end(pool);
     // SAFETY: a continuation with a group entered it and holds a reference on it.
     if let Some(group) = unsafe { c.group.as_ref() } {
         group.leave();

@@ -11,6 +11,7 @@
 //! chain, on a pool worker (see `drain.rs`).
 
 pub mod attr;
+pub mod autorelease;
 pub mod continuation;
 pub mod drain;
 pub mod forked;
@@ -28,7 +29,7 @@ use crate::object::{Header, Kind, ObjectVTable};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
 use core::ffi::{c_char, c_void, CStr};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
 use list::ItemList;
 use state::{QueueState, Wake};
@@ -64,9 +65,12 @@ pub struct Queue {
     label: *const c_char,
     owns_label: bool,
     pub flavor: Flavor,
-    /// QoS class from the creation attribute (0 = unspecified) and relative priority.
-    pub qos: u32,
-    pub relative_priority: i32,
+    /// QoS class from the creation attribute (0 = unspecified) and relative priority;
+    /// `dispatch_set_qos_class*` may change them while the queue is inactive.
+    qos: AtomicU32,
+    relative_priority: AtomicI32,
+    /// What the SPI setters changed after creation (label, QoS floor/fallback, hooks).
+    pub(crate) spi: QueueSpi,
     specifics: Mutex<Vec<Specific>>,
     /// `Flavor::RunLoop` only: the eventfd its run loop polls.
     pub(crate) port: Option<crate::sys::EventFd>,
@@ -78,6 +82,50 @@ pub struct Queue {
 unsafe impl Sync for Queue {}
 // SAFETY: as above.
 unsafe impl Send for Queue {}
+
+/// Settings the private interfaces (`src/ffi/spi/queue.rs`) change after creation.
+///
+/// Relaxed everywhere: the QoS settings are written only while the queue is inactive and
+/// published by the activation (a SeqCst CAS of the state word); a concurrent reader sees
+/// either value, both of which are valid. The label is a pointer the client keeps alive.
+pub struct QueueSpi {
+    /// `dispatch_queue_set_label_nocopy`: the client's label (NULL: the creation label).
+    label: AtomicPtr<c_char>,
+    /// `dispatch_set_qos_class_floor`: the QoS class is a minimum, so a block's own
+    /// higher class is honoured (as when the queue has no class).
+    pub qos_floor: AtomicBool,
+    /// `dispatch_set_qos_class_fallback`: the class work runs at when the queue has none.
+    pub qos_fallback: AtomicU32,
+    /// `DISPATCH_AUTORELEASE_FREQUENCY_*` of the creation attribute, inherited from a
+    /// custom target when INHERIT: WORK_ITEM (1) brackets each item with the runtime's
+    /// autorelease-pool hooks (`_dispatch_begin_NSAutoReleasePool`).
+    pub autorelease_frequency: AtomicU8,
+}
+
+impl QueueSpi {
+    pub const fn new(autorelease_frequency: u8) -> QueueSpi {
+        QueueSpi {
+            label: AtomicPtr::new(core::ptr::null_mut()),
+            qos_floor: AtomicBool::new(false),
+            qos_fallback: AtomicU32::new(0),
+            autorelease_frequency: AtomicU8::new(autorelease_frequency),
+        }
+    }
+}
+
+/// Byte offsets inside a queue, for `dispatch_queue_offsets` (debuggers read them).
+pub mod layout {
+    use super::Queue;
+    use core::mem::offset_of;
+    /// The creation label pointer (`const char *`).
+    pub const LABEL: usize = offset_of!(Queue, label);
+    /// The width limit (`uint32_t`).
+    pub const WIDTH: usize = offset_of!(Queue, state) + super::state::WIDTH_LIMIT_OFFSET;
+    /// The target queue pointer.
+    pub const TARGET: usize = offset_of!(Queue, target);
+    /// The QoS class (`uint32_t`, a `dispatch_qos_class_t`).
+    pub const QOS: usize = offset_of!(Queue, qos);
+}
 
 pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
 
@@ -98,8 +146,9 @@ impl Queue {
             label: label.as_ptr(),
             owns_label: false,
             flavor,
-            qos,
-            relative_priority: 0,
+            qos: AtomicU32::new(qos),
+            relative_priority: AtomicI32::new(0),
+            spi: QueueSpi::new(0),
             specifics: Mutex::new(Vec::new()),
             port: None,
             workloop: None,
@@ -119,7 +168,13 @@ impl Queue {
                 t.header.retain_internal();
                 t as *const Queue
             }
-            None => root::default_target(attr.qos, !attr.concurrent),
+            None => root::default_target(attr.qos, attr.overcommit()),
+        };
+        // INHERIT (0) takes a custom target's frequency; the roots' is NEVER on Linux.
+        let autorelease_frequency = match (attr.autorelease_frequency, target) {
+            // SAFETY: `target` is a live queue we hold a reference on.
+            (0, t) => unsafe { (*t).spi.autorelease_frequency.load(Ordering::Relaxed) },
+            (f, _) => f,
         };
         let q = Box::new(Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
@@ -130,8 +185,9 @@ impl Queue {
             label,
             owns_label,
             flavor: Flavor::Custom,
-            qos: attr.qos,
-            relative_priority: attr.relative_priority,
+            qos: AtomicU32::new(attr.qos),
+            relative_priority: AtomicI32::new(attr.relative_priority),
+            spi: QueueSpi::new(autorelease_frequency),
             specifics: Mutex::new(Vec::new()),
             port: None,
             workloop: None,
@@ -176,7 +232,61 @@ impl Queue {
     }
 
     pub fn label(&self) -> *const c_char {
-        self.label
+        // Acquire: pairs with the Release store of `set_label_nocopy` (the client's string
+        // is initialised before it is published).
+        let custom = self.spi.label.load(Ordering::Acquire);
+        if custom.is_null() {
+            self.label
+        } else {
+            custom
+        }
+    }
+
+    /// `dispatch_queue_set_label_nocopy`: the client keeps `label` alive for the queue's
+    /// life. The creation label (if owned) stays allocated until dispose, since a caller
+    /// of `dispatch_queue_get_label` may still be reading it.
+    pub fn set_label_nocopy(&self, label: *const c_char) {
+        // Release: see `label`.
+        self.spi.label.store(label as *mut c_char, Ordering::Release);
+    }
+
+    /// QoS class (0: unspecified) and relative priority.
+    pub fn qos(&self) -> u32 {
+        // Relaxed: see `QueueSpi`.
+        self.qos.load(Ordering::Relaxed)
+    }
+
+    pub fn relative_priority(&self) -> i32 {
+        // Relaxed: see `QueueSpi`.
+        self.relative_priority.load(Ordering::Relaxed)
+    }
+
+    /// Whether a submitted block's own QoS class counts instead of the queue's: the queue
+    /// has none, or its class is only a floor.
+    pub fn honours_item_qos(&self) -> bool {
+        // Relaxed: see `QueueSpi`.
+        self.qos() == 0 || self.spi.qos_floor.load(Ordering::Relaxed)
+    }
+
+    /// `dispatch_set_qos_class*` on an inactive custom queue: records the class and, when
+    /// the queue sits directly on a root queue (its default target), moves it to the root
+    /// of the class it now runs at (its class, else the fallback), keeping overcommit.
+    pub fn set_qos(&self, qos: u32, relative_priority: i32, floor: bool, fallback: Option<u32>) {
+        // Relaxed: see `QueueSpi`.
+        if let Some(f) = fallback {
+            self.spi.qos_fallback.store(f, Ordering::Relaxed);
+        } else {
+            self.qos.store(qos, Ordering::Relaxed);
+            self.relative_priority.store(relative_priority, Ordering::Relaxed);
+            self.spi.qos_floor.store(floor && qos != 0, Ordering::Relaxed);
+        }
+        let Some(Flavor::Root(index)) = self.target().map(|t| t.flavor) else { return };
+        let runs_at = match self.qos() {
+            0 => self.spi.qos_fallback.load(Ordering::Relaxed),
+            q => q,
+        };
+        let new = root::root_queue(root::rank_of_qos(runs_at), index % 2 == 1);
+        self.set_target(Some(new));
     }
 
     pub fn is_root(&self) -> bool {
@@ -187,9 +297,10 @@ impl Queue {
         self.flavor == Flavor::Main
     }
 
-    /// Exclusive queues run one item at a time: width 1.
+    /// Queues created serial run one item at a time, exclusively (a concurrent queue whose
+    /// width was set to 1 still drains by width units: see `state.rs`).
     pub fn is_serial(&self) -> bool {
-        self.state.width_limit() == 1
+        self.state.is_serial()
     }
 
     /// The next queue down the hierarchy; `None` for root queues and the main queue.
@@ -234,7 +345,7 @@ impl Queue {
                 t.header.retain_internal();
                 t as *const Queue
             }
-            None => root::default_target(self.qos, self.is_serial()),
+            None => root::default_target(self.qos(), self.is_serial()),
         };
         // AcqRel: readers of the target see the new queue's initialised state.
         let old = self.target.swap(new_ptr as *mut Queue, Ordering::AcqRel);

@@ -13,7 +13,7 @@ use crate::queue::item::{Item, ItemKind};
 use crate::queue::list::ItemList;
 use crate::sys::EventFd;
 use core::ffi::{c_char, CStr};
-use core::sync::atomic::AtomicPtr;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32};
 use std::sync::Mutex;
 
 /// Placeholder owner, as for the main queue: "bound to the run loop's thread".
@@ -35,8 +35,9 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
         label,
         owns_label,
         flavor: Flavor::RunLoop,
-        qos: 0,
-        relative_priority: 0,
+        qos: AtomicU32::new(0),
+        relative_priority: AtomicI32::new(0),
+        spi: super::QueueSpi::new(0),
         specifics: Mutex::new(Vec::new()),
         port: Some(port),
         workloop: None,

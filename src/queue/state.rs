@@ -32,9 +32,17 @@
 //! Every operation is SeqCst: the list's push (a swap on `tail`) and the state word form a
 //! Dekker-style pair (push-then-check-state against set-state-then-check-list), which needs
 //! a single total order over both locations.
+//!
+//! **Width limit.** How many width units non-barrier work may hold at once is a separate
+//! atomic beside the word, adjustable by `dispatch_queue_set_width`. Whether the queue is
+//! *serial* (drained exclusively) or *concurrent* (drained by handing out width units) is
+//! fixed at creation and never changes: every structural decision (drain mode, sync
+//! exclusivity, which width units an item holds) is made from that, so changing the limit
+//! while items are in flight cannot strand a unit. A concurrent queue whose limit is 1
+//! still drains by width units; it just never hands out a second one.
 
-use crate::primitive::AtomicU64;
-use core::sync::atomic::Ordering::SeqCst;
+use crate::primitive::{AtomicU32, AtomicU64};
+use core::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 pub const OWNER_MASK: u64 = 0xffff_ffff;
 pub const WIDTH_SHIFT: u32 = 32;
@@ -94,21 +102,35 @@ pub enum BarrierStart {
 }
 
 #[derive(Debug)]
+#[repr(C)]
 pub struct QueueState {
     word: AtomicU64,
-    /// Width units available to non-barrier work (1 for serial queues).
-    width_limit: u32,
+    /// Width units available to non-barrier work (1 for serial queues); see the module doc.
+    width_limit: AtomicU32,
+    /// Created serial (width 1): drained exclusively for its whole life.
+    serial: bool,
 }
+
+/// Byte offset of the width limit (a `u32`) inside the state, for `dispatch_queue_offsets`.
+pub const WIDTH_LIMIT_OFFSET: usize = core::mem::offset_of!(QueueState, width_limit);
 
 impl QueueState {
     #[cfg(not(loom))]
     pub const fn new(initial: u64, width_limit: u32) -> QueueState {
-        QueueState { word: AtomicU64::new(initial), width_limit }
+        QueueState {
+            word: AtomicU64::new(initial),
+            width_limit: AtomicU32::new(width_limit),
+            serial: width_limit == 1,
+        }
     }
 
     #[cfg(loom)]
     pub fn new(initial: u64, width_limit: u32) -> QueueState {
-        QueueState { word: AtomicU64::new(initial), width_limit }
+        QueueState {
+            word: AtomicU64::new(initial),
+            width_limit: AtomicU32::new(width_limit),
+            serial: width_limit == 1,
+        }
     }
 
     pub fn load(&self) -> u64 {
@@ -116,7 +138,24 @@ impl QueueState {
     }
 
     pub fn width_limit(&self) -> u32 {
-        self.width_limit
+        // Relaxed: the limit is only a bound; either the old or the new value is a valid
+        // one to apply (see `set_width_limit`), and the word's SeqCst CASs order the rest.
+        self.width_limit.load(Relaxed)
+    }
+
+    /// Whether the queue was created serial (the drain mode never changes afterwards).
+    pub fn is_serial(&self) -> bool {
+        self.serial
+    }
+
+    /// `dispatch_queue_set_width` on a concurrent queue: from now on at most `limit`
+    /// (1..=[`WIDTH_MAX`]) units are handed out. Units already held are returned as usual;
+    /// a lower limit only stops new reservations until the count falls below it.
+    pub fn set_width_limit(&self, limit: u32) {
+        debug_assert!(!self.serial);
+        // Relaxed: see `width_limit`; the caller runs as a barrier of the queue, and the
+        // SeqCst end of that barrier publishes the value to the next drainer anyway.
+        self.width_limit.store(limit.clamp(1, WIDTH_MAX), Relaxed);
     }
 
     fn update(&self, mut f: impl FnMut(u64) -> Option<u64>) -> Result<u64, u64> {
@@ -135,7 +174,7 @@ impl QueueState {
         !is_suspended_or_inactive(s)
             && s & (ENQUEUED | PENDING_BARRIER | IN_BARRIER) == 0
             && owner(s) == 0
-            && width(s) < self.width_limit
+            && width(s) < self.width_limit()
     }
 
     /// Barrier sync fast path: idle → `IN_BARRIER | tid`.
@@ -156,7 +195,7 @@ impl QueueState {
     /// Width sync fast path: one more width unit while nothing is queued or exclusive.
     pub fn try_reserve_sync_width(&self) -> bool {
         let blocked = OWNER_MASK | IN_BARRIER | ENQUEUED | DIRTY | INACTIVE | PENDING_BARRIER | SUSPEND_MASK;
-        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit).then_some(s + WIDTH_ONE)).is_ok()
+        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit()).then_some(s + WIDTH_ONE)).is_ok()
     }
 
     /// Called by the producer whose push made the list non-empty (and by anyone who makes
@@ -227,7 +266,7 @@ impl QueueState {
     /// The owner of a concurrent queue's drain lock reserves width for an item it sends
     /// off to run in parallel. Fails at the width limit.
     pub fn reserve_drain_width(&self) -> bool {
-        self.update(|s| (width(s) < self.width_limit).then_some(s + WIDTH_ONE)).is_ok()
+        self.update(|s| (width(s) < self.width_limit()).then_some(s + WIDTH_ONE)).is_ok()
     }
 
     /// Returns a width unit. When it was the last one and a barrier is pending, the same
@@ -382,6 +421,21 @@ mod tests {
         assert_eq!(b.release_width(), Wake::Nothing);
         assert_eq!(b.release_width(), Wake::Enqueue, "the last release enqueues the pending barrier");
         assert_eq!(b.load(), ENQUEUED);
+    }
+
+    #[test]
+    fn width_limit_bounds_reservations_and_keeps_the_drain_mode() {
+        let st = QueueState::new(0, WIDTH_MAX);
+        st.set_width_limit(2);
+        assert!(st.reserve_drain_width() && st.reserve_drain_width());
+        assert!(!st.reserve_drain_width(), "a third unit past the limit");
+        st.set_width_limit(1);
+        assert_eq!(st.release_width(), Wake::Nothing);
+        assert!(!st.reserve_drain_width(), "one unit still held at limit 1");
+        assert_eq!(st.release_width(), Wake::Nothing);
+        assert!(st.reserve_drain_width());
+        assert!(!st.is_serial(), "a narrowed concurrent queue still drains by units");
+        assert!(QueueState::new(0, 1).is_serial());
     }
 
     #[test]

@@ -99,7 +99,10 @@ fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
         if !holds_none && frames::holds(l) {
             let s = l.state.load();
             let held_exclusively = s & super::state::IN_BARRIER != 0 && super::state::owner(s) == tid;
-            if exclusive || held_exclusively {
+            // A concurrent level narrowed to width 1 has no unit to spare for us: the one
+            // in use is ours (dispatch_queue_set_width).
+            let no_spare_width = l.state.width_limit() == 1;
+            if exclusive || held_exclusively || no_spare_width {
                 return true;
             }
         }

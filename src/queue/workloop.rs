@@ -79,7 +79,7 @@ impl Workloop {
             // SAFETY: the kind says so.
             ItemKind::Continuation => unsafe { (*(item as *const Continuation)).qos },
             // SAFETY: a queue item is the `item` field of an enqueued queue.
-            ItemKind::Queue => unsafe { queue_of_item(item) }.qos,
+            ItemKind::Queue => unsafe { queue_of_item(item) }.qos(),
             ItemKind::SyncWaiter => 0,
         };
         let qos = match qos {

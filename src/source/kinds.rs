@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | DATA_ADD / OR / REPLACE | none (`dispatch_source_merge_data`) | sum / or / last |
 //! | TIMER | an entry in the event thread's timer heap (`timer.rs`) | fires since last delivery |
+//! | INTERVAL | a TIMER set at creation: every `handle` ms (or 1/60 s frames), phase-aligned | fires since last delivery |
 //! | READ / WRITE | a private `dup` of the fd in epoll, one-shot, re-armed after each delivery | bytes readable (FIONREAD) / writable estimate |
 //! | SIGNAL | a counting `sigaction` handler that wakes the event thread's eventfd | deliveries since last delivery |
 //! | PROC | a pidfd in epoll | `DISPATCH_PROC_EXIT` (the only event Linux reports) |
@@ -36,6 +37,8 @@ pub const VNODE_LINK: u64 = 0x10;
 pub const VNODE_RENAME: u64 = 0x20;
 const VNODE_MASK: usize = 0x1ff;
 const TIMER_STRICT: usize = 0x1;
+/// `DISPATCH_INTERVAL_UI_ANIMATION`: the interval counts animation frames (1/60 s).
+pub const INTERVAL_UI_ANIMATION: usize = 0x20;
 const MEMORYPRESSURE_MASK: usize = 0x37;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +47,8 @@ pub enum SourceKind {
     DataOr,
     DataReplace,
     Timer,
+    /// `DISPATCH_SOURCE_TYPE_INTERVAL` (private): a timer whose interval is its handle.
+    Interval,
     Read,
     Write,
     Signal,
@@ -55,7 +60,7 @@ pub enum SourceKind {
 impl SourceKind {
     pub fn merge_rule(self) -> Merge {
         match self {
-            SourceKind::DataAdd | SourceKind::Timer | SourceKind::Signal => Merge::Add,
+            SourceKind::DataAdd | SourceKind::Timer | SourceKind::Interval | SourceKind::Signal => Merge::Add,
             SourceKind::DataOr | SourceKind::Proc | SourceKind::Vnode | SourceKind::MemoryPressure => {
                 Merge::Or
             }
@@ -63,8 +68,9 @@ impl SourceKind {
         }
     }
 
+    /// Whether the source fires from the timer heap (TIMER, INTERVAL).
     pub fn is_timer(self) -> bool {
-        self == SourceKind::Timer
+        matches!(self, SourceKind::Timer | SourceKind::Interval)
     }
 
     /// Whether an event with data 0 is still an event: readiness (0 bytes readable is
@@ -84,6 +90,7 @@ impl SourceKind {
         match self {
             SourceKind::DataAdd | SourceKind::DataOr | SourceKind::DataReplace => handle == 0 && mask == 0,
             SourceKind::Timer => handle == 0 && mask & !TIMER_STRICT == 0,
+            SourceKind::Interval => handle > 0 && mask & !INTERVAL_UI_ANIMATION == 0,
             SourceKind::Read | SourceKind::Write => mask == 0 && fd_ok(),
             SourceKind::Signal => mask == 0 && i32::try_from(handle).is_ok_and(sys::signal_can_be_watched),
             SourceKind::Proc => {

@@ -174,10 +174,13 @@ impl Source {
             timer: Mutex::new(timer::TimerConfig::default()),
             fork_epoch: crate::queue::forked::epoch(),
         });
+        if kind == SourceKind::Interval {
+            timer::set_interval(&source, handle, mask);
+        }
         Some(Box::into_raw(source))
     }
 
-    fn queue(&self) -> &Queue {
+    pub(crate) fn queue(&self) -> &Queue {
         // SAFETY: the source holds the client reference of its queue until dispose.
         unsafe { &*self.queue }
     }

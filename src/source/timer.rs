@@ -49,6 +49,25 @@ pub fn set(s: &Source, start: u64, interval: u64, _leeway: u64) {
     if !s.kind.is_timer() || s.is_cancelled() {
         return;
     }
+    configure(s, start, interval);
+}
+
+/// Nanoseconds in one animation frame (`DISPATCH_INTERVAL_UI_ANIMATION`: 1/60 s).
+const FRAME_NS: u64 = 1_000_000_000 / 60;
+
+/// An INTERVAL source, at creation: fires every `handle` milliseconds (or animation frames
+/// with `DISPATCH_INTERVAL_UI_ANIMATION` in `mask`), phase-aligned: its deadlines are the
+/// multiples of the interval on the uptime clock, so every interval source of the same
+/// interval fires at the same instants (the reference's `_dispatch_source_set_interval`).
+pub fn set_interval(s: &Source, handle: usize, mask: usize) {
+    let unit = if mask & super::kinds::INTERVAL_UI_ANIMATION != 0 { FRAME_NS } else { 1_000_000 };
+    let interval = (handle as u64).saturating_mul(unit);
+    let now = sys::now_ns(Clock::Monotonic);
+    let first = (now / interval).saturating_add(1).saturating_mul(interval);
+    configure(s, first, interval);
+}
+
+fn configure(s: &Source, start: u64, interval: u64) {
     let mut cfg = lock(s);
     cfg.generation += 1;
     cfg.parked = false;

@@ -96,6 +96,40 @@ pub fn cpu_count() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// CPUs configured in the system (`_SC_NPROCESSORS_CONF`): what the reference reports as
+/// both the logical and the physical CPU count on Linux.
+pub fn cpu_count_configured() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    if n > 0 {
+        n as usize
+    } else {
+        cpu_count()
+    }
+}
+
+/// The memory page size.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// `calloc`: zeroed memory of the C heap (freed with [`c_free`]); NULL when exhausted.
+pub fn c_calloc(size: usize) -> *mut c_void {
+    // SAFETY: calloc has no preconditions.
+    unsafe { libc::calloc(1, size) }
+}
+
+/// Gives up the CPU for a moment (a spin-wait that lasted too long).
+pub fn yield_now() {
+    std::thread::yield_now();
+}
+
 /// Sets the calling thread's nice value (Linux applies `setpriority` per thread).
 /// Returns `false` when refused (lowering nice needs privilege).
 pub fn set_thread_nice(nice: i32) -> bool {

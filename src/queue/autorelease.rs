@@ -1,0 +1,76 @@
+//! The autorelease-pool hooks: `_dispatch_begin_NSAutoReleasePool` and
+//! `_dispatch_end_NSAutoReleasePool`, function pointers an Objective-C or Swift runtime
+//! stores into the library's exported variables. Items of a queue whose autorelease
+//! frequency is `DISPATCH_AUTORELEASE_FREQUENCY_WORK_ITEM` run between `begin()` and
+//! `end(pool)`, as in the reference.
+//!
+//! The variables are plain C globals the program assigns. An executable that assigns one
+//! may hold it by copy relocation (gcc's PIE code does so for extern data), and then its
+//! copy, not the library's definition, is the live variable: so the address is looked up
+//! once in the global scope (`sys::global_symbol_address`) and cached. Per item the cost is
+//! two relaxed loads (the cached address, then the hook) while no hook is set.
+
+use super::frames;
+use crate::sys;
+use core::ffi::{c_void, CStr};
+use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+
+/// `DISPATCH_AUTORELEASE_FREQUENCY_WORK_ITEM`.
+pub const WORK_ITEM: u8 = 1;
+
+/// The live variables' addresses (null: not looked up yet). Relaxed: every lookup finds the
+/// same address, so a racing or repeated lookup stores the same value.
+static BEGIN: AtomicPtr<AtomicPtr<c_void>> = AtomicPtr::new(core::ptr::null_mut());
+static END: AtomicPtr<AtomicPtr<c_void>> = AtomicPtr::new(core::ptr::null_mut());
+
+fn hook(slot: &AtomicPtr<AtomicPtr<c_void>>, name: &CStr, own: &'static AtomicPtr<c_void>) -> *mut c_void {
+    let mut addr = slot.load(Relaxed);
+    if addr.is_null() {
+        let own = own as *const AtomicPtr<c_void>;
+        addr = sys::global_symbol_address(name).unwrap_or(own as *const c_void) as *mut AtomicPtr<c_void>;
+        slot.store(addr, Relaxed);
+    }
+    // SAFETY: `addr` is the exported pointer-sized variable (ours or the executable's copy
+    // of it), alive for the whole process. Relaxed: the program assigns the hook before it
+    // submits the work that should use it; the submission orders the two.
+    unsafe { (*addr).load(Relaxed) }
+}
+
+/// Before an item: pushes a pool if a begin hook is set and the current queue asks for a
+/// pool per item. Returns what `end` must be given.
+#[inline]
+pub fn begin() -> Option<*mut c_void> {
+    let f = hook(
+        &BEGIN,
+        c"_dispatch_begin_NSAutoReleasePool",
+        &crate::ffi::spi::runtime::_dispatch_begin_NSAutoReleasePool,
+    );
+    if f.is_null() {
+        return None;
+    }
+    let per_item = frames::current().is_some_and(|q| q.spi.autorelease_frequency.load(Relaxed) == WORK_ITEM);
+    if !per_item {
+        return None;
+    }
+    // SAFETY: the runtime stored a `void *(*)(void)` there.
+    let f: unsafe extern "C" fn() -> *mut c_void = unsafe { core::mem::transmute(f) };
+    // SAFETY: the hook's contract is to be called with no arguments.
+    Some(unsafe { f() })
+}
+
+/// After the item: pops the pool `begin` pushed.
+#[inline]
+pub fn end(pool: Option<*mut c_void>) {
+    let Some(pool) = pool else { return };
+    let f = hook(
+        &END,
+        c"_dispatch_end_NSAutoReleasePool",
+        &crate::ffi::spi::runtime::_dispatch_end_NSAutoReleasePool,
+    );
+    if !f.is_null() {
+        // SAFETY: the runtime stored a `void (*)(void *)` there.
+        let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(f) };
+        // SAFETY: called with the value its begin hook returned.
+        unsafe { f(pool) };
+    }
+}

@@ -4,12 +4,16 @@
  * tests/abi/not-yet-exported.txt, which must really be missing (the list only shrinks);
  * and no internal name leaks (every export is a reference name or has a dispatch/Blocks
  * prefix). A binary built against the reference that uses a missing name fails to start.
+ * And every exported data object is no larger than the reference's
+ * (tests/abi/reference-symbols.txt): a non-PIE program holds copy relocations of them with
+ * the reference's size.
  */
 #include "check.h"
 #include <dlfcn.h>
 
 #define MAX_NAMES 1024
 static char *ours[MAX_NAMES], *ref[MAX_NAMES], *pending[MAX_NAMES];
+static unsigned long our_size[MAX_NAMES];
 static int n_ours, n_ref, n_pending;
 
 static int read_list(const char *path, char **out)
@@ -40,13 +44,17 @@ int main(void)
     Dl_info info;
     CHECK(dladdr((void *)dispatch_async_f, &info) && info.dli_fname, "dladdr");
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", info.dli_fname);
+    snprintf(cmd, sizeof cmd, "nm -D -S --defined-only '%s'", info.dli_fname);
     FILE *p = popen(cmd, "r");
     CHECK(p != NULL, "popen nm");
     char line[512];
     while (fgets(line, sizeof line, p)) {
-        char addr[64], type[8], name[400];
-        if (sscanf(line, "%63s %7s %399s", addr, type, name) == 3) {
+        char addr[64], size[64], type[8], name[400];
+        if (sscanf(line, "%63s %63s %7s %399s", addr, size, type, name) == 4) {
+            CHECK(n_ours < MAX_NAMES, "too many exports");
+            our_size[n_ours] = strtoul(size, NULL, 16);
+            ours[n_ours++] = strdup(name);
+        } else if (sscanf(line, "%63s %7s %399s", addr, type, name) == 3) {
             CHECK(n_ours < MAX_NAMES, "too many exports");
             ours[n_ours++] = strdup(name);
         }
@@ -74,6 +82,23 @@ int main(void)
             ok = strncmp(ours[i], prefixes[k], strlen(prefixes[k])) == 0;
         if (!ok) { fprintf(stderr, "internal name exported: %s\n", ours[i]); bad++; }
     }
+    FILE *sizes = fopen("tests/abi/reference-symbols.txt", "r");
+    CHECK(sizes != NULL, "cannot open tests/abi/reference-symbols.txt");
+    int data_objects = 0;
+    while (fgets(line, sizeof line, sizes)) {
+        char name[400], kind[32];
+        unsigned long ref_size;
+        if (line[0] == '#' || sscanf(line, "%399s %31s %lu", name, kind, &ref_size) != 3 || strcmp(kind, "data"))
+            continue;
+        data_objects++;
+        for (int i = 0; i < n_ours; i++)
+            if (strcmp(ours[i], name) == 0 && our_size[i] > ref_size) {
+                fprintf(stderr, "data object %s is %lu bytes, the reference's %lu\n", name, our_size[i], ref_size);
+                bad++;
+            }
+    }
+    fclose(sizes);
+    CHECK(data_objects > 20, "only %d data objects in reference-symbols.txt", data_objects);
     CHECK(bad == 0, "%d export problems (see above)", bad);
     printf("%d exports, %d reference names, %d not yet exported\n", n_ours, n_ref, n_pending);
     OK("exports match the reference");

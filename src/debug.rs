@@ -10,7 +10,7 @@
 
 use crate::data::Data;
 use crate::object::{Header, Kind};
-use crate::queue::{state, Queue};
+use crate::queue::Queue;
 use crate::source::Source;
 use core::ffi::CStr;
 use std::fmt::Write;
@@ -36,15 +36,15 @@ pub fn describe(h: &Header) -> String {
         Kind::Queue => {
             // SAFETY: a queue's header is its first field.
             let q = unsafe { &*(h as *const Header as *const Queue) };
-            let word = q.state.load();
+            let word = q.state.snapshot();
             let _ = write!(
                 s,
                 " label=\"{}\" suspended={} width={}",
                 label_of(q),
-                state::suspend_count(word),
+                word.suspend_count(),
                 q.state.width_limit()
             );
-            if word & state::INACTIVE != 0 {
+            if word.is_inactive() {
                 s.push_str(" inactive");
             }
             match q.target() {

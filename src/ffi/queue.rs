@@ -8,7 +8,7 @@ use super::{
 use crate::object::Forwarder;
 use crate::queue::attr::QueueAttr;
 use crate::queue::main_queue::{self, MAIN_QUEUE};
-use crate::queue::{frames, root, state, Queue};
+use crate::queue::{frames, root, Queue};
 use crate::sys;
 use core::ffi::{c_char, c_int, c_void, CStr};
 
@@ -217,12 +217,10 @@ pub unsafe extern "C" fn dispatch_assert_queue(queue: dispatch_queue_t) {
 pub unsafe extern "C" fn dispatch_assert_queue_barrier(queue: dispatch_queue_t) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_assert_queue_barrier") };
-    let s = q.state.load();
+    let s = q.state.snapshot();
     // A concurrent queue narrowed to width 1 (dispatch_queue_set_width) runs one item at a
     // time: each acts as a barrier, as in the reference.
-    let exclusive = q.is_serial()
-        || q.state.width_limit() == 1
-        || (s & state::IN_BARRIER != 0 && state::owner(s) == frames::thread_id());
+    let exclusive = q.is_serial() || q.state.width_limit() == 1 || s.held_exclusively_by(frames::thread_id());
     if !on_queue(q) || !exclusive {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: Block was expected to act as a barrier on queue [{}]",

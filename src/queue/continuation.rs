@@ -108,6 +108,16 @@ pub struct SyncWaiter {
 }
 
 impl SyncWaiter {
+    /// The workloop hand-off, used by both sides (a drainer that reaches this waiter, and
+    /// a sync caller releasing a level whose next item it is): the drain lock, with
+    /// `IN_BARRIER`, becomes the waiter's thread's, then the waiter wakes and runs its
+    /// function on its own thread. The waiter lives on its caller's stack and may be gone
+    /// as soon as its event is set: the caller must not touch it afterwards.
+    pub fn hand_over(&self, state: &super::state::QueueState) {
+        state.hand_off_to(self.tid);
+        self.event.set();
+    }
+
     pub fn new(
         exclusive: bool,
         run_by_drainer: bool,

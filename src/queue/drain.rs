@@ -32,7 +32,7 @@
 use super::continuation::{Continuation, SyncWaiter};
 use super::frames;
 use super::item::{Item, ItemKind};
-use super::state::{is_suspended_or_inactive, BarrierStart, DrainStart, Wake};
+use super::state::{BarrierStart, DrainStart, Wake};
 use super::{enqueue_on_target, push, queue_of_item, Flavor, Queue};
 use crate::sys;
 
@@ -145,7 +145,7 @@ fn stopped_by_suspension(q: &Queue) -> bool {
         if level.is_root() {
             return false;
         }
-        if is_suspended_or_inactive(level.state.load()) {
+        if level.state.snapshot().is_suspended_or_inactive() {
             return true;
         }
         match level.target() {
@@ -189,8 +189,7 @@ fn drain_exclusive(q: &Queue) {
                 if w.run_by_drainer {
                     run_waiter_here(w);
                 } else {
-                    q.state.hand_off(w.tid, true);
-                    w.event.set();
+                    w.hand_over(&q.state);
                     return; // the lock is the waiter's now
                 }
             }
@@ -268,9 +267,8 @@ fn drain_parallel(q: &Queue, tid: u32) {
                         let _ = q.state.release_width();
                     }
                 } else if exclusive {
-                    q.state.hand_off(w.tid, true);
-                    w.event.set();
-                    return;
+                    w.hand_over(&q.state);
+                    return; // the lock is the waiter's now
                 } else {
                     w.event.set(); // the waiter holds the width unit and returns it
                 }
@@ -306,7 +304,7 @@ pub fn drain_thread_bound(q: &Queue) {
 /// Runs the first item of a thread-bound queue on this thread (the caller has pushed the
 /// queue's frame). Returns whether it ran one.
 pub fn run_one_thread_bound(q: &Queue) -> bool {
-    if is_suspended_or_inactive(q.state.load()) {
+    if q.state.snapshot().is_suspended_or_inactive() {
         return false;
     }
     let item = q.list.peek();

@@ -11,7 +11,7 @@
 //! thread under the id it had in an ancestor process (the forking thread keeps the queues
 //! it held across `fork`, under its old id).
 
-use super::{frames, state, Flavor, Queue};
+use super::{frames, Flavor, Queue};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::ffi::CStr;
@@ -71,7 +71,7 @@ fn check_in_forked_child(q: &Queue) {
     if q.flavor != Flavor::Custom {
         return; // root queues have no owner; the main queue's is a placeholder
     }
-    let owner = state::owner(q.state.load());
+    let owner = q.state.snapshot().owner();
     // Relaxed: written in the child handler, as above.
     let is_ancestor = |tid: u32| ANCESTOR_TIDS.iter().any(|t| t.load(Relaxed) == tid);
     if owner == 0 || owner == frames::thread_id() || is_ancestor(owner) || sys::thread_alive(owner) {
@@ -79,7 +79,7 @@ fn check_in_forked_child(q: &Queue) {
     }
     // A live owner may have unlocked (and its thread exited) since the first look: only a
     // dead owner that still holds the queue is a stranded one.
-    if state::owner(q.state.load()) != owner {
+    if q.state.snapshot().owner() != owner {
         return;
     }
     // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.

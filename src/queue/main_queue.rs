@@ -23,14 +23,10 @@ use crate::sys::{self, EventFd};
 use core::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-/// Placeholder owner: "bound to the main thread".
-const BOUND_OWNER: u64 = 1;
-
 pub static MAIN_QUEUE: Queue = Queue::new_static(
     c"com.apple.main-thread",
     Flavor::Main,
-    super::state::IN_BARRIER | BOUND_OWNER,
-    1,
+    super::state::QueueState::thread_bound(),
     super::root::QOS_USER_INTERACTIVE,
 );
 
@@ -92,7 +88,7 @@ pub fn callback_4cf() {
     // then look again, so the loop neither wakes for nothing nor misses a late item.
     if let Some(h) = handle {
         h.drain();
-        let runnable = !super::state::is_suspended_or_inactive(MAIN_QUEUE.state.load());
+        let runnable = !MAIN_QUEUE.state.snapshot().is_suspended_or_inactive();
         if runnable && !MAIN_QUEUE.list.is_empty() {
             h.signal();
         }
@@ -131,7 +127,7 @@ pub fn dispatch_main() -> ! {
     loop {
         let epoch = WAKE_EPOCH.load(Ordering::SeqCst);
         drain();
-        let runnable = !super::state::is_suspended_or_inactive(MAIN_QUEUE.state.load());
+        let runnable = !MAIN_QUEUE.state.snapshot().is_suspended_or_inactive();
         if runnable && !MAIN_QUEUE.list.is_empty() {
             continue;
         }

@@ -133,14 +133,13 @@ impl Queue {
     pub(crate) const fn new_static(
         label: &'static CStr,
         flavor: Flavor,
-        initial_state: u64,
-        width: u32,
+        state: QueueState,
         qos: u32,
     ) -> Queue {
         Queue {
             header: Header::new_immortal(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
-            state: QueueState::new(initial_state, width),
+            state,
             list: ItemList::new(),
             target: AtomicPtr::new(core::ptr::null_mut()),
             label: label.as_ptr(),
@@ -162,7 +161,6 @@ impl Queue {
             None => (c"".as_ptr(), false),
         };
         let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
-        let initial = if attr.inactive { state::INACTIVE } else { 0 };
         let target = match target {
             Some(t) => {
                 t.header.retain_internal();
@@ -179,7 +177,7 @@ impl Queue {
         let q = Box::new(Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
-            state: QueueState::new(initial, width),
+            state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
             list: ItemList::new(),
             target: AtomicPtr::new(target as *mut Queue),
             label,
@@ -433,11 +431,11 @@ impl Queue {
 unsafe fn xref_dispose(h: *const Header) {
     // SAFETY: the vtable is only installed on queues, whose header is the first field.
     let q = unsafe { &*(h as *const Queue) };
-    let s = q.state.load();
-    if s & state::INACTIVE != 0 {
+    let s = q.state.snapshot();
+    if s.is_inactive() {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
     }
-    if state::suspend_count(s) > 0 {
+    if s.suspend_count() > 0 {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
     }
 }

@@ -22,7 +22,12 @@ pub const ROOT_COUNT: usize = 12;
 
 macro_rules! root {
     ($label:literal, $index:expr, $qos:expr) => {
-        Queue::new_static($label, Flavor::Root($index), 0, super::state::WIDTH_MAX, $qos)
+        Queue::new_static(
+            $label,
+            Flavor::Root($index),
+            super::state::QueueState::idle(super::state::WIDTH_MAX),
+            $qos,
+        )
     };
 }
 

@@ -16,9 +16,6 @@ use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32};
 use std::sync::Mutex;
 
-/// Placeholder owner, as for the main queue: "bound to the run loop's thread".
-const BOUND_OWNER: u64 = 1;
-
 /// `_dispatch_runloop_root_queue_create_4CF`: `None` if the eventfd cannot be created.
 pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
     let port = EventFd::new().ok()?;
@@ -29,7 +26,7 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
     let q = Box::new(Queue {
         header: Header::new(Kind::Queue, &QUEUE_VTABLE),
         item: Item::new(ItemKind::Queue, 0),
-        state: state::QueueState::new(state::IN_BARRIER | BOUND_OWNER, 1),
+        state: state::QueueState::thread_bound(),
         list: ItemList::new(),
         target: AtomicPtr::new(core::ptr::null_mut()),
         label,
@@ -64,7 +61,7 @@ pub fn perform(q: &Queue) -> bool {
         port.drain();
     }
     frames::with_frame(q, || drain::run_one_thread_bound(q));
-    let more = !state::is_suspended_or_inactive(q.state.load()) && !q.list.is_empty();
+    let more = !q.state.snapshot().is_suspended_or_inactive() && !q.list.is_empty();
     if more {
         wake(q);
     }

@@ -13,19 +13,25 @@
 //! | 48     | `PENDING_BARRIER` | a barrier waits for `WIDTH` to drain to 0                       |
 //! | 49–63  | `SUSPEND`         | suspend count                                                  |
 //!
-//! The protocols, each a CAS loop below and each modelled with loom:
+//! The masks are private: other files see [`QueueState`]'s transitions, each named for
+//! what it does, and read the word only through a [`Snapshot`]'s questions
+//! (`is_suspended_or_inactive`, `held_exclusively_by`, ...). The protocols, each a CAS loop
+//! below and each modelled with loom:
 //!
 //! * **Barrier sync** (serial `dispatch_sync`, `dispatch_barrier_sync`): one CAS from the
-//!   idle value 0 to `IN_BARRIER | tid`, one CAS back ([`QueueState::unlock`]).
+//!   idle value 0 to `IN_BARRIER | tid` ([`QueueState::try_lock_exclusive`]), one CAS back
+//!   ([`QueueState::try_unlock_exclusive`], or [`QueueState::unlock`] if items arrived).
 //! * **Width sync** (`dispatch_sync` on a concurrent queue): one CAS adding a width unit
-//!   when nothing is queued, draining or pending.
+//!   when nothing is queued, draining or pending ([`QueueState::try_reserve_width`]).
 //! * **Wake-up**: a producer whose push made the list non-empty calls
 //!   [`QueueState::wakeup`]: if the drain lock is held it sets `DIRTY` (the owner will see
 //!   it when it tries to unlock), else it sets `ENQUEUED` and the caller puts the queue on
 //!   its target. [`QueueState::unlock`] fails while `DIRTY` is set, so a push is never
 //!   stranded between an owner's last look at the list and its unlock.
-//! * **Hand-off**: a drainer that reaches a sync waiter gives the drain lock to the waiter's
-//!   thread by rewriting `OWNER` ([`QueueState::hand_off`]), instead of unlocking.
+//! * **Hand-off**: a drainer that reaches a sync waiter, or a sync caller releasing a level
+//!   whose next item is one, gives the drain lock to the waiter's thread by rewriting
+//!   `OWNER` ([`QueueState::hand_off_to`]) instead of unlocking; both sides go through
+//!   `SyncWaiter::hand_over`.
 //! * **Suspend/resume/activate**: counts in the high bits; the transition to runnable
 //!   re-runs the wake-up when the list is non-empty.
 //!
@@ -44,32 +50,62 @@
 use crate::primitive::{AtomicU32, AtomicU64};
 use core::sync::atomic::Ordering::{Relaxed, SeqCst};
 
-pub const OWNER_MASK: u64 = 0xffff_ffff;
-pub const WIDTH_SHIFT: u32 = 32;
-pub const WIDTH_ONE: u64 = 1 << WIDTH_SHIFT;
-pub const WIDTH_MASK: u64 = 0xfff << WIDTH_SHIFT;
-pub const IN_BARRIER: u64 = 1 << 44;
-pub const ENQUEUED: u64 = 1 << 45;
-pub const DIRTY: u64 = 1 << 46;
-pub const INACTIVE: u64 = 1 << 47;
-pub const PENDING_BARRIER: u64 = 1 << 48;
-pub const SUSPEND_SHIFT: u32 = 49;
-pub const SUSPEND_ONE: u64 = 1 << SUSPEND_SHIFT;
-pub const SUSPEND_MASK: u64 = !0 << SUSPEND_SHIFT;
+const OWNER_MASK: u64 = 0xffff_ffff;
+const WIDTH_SHIFT: u32 = 32;
+const WIDTH_ONE: u64 = 1 << WIDTH_SHIFT;
+const WIDTH_MASK: u64 = 0xfff << WIDTH_SHIFT;
+const IN_BARRIER: u64 = 1 << 44;
+const ENQUEUED: u64 = 1 << 45;
+const DIRTY: u64 = 1 << 46;
+const INACTIVE: u64 = 1 << 47;
+const PENDING_BARRIER: u64 = 1 << 48;
+const SUSPEND_SHIFT: u32 = 49;
+const SUSPEND_ONE: u64 = 1 << SUSPEND_SHIFT;
+const SUSPEND_MASK: u64 = !0 << SUSPEND_SHIFT;
 /// Largest width of a concurrent queue (fits `WIDTH` with room for one more unit).
 pub const WIDTH_MAX: u32 = 0xffe;
 
-pub const fn owner(s: u64) -> u32 {
+const fn owner(s: u64) -> u32 {
     (s & OWNER_MASK) as u32
 }
-pub const fn width(s: u64) -> u32 {
+const fn width(s: u64) -> u32 {
     ((s & WIDTH_MASK) >> WIDTH_SHIFT) as u32
 }
-pub const fn suspend_count(s: u64) -> u32 {
+const fn suspend_count(s: u64) -> u32 {
     (s >> SUSPEND_SHIFT) as u32
 }
-pub const fn is_suspended_or_inactive(s: u64) -> bool {
+const fn is_suspended_or_inactive(s: u64) -> bool {
     s & (SUSPEND_MASK | INACTIVE) != 0
+}
+
+/// A value of the word read once, asked through named questions: no code outside this
+/// file sees the bit layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot(u64);
+
+impl Snapshot {
+    /// Suspended, or created inactive and not yet activated: no item may start.
+    pub const fn is_suspended_or_inactive(self) -> bool {
+        is_suspended_or_inactive(self.0)
+    }
+    pub const fn is_inactive(self) -> bool {
+        self.0 & INACTIVE != 0
+    }
+    pub const fn suspend_count(self) -> u32 {
+        suspend_count(self.0)
+    }
+    /// The thread holding the drain lock (0: none).
+    pub const fn owner(self) -> u32 {
+        owner(self.0)
+    }
+    /// Whether thread `tid` holds the queue exclusively (serial item, barrier, sync).
+    pub const fn held_exclusively_by(self, tid: u32) -> bool {
+        self.0 & IN_BARRIER != 0 && owner(self.0) == tid
+    }
+    /// Width units in use.
+    pub const fn width(self) -> u32 {
+        width(self.0)
+    }
 }
 
 /// What a caller must do after a state transition.
@@ -114,9 +150,32 @@ pub struct QueueState {
 /// Byte offset of the width limit (a `u32`) inside the state, for `dispatch_queue_offsets`.
 pub const WIDTH_LIMIT_OFFSET: usize = core::mem::offset_of!(QueueState, width_limit);
 
+/// Owner value of a thread-bound queue's word (main queue, run-loop queues): never a real
+/// tid, so no drainer or sync caller ever takes it.
+const BOUND_OWNER: u64 = 1;
+
 impl QueueState {
+    /// An idle queue of `width_limit` units (1: serial).
     #[cfg(not(loom))]
-    pub const fn new(initial: u64, width_limit: u32) -> QueueState {
+    pub const fn idle(width_limit: u32) -> QueueState {
+        QueueState::new(0, width_limit)
+    }
+
+    /// A queue created inactive (`dispatch_activate` makes it runnable).
+    #[cfg(not(loom))]
+    pub const fn inactive(width_limit: u32) -> QueueState {
+        QueueState::new(INACTIVE, width_limit)
+    }
+
+    /// A thread-bound queue (main queue, run-loop queues): permanently held exclusively
+    /// by a placeholder owner, so only the bound thread drains it.
+    #[cfg(not(loom))]
+    pub const fn thread_bound() -> QueueState {
+        QueueState::new(IN_BARRIER | BOUND_OWNER, 1)
+    }
+
+    #[cfg(not(loom))]
+    const fn new(initial: u64, width_limit: u32) -> QueueState {
         QueueState {
             word: AtomicU64::new(initial),
             width_limit: AtomicU32::new(width_limit),
@@ -125,7 +184,7 @@ impl QueueState {
     }
 
     #[cfg(loom)]
-    pub fn new(initial: u64, width_limit: u32) -> QueueState {
+    fn new(initial: u64, width_limit: u32) -> QueueState {
         QueueState {
             word: AtomicU64::new(initial),
             width_limit: AtomicU32::new(width_limit),
@@ -133,8 +192,13 @@ impl QueueState {
         }
     }
 
-    pub fn load(&self) -> u64 {
+    fn load(&self) -> u64 {
         self.word.load(SeqCst)
+    }
+
+    /// The word as it is now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot(self.load())
     }
 
     pub fn width_limit(&self) -> u32 {
@@ -178,7 +242,7 @@ impl QueueState {
     }
 
     /// Barrier sync fast path: idle → `IN_BARRIER | tid`.
-    pub fn try_acquire_barrier_sync(&self, tid: u32) -> bool {
+    pub fn try_lock_exclusive(&self, tid: u32) -> bool {
         self.word.compare_exchange(0, IN_BARRIER | tid as u64, SeqCst, SeqCst).is_ok()
     }
 
@@ -188,12 +252,12 @@ impl QueueState {
     /// a push whose wake-up comes after this CAS finds the queue idle and enqueues it.
     ///
     /// [`unlock`]: QueueState::unlock
-    pub fn try_release_barrier_sync(&self, tid: u32) -> bool {
+    pub fn try_unlock_exclusive(&self, tid: u32) -> bool {
         self.word.compare_exchange(IN_BARRIER | tid as u64, 0, SeqCst, SeqCst).is_ok()
     }
 
     /// Width sync fast path: one more width unit while nothing is queued or exclusive.
-    pub fn try_reserve_sync_width(&self) -> bool {
+    pub fn try_reserve_width(&self) -> bool {
         let blocked = OWNER_MASK | IN_BARRIER | ENQUEUED | DIRTY | INACTIVE | PENDING_BARRIER | SUSPEND_MASK;
         self.update(|s| (s & blocked == 0 && width(s) < self.width_limit()).then_some(s + WIDTH_ONE)).is_ok()
     }
@@ -324,15 +388,10 @@ impl QueueState {
         }
     }
 
-    /// Gives the drain lock (and `IN_BARRIER` when `exclusive`) to thread `tid`.
-    pub fn hand_off(&self, tid: u32, exclusive: bool) {
-        let _ = self.update(|s| {
-            let mut new = (s & !OWNER_MASK) | tid as u64;
-            if exclusive {
-                new |= IN_BARRIER;
-            }
-            Some(new)
-        });
+    /// The holder of the drain lock gives it, with `IN_BARRIER`, to thread `tid` (a sync
+    /// waiter: see `SyncWaiter::hand_over`, the one caller).
+    pub fn hand_off_to(&self, tid: u32) {
+        let _ = self.update(|s| Some((s & !OWNER_MASK) | tid as u64 | IN_BARRIER));
     }
 
     /// `dispatch_suspend`. Returns `false` when the count would overflow.
@@ -377,9 +436,9 @@ mod tests {
     #[test]
     fn barrier_sync_is_one_cas_each_way() {
         let st = QueueState::new(0, 1);
-        assert!(st.try_acquire_barrier_sync(42));
+        assert!(st.try_lock_exclusive(42));
         assert_eq!(st.load(), IN_BARRIER | 42);
-        assert!(!st.try_acquire_barrier_sync(7));
+        assert!(!st.try_lock_exclusive(7));
         assert_eq!(st.unlock(|| true), Wake::Nothing);
         assert_eq!(st.load(), 0);
     }
@@ -387,7 +446,7 @@ mod tests {
     #[test]
     fn wakeup_marks_dirty_while_owned_and_unlock_then_enqueues() {
         let st = QueueState::new(0, 1);
-        assert!(st.try_acquire_barrier_sync(5));
+        assert!(st.try_lock_exclusive(5));
         assert_eq!(st.wakeup(), Wake::Nothing);
         assert_eq!(st.load() & DIRTY, DIRTY);
         assert_eq!(st.unlock(|| false), Wake::Enqueue);
@@ -410,14 +469,14 @@ mod tests {
     fn sync_readers_share_width_of_a_concurrent_target() {
         let (c, b) = (QueueState::new(0, WIDTH_MAX), QueueState::new(0, WIDTH_MAX));
         for _ in 0..2 {
-            assert!(c.try_reserve_sync_width());
-            assert!(b.try_reserve_sync_width());
+            assert!(c.try_reserve_width());
+            assert!(b.try_reserve_width());
         }
         assert_eq!((width(c.load()), width(b.load())), (2, 2));
         // A barrier of the target now waits for both readers.
         assert_eq!(b.start_drain(9, false), DrainStart::Acquired);
         assert_eq!(b.start_barrier(9), BarrierStart::Pending);
-        assert!(!b.try_reserve_sync_width(), "a pending barrier holds off new readers");
+        assert!(!b.try_reserve_width(), "a pending barrier holds off new readers");
         assert_eq!(b.release_width(), Wake::Nothing);
         assert_eq!(b.release_width(), Wake::Enqueue, "the last release enqueues the pending barrier");
         assert_eq!(b.load(), ENQUEUED);
@@ -441,7 +500,7 @@ mod tests {
     #[test]
     fn barrier_waits_for_width() {
         let st = QueueState::new(0, WIDTH_MAX);
-        assert!(st.try_reserve_sync_width());
+        assert!(st.try_reserve_width());
         assert_eq!(st.wakeup(), Wake::Enqueue);
         assert_eq!(st.start_drain(9, false), DrainStart::Acquired);
         assert_eq!(st.start_barrier(9), BarrierStart::Pending);
@@ -471,7 +530,7 @@ mod loom_tests {
             let st = Arc::new(QueueState::new(0, 1));
             let inside = Arc::new(AtomicUsize::new(0));
             let run = |tid: u32, st: Arc<QueueState>, inside: Arc<AtomicUsize>| {
-                while !st.try_acquire_barrier_sync(tid) {
+                while !st.try_lock_exclusive(tid) {
                     loom::thread::yield_now();
                 }
                 assert_eq!(inside.fetch_add(1, SeqCst), 0);
@@ -518,7 +577,7 @@ mod loom_tests {
     fn push_racing_unlock_never_strands_an_item() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            assert!(st.try_acquire_barrier_sync(1));
+            assert!(st.try_lock_exclusive(1));
             push_races_release(st, Arc::new(ItemList::new()), |st, list| st.unlock(|| list.is_empty()));
         });
     }
@@ -528,9 +587,9 @@ mod loom_tests {
     fn push_racing_fast_release_never_strands_an_item() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            assert!(st.try_acquire_barrier_sync(1));
+            assert!(st.try_lock_exclusive(1));
             push_races_release(st, Arc::new(ItemList::new()), |st, list| {
-                if st.try_release_barrier_sync(1) {
+                if st.try_unlock_exclusive(1) {
                     Wake::Nothing
                 } else {
                     st.unlock(|| list.is_empty())
@@ -550,7 +609,7 @@ mod loom_tests {
             let st = Arc::new(QueueState::new(0, 1));
             let list = Arc::new(ItemList::new());
             let first = Arc::new(Item::new(ItemKind::Continuation, 0));
-            assert!(st.try_acquire_barrier_sync(1));
+            assert!(st.try_lock_exclusive(1));
             // SAFETY: the item is pushed once and outlives the model.
             assert!(unsafe { list.push(&*first as *const Item as *mut Item) });
             assert_eq!(st.wakeup(), Wake::Nothing);
@@ -569,7 +628,7 @@ mod loom_tests {
     fn width_release_wakes_pending_barrier() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, WIDTH_MAX));
-            assert!(st.try_reserve_sync_width());
+            assert!(st.try_reserve_width());
             assert_eq!(st.wakeup(), Wake::Enqueue);
             assert_eq!(st.start_drain(1, false), DrainStart::Acquired);
             let releaser = {
@@ -612,8 +671,8 @@ mod loom_tests {
             let reader = {
                 let (c, b, readers, barriers) = (c.clone(), b.clone(), readers.clone(), barriers.clone());
                 loom::thread::spawn(move || {
-                    assert!(c.try_reserve_sync_width());
-                    while !b.try_reserve_sync_width() {
+                    assert!(c.try_reserve_width());
+                    while !b.try_reserve_width() {
                         loom::thread::yield_now();
                     }
                     readers.fetch_add(1, SeqCst);
@@ -674,7 +733,7 @@ mod loom_tests {
             while released.load(SeqCst) == 0 {
                 loom::thread::yield_now();
             }
-            if st.try_reserve_sync_width() {
+            if st.try_reserve_width() {
                 assert_eq!(barrier_done.load(SeqCst), 1, "a width sync ran ahead of a pending barrier");
                 let _ = st.release_width();
             }

@@ -19,7 +19,6 @@
 use super::continuation::{SyncWaiter, WorkFn};
 use super::drain::{drains_in_parallel, release_width, unlock};
 use super::item::{Item, ItemKind};
-use super::state;
 use super::{frames, main_queue, push, Flavor, Queue};
 use crate::sys;
 use core::ffi::c_void;
@@ -50,9 +49,9 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
             q,
             |tid| {
                 if exclusive {
-                    q.state.try_acquire_barrier_sync(tid)
+                    q.state.try_lock_exclusive(tid)
                 } else {
-                    q.state.try_reserve_sync_width()
+                    q.state.try_reserve_width()
                 }
             },
             // SAFETY: the client promised `func` may be called with `ctxt`.
@@ -60,7 +59,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
             |tid| {
                 if !exclusive {
                     release_width(q);
-                } else if !q.state.try_release_barrier_sync(tid) {
+                } else if !q.state.try_unlock_exclusive(tid) {
                     release_exclusive(q); // items arrived meanwhile
                 }
             },
@@ -97,8 +96,7 @@ fn waits_for_itself(q: &Queue, exclusive: bool, tid: u32) -> bool {
             Flavor::Custom => {}
         }
         if !holds_none && frames::holds(l) {
-            let s = l.state.load();
-            let held_exclusively = s & super::state::IN_BARRIER != 0 && super::state::owner(s) == tid;
+            let held_exclusively = l.state.snapshot().held_exclusively_by(tid);
             // A concurrent level narrowed to width 1 has no unit to spare for us: the one
             // in use is ours (dispatch_queue_set_width).
             let no_spare_width = l.state.width_limit() == 1;
@@ -147,11 +145,8 @@ fn run_at_level(
         }
         Flavor::Custom => {}
     }
-    let acquired = if exclusive {
-        level.state.try_acquire_barrier_sync(tid)
-    } else {
-        level.state.try_reserve_sync_width()
-    };
+    let acquired =
+        if exclusive { level.state.try_lock_exclusive(tid) } else { level.state.try_reserve_width() };
     if !acquired {
         let run_by_drainer = and_wait && core::ptr::eq(current, level);
         let w = SyncWaiter::new(exclusive, run_by_drainer, func, ctxt, current, tid);
@@ -182,11 +177,10 @@ fn release_exclusive(level: &Queue) {
     if !head.is_null() && unsafe { (*head).kind } == ItemKind::SyncWaiter {
         // SAFETY: the kind says so; the waiter is parked until its event is set.
         let w = unsafe { &*(head as *const SyncWaiter) };
-        if w.exclusive && !w.run_by_drainer && !state::is_suspended_or_inactive(level.state.load()) {
+        if w.exclusive && !w.run_by_drainer && !level.state.snapshot().is_suspended_or_inactive() {
             // SAFETY: `head` is the item `peek` returned.
             unsafe { level.list.pop(head) };
-            level.state.hand_off(w.tid, true);
-            w.event.set();
+            w.hand_over(&level.state);
             return;
         }
     }

@@ -31,7 +31,7 @@ use crate::blocks::runtime;
 use crate::object::{Header, Kind, ObjectVTable};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
-use crate::queue::{self, state, Queue};
+use crate::queue::{self, Queue};
 use crate::sys;
 use coalesce::Coalescer;
 use core::ffi::c_void;
@@ -264,8 +264,8 @@ impl Source {
 
     /// `dispatch_resume`: activates a source that was never activated, else resumes it.
     pub fn resume(&self) {
-        let s = self.queue().state.load();
-        if s & state::INACTIVE != 0 && state::suspend_count(s) == 0 {
+        let s = self.queue().state.snapshot();
+        if s.is_inactive() && s.suspend_count() == 0 {
             self.activate();
         } else {
             self.queue().resume();
@@ -434,11 +434,11 @@ unsafe extern "C" fn cancel_item(ctxt: *mut c_void) {
 unsafe fn xref_dispose(h: *const Header) {
     // SAFETY: installed only on sources, whose header is the first field.
     let s = unsafe { &*(h as *const Source) };
-    let st = s.queue().state.load();
-    if st & state::INACTIVE != 0 {
+    let st = s.queue().state.snapshot();
+    if st.is_inactive() {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
     }
-    if state::suspend_count(st) > 0 {
+    if st.suspend_count() > 0 {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
     }
     let mandatory = s.handlers.lock().unwrap_or_else(|e| e.into_inner()).cancel_is_mandatory;

@@ -82,7 +82,7 @@ unsafe fn qos_target<'a>(object: dispatch_object_t, what: &str) -> &'a Queue {
             "BUG IN CLIENT OF LIBDISPATCH: {what} called on invalid object type"
         ))
     };
-    if q.flavor != Flavor::Custom || q.state.load() & state::INACTIVE == 0 {
+    if q.flavor != Flavor::Custom || !q.state.snapshot().is_inactive() {
         sys::abort_with_message(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch queue/source property setter called after activation",
         );

@@ -13,7 +13,7 @@
 //! | threads | [`thread`] | `spawn` (signal mask, stack size), `gettid`, nice, timer slack, `/proc` state, liveness, CPUs |
 //! | signals | [`signal`] | the counting handler (`sigaction`, chained), which signals can be watched, the thread mask |
 //! | descriptors | [`fd`] | `OwnedFd`, dup, flags, `EventFd`, pidfd, inotify |
-//! | files | [`file`] | open, read/write at an offset, stat, seek, readiness estimates |
+//! | files | [`file`](mod@file) | open, read/write at an offset, stat, seek, readiness estimates |
 //! | process | [`process`] | pid, other processes' existence and exit status, fork handlers, symbol lookup |
 //! | memory | [`mem`] | the C heap, `munmap`, page size |
 //! | abort | [`abort`] | `BUG IN CLIENT` aborts, stderr lines, `va_list` formatting |

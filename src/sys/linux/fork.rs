@@ -1,8 +1,8 @@
-//! The Linux calls behind `fork` support: the `pthread_atfork` registration, a liveness
-//! test for a thread id, and replacing an inherited descriptor with a fresh one under the
-//! same number.
+//! `fork` support on Linux: the `pthread_atfork` registrations, and replacing an inherited
+//! epoll or eventfd with a fresh one under the same descriptor number (`dup3`).
 
-use super::{Epoll, EventFd};
+use super::fd::EventFd;
+use super::poll::Epoll;
 use std::io;
 
 /// Registers the three `fork` handlers: `prepare` runs in the parent before `fork`,
@@ -14,12 +14,10 @@ pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern 
     unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
 }
 
-/// Whether `tid` is a thread of this process. In a forked child the parent's threads are
-/// not: `tgkill` with signal 0 checks existence within our thread group without sending.
-pub fn thread_alive(tid: u32) -> bool {
-    // SAFETY: signal 0 sends nothing; the call only checks that the thread exists.
-    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as libc::pid_t, 0) };
-    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+/// Registers `f` to run in the child after `fork` (to drop per-thread caches).
+pub fn on_fork_child(f: extern "C" fn()) {
+    // SAFETY: registering a handler has no memory preconditions.
+    unsafe { libc::pthread_atfork(None, None, Some(f)) };
 }
 
 /// Makes descriptor number `target` refer to `fresh`'s open file instead of the one it

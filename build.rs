@@ -37,7 +37,8 @@ fn main() {
     bindings.write(&mut generated);
     let out = crate_dir.join("include/dispatch/generated/functions.h");
     if std::fs::read(&out).ok().as_deref() != Some(&generated[..]) {
-        std::fs::create_dir_all(out.parent().expect("has a parent")).expect("include/dispatch/generated is writable");
+        std::fs::create_dir_all(out.parent().expect("has a parent"))
+            .expect("include/dispatch/generated is writable");
         std::fs::write(&out, &generated).expect("include/dispatch/generated/functions.h is writable");
     }
 }

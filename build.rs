@@ -1,8 +1,10 @@
-//! Generates `include/dispatch/dispatch.h` from the exported functions (cbindgen), compiles
-//! the C shims (`src/ffi/shims/`), and gives the shared library its SONAME.
+//! Generates `include/dispatch/generated/functions.h`, the prototypes of the exported
+//! functions (cbindgen; everything else in the headers is hand-written C, see
+//! `include/dispatch/dispatch.h`), compiles the C shims (`src/ffi/shims/`), and gives the
+//! shared library its SONAME.
 //!
-//! The header is checked in. It is rewritten only when its content changes, so a stale
-//! checked-in header shows up as a diff (`make check` fails on it).
+//! The generated file is checked in. It is rewritten only when its content changes, so a
+//! stale checked-in file shows up as a diff (`make check` fails on it).
 
 use std::path::PathBuf;
 
@@ -33,9 +35,10 @@ fn main() {
         .expect("cbindgen can read the exported functions");
     let mut generated = Vec::new();
     bindings.write(&mut generated);
-    let out = crate_dir.join("include/dispatch/dispatch.h");
+    let out = crate_dir.join("include/dispatch/generated/functions.h");
     if std::fs::read(&out).ok().as_deref() != Some(&generated[..]) {
-        std::fs::create_dir_all(out.parent().expect("has a parent")).expect("include/dispatch is writable");
-        std::fs::write(&out, &generated).expect("include/dispatch/dispatch.h is writable");
+        std::fs::create_dir_all(out.parent().expect("has a parent"))
+            .expect("include/dispatch/generated is writable");
+        std::fs::write(&out, &generated).expect("include/dispatch/generated/functions.h is writable");
     }
 }

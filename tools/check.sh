@@ -21,6 +21,10 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --lib loom 2>&1 | tee "$log/loom" | grep -E '^(test |test result|error|failures)' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+echo "== headers (each included alone, C99/C11/C++11/C++17; generated file holds prototypes only)"
+tools/check_headers.sh 2>&1 | tee "$log/headers" | grep -v '^PASS'
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 echo "== C API tests"
 capi-tests/run.sh target/release 2>&1 | tee "$log/capi"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -30,8 +34,10 @@ for f in "$log/unit" "$log/loom"; do
   while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
     sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$f")
 done
-read -r p q < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log/capi" | tail -n 1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${q:-0}))
+for f in "$log/headers" "$log/capi"; do
+  read -r p q < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$f" | tail -n 1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${q:-0}))
+done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a suite that did not even run
 echo "total: $passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

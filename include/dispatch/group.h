@@ -1,1 +1,17 @@
-#include <dispatch/dispatch.h>
+/*
+ * dispatch/group.h: dispatch_group_t. Its functions are in the generated prototypes.
+ *
+ * Hand-written C. The header layout is described in dispatch/dispatch.h.
+ */
+/* First and outside the guard: see dispatch/object.h. */
+#include <dispatch/generated/functions.h>
+
+#ifndef __DISPATCH_GROUP__
+#define __DISPATCH_GROUP__
+
+#include <dispatch/base.h>
+#include <dispatch/object.h>
+
+DISPATCH_DECL(dispatch_group);
+
+#endif /* __DISPATCH_GROUP__ */

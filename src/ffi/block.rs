@@ -1,7 +1,8 @@
 //! The block variants of the dispatch API and `dispatch/block.h`. Every function here is
 //! declared in the header only under `__BLOCKS__` (the `blocks` feature maps to it in
-//! cbindgen.toml); `dispatch_apply` and `dispatch_once` are hand-declared there because
-//! their block types have no typedef (and `dispatch_once` has an inline fast path).
+//! cbindgen.toml); `dispatch_apply` and `dispatch_once` are hand-declared in queue.h and
+//! once.h because their block types have no typedef (and `dispatch_once` has an inline
+//! fast path).
 
 use super::group::group_arg;
 use super::{

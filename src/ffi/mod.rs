@@ -24,8 +24,8 @@ use crate::queue::Queue;
 use crate::sys;
 use core::ffi::c_void;
 
-// The C types. Their C definitions are hand-written in the header prelude
-// (cbindgen.toml): these aliases only give cbindgen the right names to print.
+// The C types. Their C definitions are hand-written in the topic headers
+// (include/dispatch/*.h): these aliases only give cbindgen the right names to print.
 /// C's `intptr_t` and `uintptr_t` (the reference headers' spelling).
 pub type intptr_t = isize;
 pub type uintptr_t = usize;

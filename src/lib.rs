@@ -9,6 +9,9 @@
 
 mod primitive;
 
+#[cfg(test)]
+mod layers;
+
 #[cfg(not(loom))]
 mod apply;
 #[cfg(not(loom))]
@@ -55,6 +58,7 @@ mod queue {
 }
 #[cfg(loom)]
 mod pool {
+    pub mod job;
     pub mod sleepers;
 }
 #[cfg(loom)]

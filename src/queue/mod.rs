@@ -469,7 +469,7 @@ pub fn enqueue_on_target(q: &Queue) {
 /// Appends an item to `q` and makes sure someone will run it.
 pub fn push(q: &Queue, item: *mut Item) {
     match q.flavor {
-        Flavor::Root(index) => crate::pool::push(index as usize, item),
+        Flavor::Root(index) => crate::pool::push(index as usize, item, root::run_pool_item),
         Flavor::Main => {
             // SAFETY: the item is exclusively ours until the main thread pops it.
             if unsafe { q.list.push(item) } {

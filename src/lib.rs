@@ -33,6 +33,8 @@ mod io;
 #[cfg(not(loom))]
 mod object;
 #[cfg(not(loom))]
+mod park;
+#[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]
 mod qos;

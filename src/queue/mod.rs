@@ -127,7 +127,17 @@ pub mod layout {
     pub const QOS: usize = offset_of!(Queue, qos);
 }
 
-pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+pub(crate) static QUEUE_VTABLE: ObjectVTable =
+    ObjectVTable { xref_dispose, dispose, async_f: Some(async_f_to_header) };
+
+/// [`async_f`] for the object layer, which knows the queue by its header.
+///
+/// # Safety
+/// `h` is the header of a live queue (`Queue` is `repr(C)` with the header first).
+unsafe fn async_f_to_header(h: *const Header, ctxt: *mut c_void, func: WorkFn) {
+    // SAFETY: per the contract.
+    async_f(unsafe { &*(h as *const Queue) }, ctxt, func)
+}
 
 impl Queue {
     pub(crate) const fn new_static(
@@ -442,7 +452,7 @@ unsafe fn xref_dispose(h: *const Header) {
     }
 }
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: as in `xref_dispose`; no reference remains, so we own the allocation.
     let q = unsafe { Box::from_raw(h as *mut Queue) };
     let specs = core::mem::take(&mut *q.specifics.lock().unwrap_or_else(|e| e.into_inner()));
@@ -456,7 +466,7 @@ unsafe fn dispose(h: *const Header) -> *const Queue {
         drop(unsafe { std::ffi::CString::from_raw(q.label as *mut c_char) });
     }
     // The finalizer runs on the target; hand our reference on it to the caller.
-    q.target.load(Ordering::Acquire)
+    q.target.load(Ordering::Acquire).cast()
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.

@@ -134,7 +134,7 @@ unsafe impl Sync for Source {}
 // SAFETY: as above.
 unsafe impl Send for Source {}
 
-static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 impl Source {
     /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects, or
@@ -452,12 +452,12 @@ unsafe fn xref_dispose(h: *const Header) {
     s.cancel();
 }
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: no reference remains, so we own the allocation.
     let s = unsafe { Box::from_raw(h as *mut Source) };
     let target = s.queue().target().map_or(core::ptr::null(), |t| {
         t.header.retain_internal();
-        t as *const Queue
+        &t.header as *const Header
     });
     // SAFETY: the source held its queue's client reference.
     unsafe { s.queue().header.release() };

@@ -14,6 +14,7 @@ pub mod attr;
 pub mod autorelease;
 pub mod continuation;
 pub mod drain;
+mod event_target;
 pub mod forked;
 pub mod frames;
 pub mod item;

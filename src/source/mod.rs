@@ -463,3 +463,27 @@ unsafe fn dispose(h: *const Header) -> *const Header {
     unsafe { s.queue().header.release() };
     target
 }
+/// What the event thread (below this layer) calls: readiness, signal counts, timer fires,
+/// and the internal reference each timer heap entry holds.
+impl crate::event::Target for Source {
+    fn on_ready(&self) {
+        Source::on_ready(self);
+    }
+
+    fn on_signal(&self, n: u32) {
+        Source::on_signal(self, n);
+    }
+
+    fn timer_fired(&self, generation: u64, deadline: u64) {
+        Source::timer_fired(self, generation, deadline);
+    }
+
+    fn retain_for_timer(&self) {
+        self.header.retain_internal();
+    }
+
+    unsafe fn release_for_timer(&self) {
+        // SAFETY: the caller owns the reference `retain_for_timer` took.
+        unsafe { self.header.release_internal() };
+    }
+}

@@ -1,9 +1,10 @@
 //! A libdispatch (Grand Central Dispatch) for Linux, exported as a C ABI.
 //!
-//! Layers, bottom up (see `docs/ARCHITECTURE.md`):
-//! `sys` (syscalls) → `sync` (futex event, semaphore, group, once) → `queue` (state word,
-//! item lists, drain, sync) and `pool` (workers serving the root queues) → `event`
-//! (timers) → `apply`, `time` → `ffi` (the exported C functions).
+//! Layers, bottom up (see `docs/ARCHITECTURE.md`; checked by `layers.rs`): `sys`
+//! (syscalls) → primitives (`primitive`, `time`, `park`, `qos`, `threads`) → `pool`
+//! (type-erased jobs) and `event` (type-erased targets) → objects and queues (`object`,
+//! `queue`, `sync`, `apply`) → `source`, `data`, `io`, `blocks`, `debug`, `benchmark`,
+//! `fork` → `ffi` (the exported C functions).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code))]
 

@@ -9,9 +9,9 @@
 //!
 //! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
 
+use crate::park::Event;
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, frames, root, sync, Queue};
-use crate::sync::event::Event;
 use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -1,13 +1,17 @@
 //! A libdispatch (Grand Central Dispatch) for Linux, exported as a C ABI.
 //!
-//! Layers, bottom up (see `docs/ARCHITECTURE.md`):
-//! `sys` (syscalls) → `sync` (futex event, semaphore, group, once) → `queue` (state word,
-//! item lists, drain, sync) and `pool` (workers serving the root queues) → `event`
-//! (timers) → `apply`, `time` → `ffi` (the exported C functions).
+//! Layers, bottom up (see `docs/ARCHITECTURE.md`; checked by `layers.rs`): `sys`
+//! (syscalls) → primitives (`primitive`, `time`, `park`, `qos`, `threads`) → `pool`
+//! (type-erased jobs) and `event` (type-erased targets) → objects and queues (`object`,
+//! `queue`, `sync`, `apply`) → `source`, `data`, `io`, `blocks`, `debug`, `benchmark`,
+//! `fork` → `ffi` (the exported C functions).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code))]
 
 mod primitive;
+
+#[cfg(test)]
+mod layers;
 
 #[cfg(not(loom))]
 mod apply;
@@ -29,6 +33,8 @@ mod fork;
 mod io;
 #[cfg(not(loom))]
 mod object;
+#[cfg(not(loom))]
+mod park;
 #[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]
@@ -55,6 +61,7 @@ mod queue {
 }
 #[cfg(loom)]
 mod pool {
+    pub mod job;
     pub mod sleepers;
 }
 #[cfg(loom)]

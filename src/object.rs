@@ -69,9 +69,16 @@ const IMMORTAL: i32 = i32::MAX / 2;
 pub struct ObjectVTable {
     /// Called when the client's last reference goes; may abort on a client bug.
     pub xref_dispose: unsafe fn(*const Header),
-    /// Frees the object; returns the queue its finalizer must run on (retained).
-    pub dispose: unsafe fn(*const Header) -> *const crate::queue::Queue,
+    /// Frees the object; returns the header of the queue its finalizer must run on
+    /// (retained), or null.
+    pub dispose: unsafe fn(*const Header) -> *const Header,
+    /// Queues only: submits `f(ctxt)` to the queue with this header. Objects name the queue
+    /// their finalizer runs on by header alone, so this layer never names queues.
+    pub async_f: Option<AsyncFn>,
 }
+
+/// Submits a function to the queue whose header is given (`queue::async_f`, type-erased).
+pub type AsyncFn = unsafe fn(*const Header, *mut c_void, unsafe extern "C" fn(*mut c_void));
 
 #[repr(C)]
 pub struct Header {
@@ -201,12 +208,16 @@ impl Header {
         if finalizer != 0 && !context.is_null() && !target.is_null() {
             // SAFETY: the finalizer was stored from a valid `dispatch_function_t`.
             let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(finalizer) };
-            // SAFETY: `target` is a live queue the disposed object held a reference on.
-            unsafe { crate::queue::async_f(&*target, context, f) };
+            // SAFETY: `target` is a live queue the disposed object held a reference on; a
+            // queue's vtable has `async_f`.
+            unsafe {
+                let submit = (*target).vtable.async_f.expect("a finalizer target is a queue");
+                submit(target, context, f)
+            };
         }
         if !target.is_null() {
             // SAFETY: the reference `dispose` handed over.
-            unsafe { (*target).header.release_internal() };
+            unsafe { (*target).release_internal() };
         }
     }
 

@@ -189,7 +189,7 @@ pub unsafe fn create(flags: u64, qos: Option<(u32, i32)>, block: *const c_void) 
     }
     let value = DispatchBlock {
         layout: BlockLayout {
-            isa: ptr::addr_of!(crate::ffi::block_runtime::_NSConcreteMallocBlock) as *const c_void,
+            isa: ptr::addr_of!(runtime::_NSConcreteMallocBlock) as *const c_void,
             flags: AtomicI32::new(NEEDS_FREE | HAS_COPY_DISPOSE | HAS_SIGNATURE | 1),
             reserved: 0,
             invoke: SPECIAL_INVOKE as *const c_void,

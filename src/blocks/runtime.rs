@@ -19,6 +19,27 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
+// The class objects are defined here, where the runtime that reads them lives, and
+// re-exported by the C surface (`ffi/block_runtime.rs`), so this layer never names it.
+
+/// A class object: clang's code takes the address of these as a block's `isa`. 256 bytes,
+/// the size the reference exports (a copy relocation in a non-PIE program has that size).
+#[repr(C, align(8))]
+pub struct BlockClass([u8; 256]);
+
+#[no_mangle]
+pub static _NSConcreteStackBlock: BlockClass = BlockClass([0; 256]);
+#[no_mangle]
+pub static _NSConcreteMallocBlock: BlockClass = BlockClass([0; 256]);
+#[no_mangle]
+pub static _NSConcreteGlobalBlock: BlockClass = BlockClass([0; 256]);
+#[no_mangle]
+pub static _NSConcreteAutoBlock: BlockClass = BlockClass([0; 256]);
+#[no_mangle]
+pub static _NSConcreteFinalizingBlock: BlockClass = BlockClass([0; 256]);
+#[no_mangle]
+pub static _NSConcreteWeakBlockVariable: BlockClass = BlockClass([0; 256]);
+
 /// Adds one reference unless the count is latched. Returns the new count field.
 fn latching_increment(flags: &AtomicI32) -> i32 {
     // Relaxed load: the CAS below validates it. AcqRel-free increments are fine for
@@ -285,7 +306,7 @@ pub unsafe fn object_dispose(object: *const c_void, flags: i32) {
 fn malloc_block_isa() -> *const c_void {
     // The exported class object (the C ABI names it); compared by nobody, kept for
     // debuggers and for code that prints `isa`.
-    core::ptr::addr_of!(crate::ffi::block_runtime::_NSConcreteMallocBlock) as *const c_void
+    core::ptr::addr_of!(_NSConcreteMallocBlock) as *const c_void
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ unsafe impl Sync for Data {}
 // SAFETY: as above.
 unsafe impl Send for Data {}
 
-static DATA_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+static DATA_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 /// `dispatch_data_empty`.
 pub static EMPTY: Data = Data {
@@ -298,7 +298,7 @@ fn run_destructor(buffer: *const u8, size: usize, destructor: Destructor) {
 
 unsafe fn xref_dispose(_h: *const Header) {}
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: installed only on data objects; no reference remains.
     let d = unsafe { Box::from_raw(h as *mut Data) };
     let Data { size, shape, map_cache, .. } = *d;
@@ -315,5 +315,5 @@ unsafe fn dispose(h: *const Header) -> *const Queue {
             }
         }
     }
-    root::default_queue() // finalizers of data objects run on the default queue (immortal)
+    &root::default_queue().header // finalizers of data objects run on the default queue (immortal)
 }

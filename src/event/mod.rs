@@ -17,9 +17,36 @@
 //! wakes the thread to re-evaluate. When that timerfd cannot be had (the descriptor table
 //! is full), wall timers fall back to a relative timeout taken from the wall clock, capped
 //! at one second, so a jump is noticed within a second.
+//!
+//! The event thread knows what it delivers to only as a [`Target`]: sources (and, for
+//! `dispatch_after`, queues) implement it in their own layers, above this one.
 
 pub mod registry;
 pub mod timer;
+
+/// A function submitted at a deadline (`dispatch_function_t`).
+pub type WorkFn = unsafe extern "C" fn(*mut core::ffi::c_void);
+
+/// Something the event thread delivers to: a registered descriptor or signal, or a timer
+/// heap entry. Implemented by sources (`source/mod.rs`) and queues (`queue/event_target.rs`)
+/// so this layer names neither; every call is one indirect call through the vtable.
+pub trait Target: Sync {
+    /// The descriptor registered under this target's token is ready.
+    fn on_ready(&self) {}
+    /// `n` deliveries of a signal this target registered for were counted.
+    fn on_signal(&self, _n: u32) {}
+    /// A timer heap entry armed with `generation` fired at `deadline`.
+    fn timer_fired(&self, _generation: u64, _deadline: u64) {}
+    /// A `dispatch_after` entry fired: submit `func(ctxt)` (queues).
+    fn submit(&self, _ctxt: *mut core::ffi::c_void, _func: WorkFn) {}
+    /// Takes the internal reference a timer heap entry holds.
+    fn retain_for_timer(&self);
+    /// Drops the reference [`Target::retain_for_timer`] took.
+    ///
+    /// # Safety
+    /// The caller owns one such reference.
+    unsafe fn release_for_timer(&self);
+}
 
 use crate::sys::{Epoll, EventFd};
 use core::cell::Cell;

@@ -5,12 +5,19 @@
 //! the source nor will it again, which is what lets a cancel handler close the client's
 //! descriptor and the source be freed.
 
-use crate::source::Source;
+use super::Target;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct SourcePtr(*const Source);
+/// A registered target (a source), compared by address.
+#[derive(Clone, Copy)]
+struct SourcePtr(*const dyn Target);
+
+impl PartialEq for SourcePtr {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::addr_eq(self.0, other.0)
+    }
+}
 // SAFETY: a registered source holds an internal reference for its registration, and is
 // only touched under the table lock.
 unsafe impl Send for SourcePtr {}
@@ -31,8 +38,8 @@ fn lock() -> std::sync::MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A fresh token for `source`'s descriptor; readiness of it calls `Source::on_ready`.
-pub fn register_token(source: &Source) -> u64 {
+/// A fresh token for `source`'s descriptor; readiness of it calls `Target::on_ready`.
+pub fn register_token(source: &(dyn Target + 'static)) -> u64 {
     let mut t = lock();
     let token = t.next_token;
     t.next_token += 1;
@@ -40,9 +47,9 @@ pub fn register_token(source: &Source) -> u64 {
     token
 }
 
-/// Delivery of `signo` calls `Source::on_signal` with the count. The first source of a
+/// Delivery of `signo` calls `Target::on_signal` with the count. The first source of a
 /// signal starts from zero: deliveries counted while no source watched it are dropped.
-pub fn register_signal(signo: i32, source: &Source) {
+pub fn register_signal(signo: i32, source: &(dyn Target + 'static)) {
     let mut t = lock();
     if !t.by_signal.iter().any(|&(sig, _)| sig == signo) {
         crate::sys::take_signal_deliveries(signo);
@@ -51,7 +58,7 @@ pub fn register_signal(signo: i32, source: &Source) {
 }
 
 /// Forgets every registration of `source` (its token, its signals).
-pub fn unregister(source: &Source, token: Option<u64>) {
+pub fn unregister(source: &(dyn Target + 'static), token: Option<u64>) {
     let mut t = lock();
     if let Some(token) = token {
         t.by_token.remove(&token);

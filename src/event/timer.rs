@@ -9,9 +9,7 @@
 //! armed value always matches the heap), or, if no descriptor was free for it, joins the
 //! timeout too (capped at a second, see the module doc of `event`).
 
-use crate::queue::continuation::WorkFn;
-use crate::queue::{self, Queue};
-use crate::source::Source;
+use super::{Target, WorkFn};
 use crate::sys::{self, Clock, TimerFd};
 use core::cmp::Reverse;
 use core::ffi::c_void;
@@ -21,9 +19,9 @@ use std::sync::Mutex;
 /// What a timer does when it is due.
 enum Action {
     /// `dispatch_after`: submit `func(ctxt)` to the queue.
-    Submit { queue: *const Queue, ctxt: *mut c_void, func: WorkFn },
+    Submit { queue: *const dyn Target, ctxt: *mut c_void, func: WorkFn },
     /// A timer source's next fire; stale when the source's generation moved on.
-    Source { source: *const Source, generation: u64 },
+    Source { source: *const dyn Target, generation: u64 },
 }
 
 struct Timer {
@@ -73,27 +71,27 @@ fn lock() -> std::sync::MutexGuard<'static, Heaps> {
 }
 
 /// Submits `func(ctxt)` to `q` at the absolute `deadline` on `clock`.
-pub fn after(clock: Clock, deadline: u64, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
-    q.header.retain_internal();
+pub fn after(clock: Clock, deadline: u64, q: &(dyn Target + 'static), ctxt: *mut c_void, func: WorkFn) {
+    q.retain_for_timer();
     insert(clock, deadline, Action::Submit { queue: q, ctxt, func });
 }
 
 /// Schedules the next fire of timer source `source` (generation `generation` of its
 /// settings). Holds an internal reference on the source until it fires or is disarmed.
-pub fn arm_source(clock: Clock, deadline: u64, source: &Source, generation: u64) {
-    source.header.retain_internal();
+pub fn arm_source(clock: Clock, deadline: u64, source: &(dyn Target + 'static), generation: u64) {
+    source.retain_for_timer();
     insert(clock, deadline, Action::Source { source, generation });
 }
 
 /// Removes every scheduled fire of `source` (re-set or cancelled).
-pub fn disarm_source(source: &Source) {
+pub fn disarm_source(source: &(dyn Target + 'static)) {
     let mut removed = 0;
     {
         let mut heaps = lock();
         let heaps = &mut *heaps;
         for heap in [&mut heaps.mono, &mut heaps.wall] {
             let before = heap.len();
-            heap.retain(|Reverse(t)| !matches!(t.action, Action::Source { source: s, .. } if core::ptr::eq(s, source)));
+            heap.retain(|Reverse(t)| !matches!(t.action, Action::Source { source: s, .. } if core::ptr::addr_eq(s, source)));
             removed += before - heap.len();
         }
         // The wait (or the wall timerfd) may now end early; an early wake-up finds
@@ -101,7 +99,7 @@ pub fn disarm_source(source: &Source) {
     }
     for _ in 0..removed {
         // SAFETY: each removed entry held one internal reference; the caller holds another.
-        unsafe { source.header.release_internal() };
+        unsafe { source.release_for_timer() };
     }
 }
 
@@ -173,16 +171,16 @@ pub(super) fn fire_due() -> Option<u64> {
             Action::Submit { queue: q, ctxt, func } => {
                 // SAFETY: the timer holds an internal reference on its queue.
                 let q = unsafe { &*q };
-                queue::async_f(q, ctxt, func);
+                q.submit(ctxt, func);
                 // SAFETY: drops the timer's reference.
-                unsafe { q.header.release_internal() };
+                unsafe { q.release_for_timer() };
             }
             Action::Source { source, generation } => {
                 // SAFETY: the timer holds an internal reference on its source.
                 let s = unsafe { &*source };
                 s.timer_fired(generation, t.deadline);
                 // SAFETY: drops the timer's reference.
-                unsafe { s.header.release_internal() };
+                unsafe { s.release_for_timer() };
             }
         }
     }

@@ -168,10 +168,8 @@ pub unsafe extern "C" fn dispatch_group_async(
         unsafe { (group_arg(group, "dispatch_group_async"), queue_arg(queue, "dispatch_group_async")) };
     // SAFETY: a block literal.
     let (c, target) = unsafe { async_work(q, block_arg(block, "dispatch_group_async"), false) };
-    g.enter();
-    g.header.retain_internal();
     // SAFETY: freshly allocated and ours until submitted.
-    unsafe { (*c).group = g };
+    unsafe { g.attach(c) };
     queue::submit(target, c);
 }
 

@@ -8,23 +8,10 @@ use crate::blocks::runtime;
 use core::ffi::{c_char, c_int, c_void};
 use core::ptr;
 
-/// A class object: clang's code takes the address of these as a block's `isa`. 256 bytes,
-/// the size the reference exports (a copy relocation in a non-PIE program has that size).
-#[repr(C, align(8))]
-pub struct BlockClass([u8; 256]);
-
-#[no_mangle]
-pub static _NSConcreteStackBlock: BlockClass = BlockClass([0; 256]);
-#[no_mangle]
-pub static _NSConcreteMallocBlock: BlockClass = BlockClass([0; 256]);
-#[no_mangle]
-pub static _NSConcreteGlobalBlock: BlockClass = BlockClass([0; 256]);
-#[no_mangle]
-pub static _NSConcreteAutoBlock: BlockClass = BlockClass([0; 256]);
-#[no_mangle]
-pub static _NSConcreteFinalizingBlock: BlockClass = BlockClass([0; 256]);
-#[no_mangle]
-pub static _NSConcreteWeakBlockVariable: BlockClass = BlockClass([0; 256]);
+pub use crate::blocks::runtime::{
+    _NSConcreteAutoBlock, _NSConcreteFinalizingBlock, _NSConcreteGlobalBlock, _NSConcreteMallocBlock,
+    _NSConcreteStackBlock, _NSConcreteWeakBlockVariable, BlockClass,
+};
 
 #[no_mangle]
 pub unsafe extern "C" fn _Block_copy(block: *const c_void) -> *mut c_void {

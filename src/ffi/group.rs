@@ -44,10 +44,8 @@ pub unsafe extern "C" fn dispatch_group_async_f(
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
     let c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
-    g.enter();
-    g.header.retain_internal();
     // SAFETY: freshly allocated and ours until submitted.
-    unsafe { (*c).group = g };
+    unsafe { g.attach(c) };
     queue::submit(q, c);
 }
 

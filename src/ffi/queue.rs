@@ -5,17 +5,14 @@ use super::{
     dispatch_autorelease_frequency_t, dispatch_function_t, dispatch_qos_class_t, dispatch_queue_attr_t,
     dispatch_queue_global_t, dispatch_queue_t, intptr_t, queue_arg, uintptr_t,
 };
-use crate::object::Forwarder;
 use crate::queue::attr::QueueAttr;
 use crate::queue::main_queue::{self, MAIN_QUEUE};
 use crate::queue::{frames, root, Queue};
 use crate::sys;
 use core::ffi::{c_char, c_int, c_void, CStr};
 
-/// `dispatch_get_main_queue()` is `&_dispatch_main_q`: a forwarder to the real main queue,
-/// so a copy of it in an executable still works (see `object.rs`).
-#[no_mangle]
-pub static _dispatch_main_q: Forwarder = Forwarder::new(&MAIN_QUEUE.header);
+/// `dispatch_get_main_queue()` is `&_dispatch_main_q`, defined with the main queue.
+pub use crate::queue::main_queue::_dispatch_main_q;
 
 /// `DISPATCH_QUEUE_CONCURRENT` is `&_dispatch_queue_attr_concurrent`.
 #[no_mangle]

@@ -166,7 +166,7 @@ pub struct Channel {
 
 use core::sync::atomic::Ordering::SeqCst;
 
-static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 /// Default bytes per read step (and a sixteenth of a write step).
 const DEFAULT_CHUNK: usize = 64 * 1024;
@@ -606,8 +606,8 @@ unsafe fn xref_dispose(h: *const Header) {
     ch.close(false);
 }
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: no reference remains.
     drop(unsafe { Box::from_raw(h as *mut Channel) });
-    root::default_queue()
+    &root::default_queue().header
 }

@@ -5,6 +5,10 @@
 //! of non-empty lists makes that one load), sets its nice value for that QoS (background
 //! work runs at lower OS priority), and runs the item.
 //!
+//! The pool knows nothing of queues: an item is a [`job::Item`] header, and a worker hands
+//! each one, with the index of its list, to the [`Runner`] the queue layer passes to
+//! [`push`] (rayon-core's type-erased `JobRef`, with the execute function shared by all).
+//!
 //! ## Thread budget
 //!
 //! * A push wakes one parked worker if one is not already claimed by an earlier push
@@ -30,15 +34,15 @@
 //! wait) or the worker sees the item. Retiring decrements `threads` before its last look
 //! at the lists, so a pusher that saw the old count cannot strand an item.
 
+pub mod job;
 mod run_list;
 mod sleepers;
 
-use crate::queue::drain::run_root_item;
-use crate::queue::item::Item;
-use crate::queue::root::{nice_of_index, qos_of_index, ROOT_COUNT, ROOT_QUEUES};
+use crate::qos::{nice_of_index, qos_of_index, ROOT_COUNT};
 use crate::sys::{self, Clock, WaitResult};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use crossbeam_utils::CachePadded;
+use job::Item;
 use run_list::RunList;
 use sleepers::Sleepers;
 use std::sync::{LazyLock, Mutex};
@@ -112,8 +116,18 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     monitor: AtomicU8::new(MONITOR_NONE),
 });
 
-/// Appends `item` to root list `index` and makes sure a worker will run it.
-pub fn push(index: usize, item: *mut Item) {
+/// What a worker calls with each item it pops, and the list it came from: the queue layer's
+/// runner, handed over by [`push`] (the pool may not name the queues above it).
+pub type Runner = unsafe fn(index: usize, item: *mut Item);
+
+/// Set by the first push; every push passes the same function. Workers are started only by
+/// pushes (or by the monitor, which a push started), so a worker always finds it set; it
+/// reads it once and calls it per item (one indirect call).
+static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+
+/// Appends `item` to root list `index` and makes sure a worker will run it with `run`.
+pub fn push(index: usize, item: *mut Item, run: Runner) {
+    RUNNER.get_or_init(|| run);
     let pool = &*POOL;
     pool.lists[index].push(item, || {
         pool.nonempty.fetch_or(1 << index, SeqCst);
@@ -221,7 +235,9 @@ impl Pool {
     }
 
     fn worker_main(&'static self) {
-        let tid = crate::queue::frames::thread_id();
+        let tid = sys::gettid();
+        // A worker is only started after a push installed the runner.
+        let run = *RUNNER.get().expect("a push installed the runner before any worker starts");
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
         let mut nice = 0;
         loop {
@@ -236,7 +252,7 @@ impl Pool {
                 }
                 crate::qos::set_current(qos_of_index(index));
                 // SAFETY: the item was just popped from root list `index`.
-                unsafe { run_root_item(&ROOT_QUEUES[index], item) };
+                unsafe { run(index, item) };
                 if retire && self.retire(tid) {
                     return;
                 }

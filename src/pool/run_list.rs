@@ -4,7 +4,7 @@
 //! not fit; a futex mutex held for a few pointer writes is simple and uncontended in the
 //! common case.
 
-use crate::queue::item::Item;
+use super::job::Item;
 use core::ptr;
 use core::sync::atomic::Ordering;
 use std::sync::Mutex;

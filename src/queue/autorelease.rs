@@ -15,6 +15,17 @@ use crate::sys;
 use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
+/// `void *(*_dispatch_begin_NSAutoReleasePool)(void)`: set by an Objective-C/Swift runtime;
+/// called before each item of a queue whose autorelease frequency is WORK_ITEM
+/// (below). NULL by default.
+#[no_mangle]
+pub static _dispatch_begin_NSAutoReleasePool: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+
+/// `void (*_dispatch_end_NSAutoReleasePool)(void *)`: called after such an item with what
+/// the begin hook returned.
+#[no_mangle]
+pub static _dispatch_end_NSAutoReleasePool: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+
 /// `DISPATCH_AUTORELEASE_FREQUENCY_WORK_ITEM`.
 pub const WORK_ITEM: u8 = 1;
 
@@ -40,11 +51,7 @@ fn hook(slot: &AtomicPtr<AtomicPtr<c_void>>, name: &CStr, own: &'static AtomicPt
 /// pool per item. Returns what `end` must be given.
 #[inline]
 pub fn begin() -> Option<*mut c_void> {
-    let f = hook(
-        &BEGIN,
-        c"_dispatch_begin_NSAutoReleasePool",
-        &crate::ffi::spi::runtime::_dispatch_begin_NSAutoReleasePool,
-    );
+    let f = hook(&BEGIN, c"_dispatch_begin_NSAutoReleasePool", &_dispatch_begin_NSAutoReleasePool);
     if f.is_null() {
         return None;
     }
@@ -62,11 +69,7 @@ pub fn begin() -> Option<*mut c_void> {
 #[inline]
 pub fn end(pool: Option<*mut c_void>) {
     let Some(pool) = pool else { return };
-    let f = hook(
-        &END,
-        c"_dispatch_end_NSAutoReleasePool",
-        &crate::ffi::spi::runtime::_dispatch_end_NSAutoReleasePool,
-    );
+    let f = hook(&END, c"_dispatch_end_NSAutoReleasePool", &_dispatch_end_NSAutoReleasePool);
     if !f.is_null() {
         // SAFETY: the runtime stored a `void (*)(void *)` there.
         let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(f) };

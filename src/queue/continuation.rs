@@ -3,8 +3,8 @@
 
 use super::item::{Item, ItemKind};
 use super::Queue;
-use crate::sync::event::Event;
-use crate::sync::group::Group;
+use crate::object::Header;
+use crate::park::Event;
 use core::ffi::c_void;
 use std::alloc::{alloc, Layout};
 
@@ -18,13 +18,38 @@ pub struct Continuation {
     pub ctxt: *mut c_void,
     /// Submitted with a barrier function (`dispatch_barrier_async*`).
     pub barrier: bool,
-    /// Left (and released) once the function returned (`dispatch_group_async*`).
-    pub group: *const Group,
+    /// The header of the group left (and released) once the function returned
+    /// (`dispatch_group_async*`, set by `Group::attach`); see [`leave_group`].
+    pub group: *const Header,
     /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
     pub qos: u32,
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
     /// holds one width unit of, and an internal reference on, this queue.
     pub width_of: *const Queue,
+}
+
+/// How a finished continuation leaves its group: the group layer (above this one) installs
+/// it the first time it attaches a group to a continuation, so the queue layer never names
+/// groups and no continuation carries a group before it is set.
+static GROUP_LEAVE: std::sync::OnceLock<unsafe fn(*const Header)> = std::sync::OnceLock::new();
+
+/// Installs the group layer's leave function (idempotent).
+pub fn install_group_leave(leave: unsafe fn(*const Header)) {
+    GROUP_LEAVE.get_or_init(|| leave);
+}
+
+/// Leaves the group whose header a finished continuation carried and drops the internal
+/// reference it held.
+///
+/// # Safety
+/// `group` is the header of a live group the continuation entered and holds a reference on.
+pub unsafe fn leave_group(group: *const Header) {
+    let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
+    // SAFETY: per the contract.
+    unsafe {
+        leave(group);
+        (*group).release_internal();
+    }
 }
 
 impl Continuation {

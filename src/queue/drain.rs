@@ -83,10 +83,9 @@ pub unsafe fn run_continuation(item: *mut Item) {
     crate::qos::with_raised(c.qos, || unsafe { (c.func)(c.ctxt) });
     super::autorelease::end(pool);
     // SAFETY: a continuation with a group entered it and holds a reference on it.
-    if let Some(group) = unsafe { c.group.as_ref() } {
-        group.leave();
-        // SAFETY: the reference taken at submission.
-        unsafe { group.header.release_internal() };
+    if !c.group.is_null() {
+        // SAFETY: as above; the reference was taken at submission.
+        unsafe { super::continuation::leave_group(c.group) };
     }
 }
 

@@ -19,9 +19,15 @@
 
 use super::drain;
 use super::{Flavor, Queue};
+use crate::object::Forwarder;
 use crate::sys::{self, EventFd};
 use core::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
+
+/// `dispatch_get_main_queue()` is `&_dispatch_main_q`: a forwarder to the real main queue,
+/// so a copy of it in an executable still works (see `object.rs`).
+#[no_mangle]
+pub static _dispatch_main_q: Forwarder = Forwarder::new(&MAIN_QUEUE.header);
 
 pub static MAIN_QUEUE: Queue = Queue::new_static(
     c"com.apple.main-thread",
@@ -102,7 +108,7 @@ pub fn callback_4cf() {
 pub fn client_handle() -> *const core::ffi::c_void {
     static HANDLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *HANDLE.get_or_init(|| {
-        let own = &crate::ffi::queue::_dispatch_main_q as *const _ as *const core::ffi::c_void;
+        let own = &_dispatch_main_q as *const _ as *const core::ffi::c_void;
         sys::global_symbol_address(c"_dispatch_main_q").unwrap_or(own) as usize
     }) as *const core::ffi::c_void
 }

@@ -14,6 +14,7 @@ pub mod attr;
 pub mod autorelease;
 pub mod continuation;
 pub mod drain;
+mod event_target;
 pub mod forked;
 pub mod frames;
 pub mod item;
@@ -127,7 +128,17 @@ pub mod layout {
     pub const QOS: usize = offset_of!(Queue, qos);
 }
 
-pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+pub(crate) static QUEUE_VTABLE: ObjectVTable =
+    ObjectVTable { xref_dispose, dispose, async_f: Some(async_f_to_header) };
+
+/// [`async_f`] for the object layer, which knows the queue by its header.
+///
+/// # Safety
+/// `h` is the header of a live queue (`Queue` is `repr(C)` with the header first).
+unsafe fn async_f_to_header(h: *const Header, ctxt: *mut c_void, func: WorkFn) {
+    // SAFETY: per the contract.
+    async_f(unsafe { &*(h as *const Queue) }, ctxt, func)
+}
 
 impl Queue {
     pub(crate) const fn new_static(
@@ -440,7 +451,7 @@ unsafe fn xref_dispose(h: *const Header) {
     }
 }
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: as in `xref_dispose`; no reference remains, so we own the allocation.
     let q = unsafe { Box::from_raw(h as *mut Queue) };
     let specs = core::mem::take(&mut *q.specifics.lock().unwrap_or_else(|e| e.into_inner()));
@@ -454,7 +465,7 @@ unsafe fn dispose(h: *const Header) -> *const Queue {
         drop(unsafe { std::ffi::CString::from_raw(q.label as *mut c_char) });
     }
     // The finalizer runs on the target; hand our reference on it to the caller.
-    q.target.load(Ordering::Acquire)
+    q.target.load(Ordering::Acquire).cast()
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
@@ -467,7 +478,7 @@ pub fn enqueue_on_target(q: &Queue) {
 /// Appends an item to `q` and makes sure someone will run it.
 pub fn push(q: &Queue, item: *mut Item) {
     match q.flavor {
-        Flavor::Root(index) => crate::pool::push(index as usize, item),
+        Flavor::Root(index) => crate::pool::push(index as usize, item, root::run_pool_item),
         Flavor::Main => {
             // SAFETY: the item is exclusively ours until the main thread pops it.
             if unsafe { q.list.push(item) } {

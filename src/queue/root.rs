@@ -7,18 +7,12 @@
 
 use super::{Flavor, Queue};
 
-pub const QOS_USER_INTERACTIVE: u32 = 0x21;
-pub const QOS_USER_INITIATED: u32 = 0x19;
-pub const QOS_DEFAULT: u32 = 0x15;
-pub const QOS_UTILITY: u32 = 0x11;
-pub const QOS_BACKGROUND: u32 = 0x09;
-pub const QOS_MAINTENANCE: u32 = 0x05;
-
-/// QoS classes from lowest to highest: the rank is the root list index / 2.
-const QOS_BY_RANK: [u32; 6] =
-    [QOS_MAINTENANCE, QOS_BACKGROUND, QOS_UTILITY, QOS_DEFAULT, QOS_USER_INITIATED, QOS_USER_INTERACTIVE];
-
-pub const ROOT_COUNT: usize = 12;
+// The classes, their ranks and nice values belong to the primitives layer (`qos.rs`), which
+// the pool and the QoS of the running thread use without knowing queues.
+pub use crate::qos::{
+    is_qos_class, qos_of_index, rank_of_qos, QOS_BACKGROUND, QOS_BY_RANK, QOS_DEFAULT, QOS_MAINTENANCE,
+    QOS_USER_INITIATED, QOS_USER_INTERACTIVE, QOS_UTILITY, ROOT_COUNT,
+};
 
 macro_rules! root {
     ($label:literal, $index:expr, $qos:expr) => {
@@ -58,16 +52,6 @@ pub fn rank_of_identifier(identifier: isize) -> Option<usize> {
     }
 }
 
-/// Whether `qos` is one of the QoS classes (not unspecified).
-pub fn is_qos_class(qos: u32) -> bool {
-    QOS_BY_RANK.contains(&qos)
-}
-
-/// Rank of a QoS class, with unspecified mapping to default.
-pub fn rank_of_qos(qos: u32) -> usize {
-    QOS_BY_RANK.iter().position(|&q| q == qos).unwrap_or(3)
-}
-
 pub fn root_queue(rank: usize, overcommit: bool) -> &'static Queue {
     &ROOT_QUEUES[rank * 2 + overcommit as usize]
 }
@@ -81,21 +65,12 @@ pub fn default_target(qos: u32, overcommit: bool) -> *const Queue {
     root_queue(rank_of_qos(qos), overcommit)
 }
 
-/// The OS nice value that work of a root list runs at: background work yields the CPU.
-pub fn nice_of_index(index: usize) -> i32 {
-    match index / 2 {
-        0 => 15,
-        1 => 10,
-        _ => 0,
-    }
-}
-
-/// The QoS class of root list `index`.
-pub fn qos_of_index(index: usize) -> u32 {
-    QOS_BY_RANK[index / 2]
-}
-
-/// The nice value work of QoS class `qos` runs at (unspecified counts as default).
-pub fn nice_of_qos(qos: u32) -> i32 {
-    nice_of_index(rank_of_qos(qos) * 2)
+/// Runs an item popped from the pool's run list `index` (the runner the queue layer hands
+/// the pool, see `queue::mod::enqueue_on_target`).
+///
+/// # Safety
+/// `item` was pushed to run list `index` and is owned by the caller.
+pub unsafe fn run_pool_item(index: usize, item: *mut super::item::Item) {
+    // SAFETY: forwarded contract.
+    unsafe { super::drain::run_root_item(&ROOT_QUEUES[index], item) }
 }

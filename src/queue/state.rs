@@ -102,10 +102,6 @@ impl Snapshot {
     pub const fn held_exclusively_by(self, tid: u32) -> bool {
         self.0 & IN_BARRIER != 0 && owner(self.0) == tid
     }
-    /// Width units in use.
-    pub const fn width(self) -> u32 {
-        width(self.0)
-    }
 }
 
 /// What a caller must do after a state transition.

@@ -134,7 +134,7 @@ unsafe impl Sync for Source {}
 // SAFETY: as above.
 unsafe impl Send for Source {}
 
-static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 impl Source {
     /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects, or
@@ -452,14 +452,38 @@ unsafe fn xref_dispose(h: *const Header) {
     s.cancel();
 }
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: no reference remains, so we own the allocation.
     let s = unsafe { Box::from_raw(h as *mut Source) };
     let target = s.queue().target().map_or(core::ptr::null(), |t| {
         t.header.retain_internal();
-        t as *const Queue
+        &t.header as *const Header
     });
     // SAFETY: the source held its queue's client reference.
     unsafe { s.queue().header.release() };
     target
+}
+/// What the event thread (below this layer) calls: readiness, signal counts, timer fires,
+/// and the internal reference each timer heap entry holds.
+impl crate::event::Target for Source {
+    fn on_ready(&self) {
+        Source::on_ready(self);
+    }
+
+    fn on_signal(&self, n: u32) {
+        Source::on_signal(self, n);
+    }
+
+    fn timer_fired(&self, generation: u64, deadline: u64) {
+        Source::timer_fired(self, generation, deadline);
+    }
+
+    fn retain_for_timer(&self) {
+        self.header.retain_internal();
+    }
+
+    unsafe fn release_for_timer(&self) {
+        // SAFETY: the caller owns the reference `retain_for_timer` took.
+        unsafe { self.header.release_internal() };
+    }
 }

@@ -8,7 +8,7 @@
 //! locks second sees the other's write).
 
 use crate::object::{Header, Kind, ObjectVTable};
-use crate::queue::continuation::WorkFn;
+use crate::queue::continuation::{install_group_leave, Continuation, WorkFn};
 use crate::queue::{self, Queue};
 use crate::sys::{self, Clock};
 use core::ffi::c_void;
@@ -34,7 +34,7 @@ pub struct Group {
     notifies: Mutex<Vec<Notify>>,
 }
 
-static GROUP_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose };
+static GROUP_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 impl Group {
     pub fn create() -> *const Group {
@@ -45,6 +45,20 @@ impl Group {
             waiters: AtomicU32::new(0),
             notifies: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Makes `c` a member of this group (`dispatch_group_async*`): enters it, and the
+    /// continuation leaves it and drops the reference taken here once its function
+    /// returned (`queue::continuation::leave_group`).
+    ///
+    /// # Safety
+    /// `c` is a fresh continuation owned by the caller, not yet submitted.
+    pub unsafe fn attach(&self, c: *mut Continuation) {
+        install_group_leave(leave_by_header);
+        self.enter();
+        self.header.retain_internal();
+        // SAFETY: per the contract, the caller owns `c`.
+        unsafe { (*c).group = &self.header };
     }
 
     pub fn enter(&self) {
@@ -113,11 +127,20 @@ impl Group {
 
 unsafe fn xref_dispose(_h: *const Header) {}
 
-unsafe fn dispose(h: *const Header) -> *const Queue {
+unsafe fn dispose(h: *const Header) -> *const Header {
     // SAFETY: installed only on groups; no reference remains, so we own the allocation.
     let g = unsafe { Box::from_raw(h as *mut Group) };
     if g.count.load(SeqCst) != 0 {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use");
     }
-    crate::queue::root::default_queue()
+    &crate::queue::root::default_queue().header
+}
+
+/// [`Group::leave`] for a continuation, which knows its group by header.
+///
+/// # Safety
+/// `h` is the header of a live group (`Group` is `repr(C)` with the header first).
+unsafe fn leave_by_header(h: *const Header) {
+    // SAFETY: per the contract.
+    unsafe { (*(h as *const Group)).leave() }
 }

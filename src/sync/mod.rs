@@ -1,7 +1,6 @@
-//! Blocking primitives built on the futex: a per-waiter event, counting semaphores,
-//! groups and once-predicates.
+//! Blocking objects built on the futex: counting semaphores, groups and once-predicates.
+//! (The one-waiter event they and the queues park on is a primitive: `park.rs`.)
 
-pub mod event;
 pub mod group;
 pub mod once;
 pub mod semaphore;

@@ -99,8 +99,11 @@ pub struct SemaphoreObject {
     pub sema: Semaphore,
 }
 
-static SEMAPHORE_VTABLE: crate::object::ObjectVTable =
-    crate::object::ObjectVTable { xref_dispose: semaphore_xref_dispose, dispose: semaphore_dispose };
+static SEMAPHORE_VTABLE: crate::object::ObjectVTable = crate::object::ObjectVTable {
+    xref_dispose: semaphore_xref_dispose,
+    dispose: semaphore_dispose,
+    async_f: None,
+};
 
 impl SemaphoreObject {
     pub fn create(value: i64) -> *const SemaphoreObject {
@@ -119,8 +122,8 @@ unsafe fn semaphore_xref_dispose(h: *const crate::object::Header) {
     }
 }
 
-unsafe fn semaphore_dispose(h: *const crate::object::Header) -> *const crate::queue::Queue {
+unsafe fn semaphore_dispose(h: *const crate::object::Header) -> *const crate::object::Header {
     // SAFETY: as above; no reference remains, so we own the allocation.
     drop(unsafe { Box::from_raw(h as *mut SemaphoreObject) });
-    crate::queue::root::default_queue()
+    &crate::queue::root::default_queue().header
 }

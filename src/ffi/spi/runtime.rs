@@ -13,16 +13,8 @@ extern "C" {
     fn _dispatch_log(msg: *const c_char, ...);
 }
 
-/// `void *(*_dispatch_begin_NSAutoReleasePool)(void)`: set by an Objective-C/Swift runtime;
-/// called before each item of a queue whose autorelease frequency is WORK_ITEM
-/// (`queue/autorelease.rs`). NULL by default.
-#[no_mangle]
-pub static _dispatch_begin_NSAutoReleasePool: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
-
-/// `void (*_dispatch_end_NSAutoReleasePool)(void *)`: called after such an item with what
-/// the begin hook returned.
-#[no_mangle]
-pub static _dispatch_end_NSAutoReleasePool: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+// The hook variables live with their reader (`queue/autorelease.rs`), re-exported here.
+pub use crate::queue::autorelease::{_dispatch_begin_NSAutoReleasePool, _dispatch_end_NSAutoReleasePool};
 
 /// The reference's explicit initialiser. Everything here initialises itself on first use,
 /// so there is nothing to do; calling it any number of times, from any thread, is harmless.

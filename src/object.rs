@@ -275,3 +275,81 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
     }
     header
 }
+
+/// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the
+/// object is a pointer to its header and back.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types whose first field is their `Header`, created by
+/// this crate with that header's vtable (whose `dispose` frees the object).
+pub unsafe trait Object {
+    fn header(&self) -> &Header;
+}
+
+/// An internal reference on a dispatch object, owned: cloning retains (`iref`), dropping
+/// releases (and disposes the object with its last reference). The runtime's own holds on
+/// objects (an enqueued queue, a pending notification, a timer's source) are these, so a
+/// release can neither be forgotten nor done twice; `into_raw`/`from_raw` exist only for
+/// the intrusive hand-offs that must store a bare pointer (list items, C contexts).
+#[allow(dead_code)] // adopted file by file (issue 11: owned handles)
+pub struct Ref<T: Object> {
+    ptr: core::ptr::NonNull<T>,
+}
+
+// SAFETY: the object's shared state is atomic or locked (dispatch objects are used from
+// every thread); the reference count is atomic.
+unsafe impl<T: Object + Sync> Send for Ref<T> {}
+// SAFETY: as above.
+unsafe impl<T: Object + Sync> Sync for Ref<T> {}
+
+#[allow(dead_code)] // adopted file by file (issue 11: owned handles)
+impl<T: Object> Ref<T> {
+    /// Takes a new internal reference on `obj`.
+    pub fn retain(obj: &T) -> Ref<T> {
+        obj.header().retain_internal();
+        Ref { ptr: core::ptr::NonNull::from(obj) }
+    }
+
+    /// Gives up ownership without releasing: the reference now travels as a bare pointer
+    /// (an intrusive list item, a C context) until [`Ref::from_raw`] takes it back.
+    pub fn into_raw(this: Ref<T>) -> *const T {
+        let p = this.ptr.as_ptr() as *const T;
+        core::mem::forget(this);
+        p
+    }
+
+    /// Takes back a reference given up by [`Ref::into_raw`] (or one the object's creation
+    /// or an explicit `retain_internal` handed over).
+    ///
+    /// # Safety
+    /// `p` must be non-null and carry one internal reference that nothing else will drop.
+    pub unsafe fn from_raw(p: *const T) -> Ref<T> {
+        // SAFETY: non-null per the contract.
+        Ref { ptr: unsafe { core::ptr::NonNull::new_unchecked(p as *mut T) } }
+    }
+
+    pub fn as_ptr(this: &Ref<T>) -> *const T {
+        this.ptr.as_ptr()
+    }
+}
+
+impl<T: Object> core::ops::Deref for Ref<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the reference we own keeps the object alive.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: Object> Clone for Ref<T> {
+    fn clone(&self) -> Ref<T> {
+        Ref::retain(self)
+    }
+}
+
+impl<T: Object> Drop for Ref<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own one internal reference on a live object of this crate.
+        unsafe { self.header().release_internal() }
+    }
+}

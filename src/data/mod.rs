@@ -53,6 +53,13 @@ pub struct Data {
     map_cache: OnceLock<usize>,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for Data {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 // SAFETY: immutable after creation except the `OnceLock`; buffers are never written after
 // the data was handed out (`create_alloc`'s buffer is the client's to fill first).
 unsafe impl Sync for Data {}

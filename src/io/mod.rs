@@ -164,6 +164,13 @@ pub struct Channel {
     interval_ns: core::sync::atomic::AtomicU64,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for Channel {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 use core::sync::atomic::Ordering::SeqCst;
 
 static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };

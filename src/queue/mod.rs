@@ -79,6 +79,13 @@ pub struct Queue {
     pub workloop: Option<Box<workloop::Workloop>>,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for Queue {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 // SAFETY: shared state is atomic or behind the mutex; `label` is immutable after creation.
 unsafe impl Sync for Queue {}
 // SAFETY: as above.

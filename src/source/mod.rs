@@ -129,6 +129,13 @@ pub struct Source {
     fork_epoch: u32,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for Source {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 // SAFETY: every field is atomic, behind a mutex, or immutable after creation.
 unsafe impl Sync for Source {}
 // SAFETY: as above.

@@ -34,6 +34,13 @@ pub struct Group {
     notifies: Mutex<Vec<Notify>>,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for Group {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 static GROUP_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
 
 impl Group {

@@ -99,6 +99,13 @@ pub struct SemaphoreObject {
     pub sema: Semaphore,
 }
 
+// SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
+unsafe impl crate::object::Object for SemaphoreObject {
+    fn header(&self) -> &crate::object::Header {
+        &self.header
+    }
+}
+
 static SEMAPHORE_VTABLE: crate::object::ObjectVTable = crate::object::ObjectVTable {
     xref_dispose: semaphore_xref_dispose,
     dispose: semaphore_dispose,

@@ -5,27 +5,16 @@
 //! the source nor will it again, which is what lets a cancel handler close the client's
 //! descriptor and the source be freed.
 
-use super::Target;
+use super::{Target, TargetRef};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// A registered target (a source), compared by address.
-#[derive(Clone, Copy)]
-struct SourcePtr(*const dyn Target);
-
-impl PartialEq for SourcePtr {
-    fn eq(&self, other: &Self) -> bool {
-        core::ptr::addr_eq(self.0, other.0)
-    }
-}
-// SAFETY: a registered source holds an internal reference for its registration, and is
-// only touched under the table lock.
-unsafe impl Send for SourcePtr {}
-
+/// Each registration owns a reference on its source ([`TargetRef`]), dropped when the
+/// registration goes.
 struct Table {
     next_token: u64,
-    by_token: BTreeMap<u64, SourcePtr>,
-    by_signal: Vec<(i32, SourcePtr)>,
+    by_token: BTreeMap<u64, TargetRef>,
+    by_signal: Vec<(i32, TargetRef)>,
 }
 
 static TABLE: Mutex<Table> = Mutex::new(Table {
@@ -39,38 +28,48 @@ fn lock() -> std::sync::MutexGuard<'static, Table> {
 }
 
 /// A fresh token for `source`'s descriptor; readiness of it calls `Target::on_ready`.
+/// The registration holds a reference on `source` until [`unregister`].
 pub fn register_token(source: &(dyn Target + 'static)) -> u64 {
+    let held = TargetRef::retain(source);
     let mut t = lock();
     let token = t.next_token;
     t.next_token += 1;
-    t.by_token.insert(token, SourcePtr(source));
+    t.by_token.insert(token, held);
     token
 }
 
 /// Delivery of `signo` calls `Target::on_signal` with the count. The first source of a
 /// signal starts from zero: deliveries counted while no source watched it are dropped.
+/// The registration holds a reference on `source` until [`unregister`].
 pub fn register_signal(signo: i32, source: &(dyn Target + 'static)) {
+    let held = TargetRef::retain(source);
     let mut t = lock();
     if !t.by_signal.iter().any(|&(sig, _)| sig == signo) {
         crate::sys::take_signal_deliveries(signo);
     }
-    t.by_signal.push((signo, SourcePtr(source)));
+    t.by_signal.push((signo, held));
 }
 
-/// Forgets every registration of `source` (its token, its signals).
+/// Forgets every registration of `source` (its token, its signals). Their references are
+/// dropped after the lock is released.
 pub fn unregister(source: &(dyn Target + 'static), token: Option<u64>) {
-    let mut t = lock();
-    if let Some(token) = token {
-        t.by_token.remove(&token);
+    let mut removed = Vec::new();
+    {
+        let mut t = lock();
+        if let Some(held) = token.and_then(|token| t.by_token.remove(&token)) {
+            removed.push(held);
+        }
+        let (gone, kept) = core::mem::take(&mut t.by_signal).into_iter().partition(|(_, s)| s.is(source));
+        t.by_signal = kept;
+        removed.extend(gone.into_iter().map(|(_, s): (i32, TargetRef)| s));
     }
-    t.by_signal.retain(|&(_, s)| s != SourcePtr(source));
+    drop(removed);
 }
 
 pub(super) fn deliver_ready(token: u64) {
     let t = lock();
-    if let Some(&SourcePtr(s)) = t.by_token.get(&token) {
-        // SAFETY: registered sources are alive until unregistered, which needs this lock.
-        unsafe { &*s }.on_ready();
+    if let Some(s) = t.by_token.get(&token) {
+        s.on_ready();
     }
 }
 
@@ -84,9 +83,8 @@ pub(super) fn deliver_signals() {
         if n == 0 {
             continue;
         }
-        for &(_, SourcePtr(s)) in t.by_signal.iter().filter(|&&(sig, _)| sig == signo) {
-            // SAFETY: as in `deliver_ready`.
-            unsafe { &*s }.on_signal(n);
+        for (_, s) in t.by_signal.iter().filter(|&&(sig, _)| sig == signo) {
+            s.on_signal(n);
         }
     }
 }
@@ -103,7 +101,7 @@ impl ForkHeld {
     /// registrations are forgotten without touching the sources (no callback into them;
     /// the references the registrations held are leaked, not released).
     pub(crate) fn forget_all(&mut self) {
-        self.0.by_token.clear();
-        self.0.by_signal.clear();
+        core::mem::forget(core::mem::take(&mut self.0.by_token));
+        core::mem::forget(core::mem::take(&mut self.0.by_signal));
     }
 }

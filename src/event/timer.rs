@@ -9,19 +9,20 @@
 //! armed value always matches the heap), or, if no descriptor was free for it, joins the
 //! timeout too (capped at a second, see the module doc of `event`).
 
-use super::{Target, WorkFn};
+use super::{Target, TargetRef, WorkFn};
 use crate::sys::{self, Clock, TimerFd};
 use core::cmp::Reverse;
 use core::ffi::c_void;
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
-/// What a timer does when it is due.
+/// What a timer does when it is due. Each holds a reference on its queue or source until
+/// it fires or is disarmed.
 enum Action {
     /// `dispatch_after`: submit `func(ctxt)` to the queue.
-    Submit { queue: *const dyn Target, ctxt: *mut c_void, func: WorkFn },
+    Submit { queue: TargetRef, ctxt: *mut c_void, func: WorkFn },
     /// A timer source's next fire; stale when the source's generation moved on.
-    Source { source: *const dyn Target, generation: u64 },
+    Source { source: TargetRef, generation: u64 },
 }
 
 struct Timer {
@@ -30,8 +31,8 @@ struct Timer {
     action: Action,
 }
 
-// SAFETY: the queue or source is retained (internally) by the timer; the context belongs
-// to the client.
+// SAFETY: the queue or source is a `TargetRef` (itself `Send`); the context is the
+// client's, which `dispatch_after` lets any thread pass to its function.
 unsafe impl Send for Timer {}
 
 impl PartialEq for Timer {
@@ -72,35 +73,33 @@ fn lock() -> std::sync::MutexGuard<'static, Heaps> {
 
 /// Submits `func(ctxt)` to `q` at the absolute `deadline` on `clock`.
 pub fn after(clock: Clock, deadline: u64, q: &(dyn Target + 'static), ctxt: *mut c_void, func: WorkFn) {
-    q.retain_for_timer();
-    insert(clock, deadline, Action::Submit { queue: q, ctxt, func });
+    insert(clock, deadline, Action::Submit { queue: TargetRef::retain(q), ctxt, func });
 }
 
 /// Schedules the next fire of timer source `source` (generation `generation` of its
 /// settings). Holds an internal reference on the source until it fires or is disarmed.
 pub fn arm_source(clock: Clock, deadline: u64, source: &(dyn Target + 'static), generation: u64) {
-    source.retain_for_timer();
-    insert(clock, deadline, Action::Source { source, generation });
+    insert(clock, deadline, Action::Source { source: TargetRef::retain(source), generation });
 }
 
 /// Removes every scheduled fire of `source` (re-set or cancelled).
 pub fn disarm_source(source: &(dyn Target + 'static)) {
-    let mut removed = 0;
+    let mut removed = Vec::new();
     {
         let mut heaps = lock();
         let heaps = &mut *heaps;
         for heap in [&mut heaps.mono, &mut heaps.wall] {
-            let before = heap.len();
-            heap.retain(|Reverse(t)| !matches!(t.action, Action::Source { source: s, .. } if core::ptr::addr_eq(s, source)));
-            removed += before - heap.len();
+            let (gone, kept): (Vec<_>, Vec<_>) = core::mem::take(heap).into_vec().into_iter().partition(
+                |Reverse(t)| matches!(&t.action, Action::Source { source: s, .. } if s.is(source)),
+            );
+            *heap = BinaryHeap::from(kept);
+            removed.extend(gone);
         }
         // The wait (or the wall timerfd) may now end early; an early wake-up finds
         // nothing due and waits again for the real minimum.
     }
-    for _ in 0..removed {
-        // SAFETY: each removed entry held one internal reference; the caller holds another.
-        unsafe { source.release_for_timer() };
-    }
+    // The removed entries' references are dropped here, outside the lock.
+    drop(removed);
 }
 
 /// The wall clock's timerfd, created on first use; `None` if no descriptor is free (the
@@ -167,21 +166,10 @@ pub(super) fn fire_due() -> Option<u64> {
         }
     }
     for t in due {
+        // Each arm's reference is dropped after its call.
         match t.action {
-            Action::Submit { queue: q, ctxt, func } => {
-                // SAFETY: the timer holds an internal reference on its queue.
-                let q = unsafe { &*q };
-                q.submit(ctxt, func);
-                // SAFETY: drops the timer's reference.
-                unsafe { q.release_for_timer() };
-            }
-            Action::Source { source, generation } => {
-                // SAFETY: the timer holds an internal reference on its source.
-                let s = unsafe { &*source };
-                s.timer_fired(generation, t.deadline);
-                // SAFETY: drops the timer's reference.
-                unsafe { s.release_for_timer() };
-            }
+            Action::Submit { queue, ctxt, func } => queue.submit(ctxt, func),
+            Action::Source { source, generation } => source.timer_fired(generation, t.deadline),
         }
     }
     // Computed after the actions ran: a repeating timer re-armed above is in the heap.
@@ -213,9 +201,9 @@ impl ForkHeld {
     /// and contexts they held are leaked rather than released, so no client code (a
     /// finalizer, a block's destructor) runs because of them.
     pub(crate) fn forget_all(&mut self) {
-        // `Timer` has no destructor: clearing releases nothing.
-        self.0.mono.clear();
-        self.0.wall.clear();
+        // Forgotten, not dropped: dropping would release the references.
+        core::mem::forget(core::mem::take(&mut self.0.mono));
+        core::mem::forget(core::mem::take(&mut self.0.wall));
         // The wall timerfd is an open file shared with the parent; the child's first wall
         // timer creates its own (closing this copy leaves the parent's untouched).
         self.0.wall_fd = None;

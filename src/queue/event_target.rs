@@ -2,20 +2,23 @@
 //! below the queues and know them only through [`Target`].
 
 use super::Queue;
-use crate::event::{Target, WorkFn};
+use crate::event::{Release, Target, WorkFn};
 use core::ffi::c_void;
 
-impl Target for Queue {
+// SAFETY: `retain_for_event_thread` takes an internal reference, which keeps the queue
+// alive until `release_for_event_thread` drops it.
+unsafe impl Target for Queue {
     fn submit(&self, ctxt: *mut c_void, func: WorkFn) {
         super::async_f(self, ctxt, func);
     }
 
-    fn retain_for_timer(&self) {
+    fn retain_for_event_thread(&self) {
         self.header.retain_internal();
     }
 
-    unsafe fn release_for_timer(&self) {
-        // SAFETY: the caller owns the reference `retain_for_timer` took.
+    fn release_for_event_thread(&self, _proof: Release) {
+        // SAFETY: `_proof` says the caller gives back a reference `retain_for_event_thread`
+        // took.
         unsafe { self.header.release_internal() };
     }
 }

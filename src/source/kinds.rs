@@ -207,10 +207,9 @@ fn watch_fd(s: &Source, fd: OwnedFd, interest: Interest, vnode_file: Option<Owne
 }
 
 /// Registers `s` with the event thread (from `Source::activate`, on the activating
-/// thread), handing it the descriptors [`acquire`] opened. Holds an internal reference on
-/// `s` until [`unregister`].
+/// thread), handing it the descriptors [`acquire`] opened. The event thread's registry
+/// holds a reference on `s` (a `TargetRef`) until [`unregister`].
 pub fn register(s: &Source, descriptors: Descriptors) -> Registration {
-    s.header.retain_internal();
     match (s.kind, descriptors) {
         (SourceKind::Read, Descriptors::Dup(dup)) => watch_fd(s, dup, Interest::Read, None),
         (SourceKind::Write, Descriptors::Dup(dup)) => watch_fd(s, dup, Interest::Write, None),
@@ -240,8 +239,6 @@ pub fn unregister(s: &Source, r: Registration) {
     };
     registry::unregister(s, token);
     drop(r); // closes our descriptors
-             // SAFETY: the reference `register` took.
-    unsafe { s.header.release_internal() };
 }
 
 /// The event thread saw a registered descriptor of `s` ready (under the registry lock).

@@ -28,7 +28,7 @@ mod timer;
 
 use crate::blocks::dispatch_block::call_void_block;
 use crate::blocks::runtime;
-use crate::object::{Header, Kind, ObjectVTable};
+use crate::object::{Header, Kind, ObjectVTable, Ref};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, Queue};
@@ -37,47 +37,53 @@ use coalesce::Coalescer;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use kinds::SourceKind;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const CANCELLED: u32 = 1;
 const ACTIVATED: u32 = 2;
 /// The registration item is queued: deliveries may be queued behind it.
 const DELIVERABLE: u32 = 4;
 
+/// Our heap copy of a client's `void (^)(void)` handler block, released when the last
+/// `Arc` on it goes (a handler being replaced while a delivery calls it stays alive until
+/// that call returned).
+struct BlockCopy(*mut c_void);
+
+// SAFETY: a block copy is immutable once made and its reference count is atomic; the
+// client handed it to a source whose handlers run on any thread.
+unsafe impl Send for BlockCopy {}
+// SAFETY: as above.
+unsafe impl Sync for BlockCopy {}
+
+impl Drop for BlockCopy {
+    fn drop(&mut self) {
+        // SAFETY: the reference `set_handler`'s copy made, owned by this value alone.
+        unsafe { runtime::release(self.0) };
+    }
+}
+
 /// A handler as the client set it: a function called with the source's context, or a
-/// block (our copy) called with no argument.
-#[derive(Clone, Copy)]
+/// block (our copy) called with no argument. Cloning one to call it outside the lock
+/// costs nothing for a function and one count for a block.
+#[derive(Clone)]
 enum Handler {
     None,
     Function(WorkFn),
-    Block(*mut c_void),
+    Block(Arc<BlockCopy>),
 }
 
 impl Handler {
-    /// Takes a reference the caller may use outside the lock (a block is retained).
-    fn retained(self) -> Handler {
-        if let Handler::Block(b) = self {
-            // SAFETY: our own heap copy; retaining it keeps it alive across the call.
-            unsafe { runtime::copy(b) };
-        }
-        self
-    }
-
-    /// Drops a reference taken by [`Handler::retained`] or by the setter.
-    fn release(self) {
-        if let Handler::Block(b) = self {
-            // SAFETY: balances a copy made by us.
-            unsafe { runtime::release(b) };
-        }
-    }
-
-    fn call(self, context: *mut c_void) {
-        match self {
-            Handler::None => {}
-            // SAFETY: the client promised `f` may be called with the source's context.
-            Handler::Function(f) => unsafe { f(context) },
-            // SAFETY: a `void (^)(void)` block, retained by the caller.
-            Handler::Block(b) => unsafe { call_void_block(b) },
+    /// The one place a handler is called.
+    fn call(&self, context: *mut c_void) {
+        // SAFETY: a function handler was set (`set_handler`'s contract) by a client that
+        // promised it may be called with the source's context; a block handler is our
+        // own copy of a `void (^)(void)` block, kept alive by the `Arc` `self` holds.
+        unsafe {
+            match self {
+                Handler::None => {}
+                Handler::Function(f) => f(context),
+                Handler::Block(b) => call_void_block(b.0),
+            }
         }
     }
 }
@@ -88,9 +94,6 @@ struct Handlers {
     registration: Handler,
     cancel_is_mandatory: bool,
 }
-
-// SAFETY: block pointers are heap copies shared under the mutex, retained while called.
-unsafe impl Send for Handlers {}
 
 /// Which handler a setter sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -104,8 +107,9 @@ pub enum HandlerSlot {
 #[repr(C)]
 pub struct Source {
     pub header: Header,
-    /// The private serial queue every callout runs on; targets the client's queue.
-    queue: *const Queue,
+    /// The private serial queue every callout runs on; targets the client's queue. The
+    /// reference is the one its creation made for its client count (see `create`).
+    queue: Ref<Queue>,
     pub kind: SourceKind,
     pub handle: usize,
     pub mask: usize,
@@ -157,7 +161,13 @@ impl Source {
         }
         let descriptors = kinds::acquire(kind, handle)?;
         let attr = QueueAttr { inactive: true, ..QueueAttr::SERIAL };
-        let queue = Queue::create(Some(c"com.apple.dispatch.source"), &attr, target);
+        // The source is the only holder of its queue, so it keeps the queue by the internal
+        // reference the client count was created with and never drops that count: the
+        // checks a queue's last client release makes (not inactive, not suspended) are made
+        // on the source's own last release (`xref_dispose`), on the same state word.
+        // SAFETY: a new queue carries one internal reference, handed to us here.
+        let queue =
+            unsafe { Ref::from_raw(Queue::create(Some(c"com.apple.dispatch.source"), &attr, target)) };
         let source = Box::new(Source {
             header: Header::new(Kind::Source, &SOURCE_VTABLE),
             queue,
@@ -188,8 +198,7 @@ impl Source {
     }
 
     pub(crate) fn queue(&self) -> &Queue {
-        // SAFETY: the source holds the client reference of its queue until dispose.
-        unsafe { &*self.queue }
+        &self.queue
     }
 
     fn context(&self) -> *mut c_void {
@@ -200,10 +209,11 @@ impl Source {
         self.flags.load(SeqCst) & CANCELLED != 0 || self.fork_epoch != crate::queue::forked::epoch()
     }
 
-    /// Runs `f(self)` as an item of the source's queue, keeping the source alive until then.
-    fn submit(&self, f: unsafe extern "C" fn(*mut c_void)) {
-        self.header.retain_internal();
-        queue::async_f(self.queue(), self as *const Source as *mut c_void, f);
+    /// Runs `callout` on the source as an item of the source's queue; the item owns a
+    /// reference on the source until it ran.
+    fn submit<const CALLOUT: u8>(&self) {
+        let held = Ref::into_raw(Ref::retain(self));
+        queue::async_f(self.queue(), held as *mut c_void, run_callout::<CALLOUT>);
     }
 
     /// # Safety
@@ -211,8 +221,8 @@ impl Source {
     pub unsafe fn set_handler(&self, slot: HandlerSlot, function: Option<WorkFn>, block: *const c_void) {
         let new = match (function, block.is_null()) {
             (Some(f), _) => Handler::Function(f),
-            // SAFETY: per the contract; released when replaced or after cancellation.
-            (None, false) => Handler::Block(unsafe { runtime::copy(block) }),
+            // SAFETY: a block literal per the contract; the copy is released by `BlockCopy`.
+            (None, false) => Handler::Block(Arc::new(BlockCopy(unsafe { runtime::copy(block) }))),
             (None, true) => Handler::None,
         };
         let old = {
@@ -228,17 +238,17 @@ impl Source {
             };
             core::mem::replace(place, new)
         };
-        old.release();
+        drop(old); // outside the lock: a block's release may run client code
     }
 
     fn take_handler(&self, slot: HandlerSlot) -> Handler {
         let h = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
         match slot {
-            HandlerSlot::Event => h.event,
-            HandlerSlot::Registration => h.registration,
-            HandlerSlot::Cancel | HandlerSlot::MandatoryCancel => h.cancel,
+            HandlerSlot::Event => &h.event,
+            HandlerSlot::Registration => &h.registration,
+            HandlerSlot::Cancel | HandlerSlot::MandatoryCancel => &h.cancel,
         }
-        .retained()
+        .clone()
     }
 
     /// `dispatch_activate` (and the `dispatch_resume` that activates).
@@ -250,7 +260,7 @@ impl Source {
         if self.flags.fetch_or(ACTIVATED, SeqCst) & ACTIVATED != 0 {
             return;
         }
-        self.submit(registration_item);
+        self.submit::<REGISTRATION>();
         // Events merged before activation waited for this (see `merge`).
         self.flags.fetch_or(DELIVERABLE, SeqCst);
         if self.events.has_event() {
@@ -286,7 +296,7 @@ impl Source {
     /// `dispatch_source_cancel`.
     pub fn cancel(&self) {
         if self.flags.fetch_or(CANCELLED, SeqCst) & CANCELLED == 0 {
-            self.submit(cancel_item);
+            self.submit::<CANCEL>();
         }
     }
 
@@ -326,7 +336,7 @@ impl Source {
 
     fn schedule_delivery(&self) {
         if self.events.claim_delivery() {
-            self.submit(delivery_item);
+            self.submit::<DELIVERY>();
         }
     }
 
@@ -376,9 +386,7 @@ impl Source {
             return;
         }
         self.data.store(value, SeqCst);
-        let handler = self.take_handler(HandlerSlot::Event);
-        handler.call(self.context());
-        handler.release();
+        self.take_handler(HandlerSlot::Event).call(self.context());
         if !self.is_cancelled() {
             kinds::after_delivery(self);
         }
@@ -388,9 +396,7 @@ impl Source {
         if self.is_cancelled() {
             return;
         }
-        let handler = self.take_handler(HandlerSlot::Registration);
-        handler.call(self.context());
-        handler.release();
+        self.take_handler(HandlerSlot::Registration).call(self.context());
     }
 
     fn finish_cancel(&self) {
@@ -398,44 +404,38 @@ impl Source {
             kinds::unregister(self, r);
         }
         timer::cancelled(self);
-        let handler = self.take_handler(HandlerSlot::Cancel);
-        handler.call(self.context());
-        handler.release();
-        let mut guard = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        let h = &mut *guard;
-        for slot in [&mut h.event, &mut h.cancel, &mut h.registration] {
-            core::mem::replace(slot, Handler::None).release();
-        }
+        self.take_handler(HandlerSlot::Cancel).call(self.context());
+        let dropped = {
+            let mut guard = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
+            let h = &mut *guard;
+            [&mut h.event, &mut h.cancel, &mut h.registration]
+                .map(|slot| core::mem::replace(slot, Handler::None))
+        };
+        drop(dropped); // outside the lock: a block's release may run client code
         self.cancel_finished.store(1, SeqCst);
         sys::futex_wake(&self.cancel_finished, i32::MAX);
     }
 }
 
-/// Runs one of the source's queue items and drops the reference `submit` took.
+/// The source's queue items (see the module doc), as `Source::submit`'s parameter.
+const REGISTRATION: u8 = 0;
+const DELIVERY: u8 = 1;
+const CANCEL: u8 = 2;
+
+/// The item function of every callout `Source::submit` queues: takes back the reference
+/// the item owns, runs the callout, and drops the reference.
 ///
 /// # Safety
-/// `ctxt` must be the source passed to `submit`.
-unsafe fn with_submitted(ctxt: *mut c_void, f: impl FnOnce(&Source)) {
-    // SAFETY: `submit` took an internal reference that keeps it alive until here.
-    let s = unsafe { &*(ctxt as *const Source) };
-    f(s);
-    // SAFETY: the reference `submit` took.
-    unsafe { s.header.release_internal() };
-}
-
-unsafe extern "C" fn registration_item(ctxt: *mut c_void) {
-    // SAFETY: submitted by `activate`.
-    unsafe { with_submitted(ctxt, Source::run_registration_handler) }
-}
-
-unsafe extern "C" fn delivery_item(ctxt: *mut c_void) {
-    // SAFETY: submitted by `merge`.
-    unsafe { with_submitted(ctxt, Source::deliver) }
-}
-
-unsafe extern "C" fn cancel_item(ctxt: *mut c_void) {
-    // SAFETY: submitted by `cancel`.
-    unsafe { with_submitted(ctxt, Source::finish_cancel) }
+/// `ctxt` must be the pointer `Source::submit` made with `Ref::into_raw`, run once.
+unsafe extern "C" fn run_callout<const CALLOUT: u8>(ctxt: *mut c_void) {
+    // SAFETY: per the contract, `ctxt` carries one internal reference on a source, given
+    // up by `submit` for this item alone.
+    let s = unsafe { Ref::from_raw(ctxt as *const Source) };
+    match CALLOUT {
+        REGISTRATION => s.run_registration_handler(),
+        DELIVERY => s.deliver(),
+        _ => s.finish_cancel(),
+    }
 }
 
 unsafe fn xref_dispose(h: *const Header) {
@@ -466,13 +466,15 @@ unsafe fn dispose(h: *const Header) -> *const Header {
         t.header.retain_internal();
         &t.header as *const Header
     });
-    // SAFETY: the source held its queue's client reference.
-    unsafe { s.queue().header.release() };
+    drop(s); // and with it the source's reference on its queue
     target
 }
+
 /// What the event thread (below this layer) calls: readiness, signal counts, timer fires,
-/// and the internal reference each timer heap entry holds.
-impl crate::event::Target for Source {
+/// and the internal reference each registration and timer heap entry holds.
+// SAFETY: `retain_for_event_thread` takes an internal reference, which keeps the source
+// alive until `release_for_event_thread` drops it.
+unsafe impl crate::event::Target for Source {
     fn on_ready(&self) {
         Source::on_ready(self);
     }
@@ -485,12 +487,13 @@ impl crate::event::Target for Source {
         Source::timer_fired(self, generation, deadline);
     }
 
-    fn retain_for_timer(&self) {
+    fn retain_for_event_thread(&self) {
         self.header.retain_internal();
     }
 
-    unsafe fn release_for_timer(&self) {
-        // SAFETY: the caller owns the reference `retain_for_timer` took.
+    fn release_for_event_thread(&self, _proof: crate::event::Release) {
+        // SAFETY: `_proof` says the caller gives back a reference `retain_for_event_thread`
+        // took.
         unsafe { self.header.release_internal() };
     }
 }

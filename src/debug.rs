@@ -9,11 +9,40 @@
 //! for decisions.
 
 use crate::data::Data;
-use crate::object::{Header, Kind};
+use crate::object::{Header, Kind, Object};
 use crate::queue::Queue;
 use crate::source::Source;
 use core::ffi::CStr;
 use std::fmt::Write;
+
+/// An object type whose objects carry `KIND` in their tag.
+///
+/// # Safety
+/// Every object whose header's tag is `KIND` is a `Self` (an [`Object`]: the header is its
+/// first field).
+unsafe trait Typed: Object {
+    const KIND: Kind;
+}
+
+// SAFETY: only `Queue::create` (and the static queues) make headers of kind `Queue`.
+unsafe impl Typed for Queue {
+    const KIND: Kind = Kind::Queue;
+}
+// SAFETY: only `Source::create` makes headers of kind `Source`.
+unsafe impl Typed for Source {
+    const KIND: Kind = Kind::Source;
+}
+// SAFETY: only `data/` makes headers of kind `Data`, each the first field of a `Data`.
+unsafe impl Typed for Data {
+    const KIND: Kind = Kind::Data;
+}
+
+/// The object `h` heads, as a `T`, if its tag says it is one: the one cast of this file.
+fn view<T: Typed>(h: &Header) -> Option<&T> {
+    // SAFETY: the tag says the object is a `T` (`Typed`), whose header is its first field,
+    // so the header's address is the object's, alive as long as the header is borrowed.
+    h.kind_is(T::KIND).then(|| unsafe { &*(h as *const Header as *const T) })
+}
 
 fn label_of(q: &Queue) -> String {
     // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
@@ -32,46 +61,35 @@ pub fn describe(h: &Header) -> String {
     } else {
         let _ = write!(s, " xref={xref} ref={iref}");
     }
-    match kind {
-        Kind::Queue => {
-            // SAFETY: a queue's header is its first field.
-            let q = unsafe { &*(h as *const Header as *const Queue) };
-            let word = q.state.snapshot();
-            let _ = write!(
-                s,
-                " label=\"{}\" suspended={} width={}",
-                label_of(q),
-                word.suspend_count(),
-                q.state.width_limit()
-            );
-            if word.is_inactive() {
-                s.push_str(" inactive");
+    if let Some(q) = view::<Queue>(h) {
+        let word = q.state.snapshot();
+        let _ = write!(
+            s,
+            " label=\"{}\" suspended={} width={}",
+            label_of(q),
+            word.suspend_count(),
+            q.state.width_limit()
+        );
+        if word.is_inactive() {
+            s.push_str(" inactive");
+        }
+        match q.target() {
+            Some(t) => {
+                let _ = write!(s, " target=\"{}\"", label_of(t));
             }
-            match q.target() {
-                Some(t) => {
-                    let _ = write!(s, " target=\"{}\"", label_of(t));
-                }
-                None => s.push_str(" target=none"),
-            }
+            None => s.push_str(" target=none"),
         }
-        Kind::Source => {
-            // SAFETY: a source's header is its first field.
-            let src = unsafe { &*(h as *const Header as *const Source) };
-            let _ = write!(
-                s,
-                " type={:?} handle={} mask={:#x} cancelled={}",
-                src.kind,
-                src.handle,
-                src.mask,
-                src.is_cancelled()
-            );
-        }
-        Kind::Data => {
-            // SAFETY: a data object's header is its first field.
-            let d = unsafe { &*(h as *const Header as *const Data) };
-            let _ = write!(s, " size={}", d.size());
-        }
-        Kind::Group | Kind::Semaphore | Kind::Io => {}
+    } else if let Some(src) = view::<Source>(h) {
+        let _ = write!(
+            s,
+            " type={:?} handle={} mask={:#x} cancelled={}",
+            src.kind,
+            src.handle,
+            src.mask,
+            src.is_cancelled()
+        );
+    } else if let Some(d) = view::<Data>(h) {
+        let _ = write!(s, " size={}", d.size());
     }
     s
 }

@@ -19,7 +19,10 @@
 //! at one second, so a jump is noticed within a second.
 //!
 //! The event thread knows what it delivers to only as a [`Target`]: sources (and, for
-//! `dispatch_after`, queues) implement it in their own layers, above this one.
+//! `dispatch_after`, queues) implement it in their own layers, above this one. Every
+//! registration and timer heap entry holds its target as a [`TargetRef`], an owned
+//! reference (retained when made, released when dropped), so a target outlives every
+//! entry that can reach it; the `fork` child forgets its entries without dropping them.
 
 pub mod registry;
 pub mod timer;

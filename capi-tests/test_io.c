@@ -43,6 +43,11 @@
  *                    bytes arrive the read completes with them and error 0, then the cleanup
  *                    handler runs once (error 0); a read and a write submitted after that get
  *                    done=true with ECANCELED.
+ *   release_pending  a 100-byte read pending on an empty pipe, then dispatch_release of the
+ *                    channel without closing it: neither the read's handler nor the cleanup
+ *                    handler runs for 150 ms; after 100 bytes arrive the read completes with
+ *                    them and error 0, then the cleanup handler runs once (error 0), after
+ *                    the read's final handler call.
  *   high_water       high_water 1000: a 10000-byte read from a file and one from a pipe are
  *                    delivered in pieces of at most 1000 bytes each (at least 10 of them),
  *                    byte-exact.
@@ -928,6 +933,37 @@ static void test_close_pending(void)
     OK("close_pending");
 }
 
+static void test_release_pending(void)
+{
+    test_start("release_pending", 20);
+    dispatch_queue_t q = make_q("test.io.release");
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    struct cl c;
+    cl_init(&c, -1);
+    dispatch_io_t ch = dispatch_io_create_f(DISPATCH_IO_STREAM, p[0], q, &c, cl_handler);
+    CHECK(ch != NULL, "create returned NULL");
+    struct rd r;
+    rd_init(&r);
+    dispatch_io_read_f(ch, 0, 100, q, &r, rd_handler);
+    dispatch_release(ch); /* the client's last reference; the read keeps running */
+    sleep_ms(150);
+    CHECK(r.dones == 0, "the pending read completed (error %d) with nothing written", r.err);
+    CHECK(atomic_load(&c.calls) == 0, "the cleanup handler ran while a read was pending");
+    uint8_t buf[100];
+    fill_pat(buf, 700, 100);
+    write_all(p[1], buf, 100);
+    rd_wait(&r, 5000, "pending read after release");
+    rd_check(&r, 0, 700, 100, "read pending at release");
+    cl_wait_check(&c, 0, "release_pending");
+    CHECK(c.seq > r.done_seq, "the cleanup handler ran before the pending read's final handler call");
+    rd_destroy(&r);
+    close(p[0]);
+    close(p[1]);
+    dispatch_release(q);
+    OK("release_pending");
+}
+
 static void check_deliveries_max(struct rd *r, size_t max, int min_count, const char *what)
 {
     int nonempty = 0;
@@ -1483,6 +1519,7 @@ int main(void)
     test_many_channels();
     test_close_stop();
     test_close_pending();
+    test_release_pending();
     test_high_water();
     test_low_water();
     test_interval();

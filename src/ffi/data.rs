@@ -10,7 +10,7 @@ use super::{dispatch_function_t, dispatch_queue_t, queue_arg, size_t};
 use crate::blocks::layout::{BlockLayout, Descriptor, IS_GLOBAL};
 use crate::blocks::runtime;
 use crate::data::{self, Data, Destructor};
-use crate::object::{Forwarder, Kind};
+use crate::object::{Forwarder, Kind, Ref};
 use crate::queue::Queue;
 use core::ffi::c_void;
 use core::sync::atomic::AtomicI32;
@@ -77,14 +77,12 @@ pub(crate) fn out(d: *const Data) -> dispatch_data_t {
 }
 
 /// The queue a client destructor runs on (retained), NULL meaning the default queue.
-unsafe fn destructor_queue(queue: dispatch_queue_t, what: &str) -> *const Queue {
+unsafe fn destructor_queue(queue: dispatch_queue_t, what: &str) -> Option<Ref<Queue>> {
     if queue.is_null() {
-        return core::ptr::null();
+        return None;
     }
     // SAFETY: the client passes a queue.
-    let q = unsafe { queue_arg(queue, what) };
-    q.header.retain_internal();
-    q
+    Some(Ref::retain(unsafe { queue_arg(queue, what) }))
 }
 
 /// The special destructor a pointer names, if it is one of the exported markers.
@@ -122,7 +120,9 @@ pub unsafe extern "C" fn dispatch_data_create(
             queue: unsafe { destructor_queue(queue, "dispatch_data_create") },
         },
     };
-    out(data::create(buffer as *const u8, size, d))
+    // SAFETY: data.h: the buffer stays readable and unchanged until the destructor runs
+    // (for DISPATCH_DATA_DESTRUCTOR_FREE, a malloc'd block).
+    out(unsafe { data::create(buffer as *const u8, size, d) })
 }
 
 #[no_mangle]
@@ -144,7 +144,8 @@ pub unsafe extern "C" fn dispatch_data_create_f(
             queue: unsafe { destructor_queue(queue, "dispatch_data_create_f") },
         },
     };
-    out(data::create(buffer as *const u8, size, d))
+    // SAFETY: as in `dispatch_data_create`.
+    out(unsafe { data::create(buffer as *const u8, size, d) })
 }
 
 #[no_mangle]

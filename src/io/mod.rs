@@ -28,8 +28,9 @@
 
 pub mod fd;
 
-use crate::data::{self, Data};
-use crate::object::{Header, Kind, ObjectVTable};
+use crate::data::owned::{dispose_boxed, no_client_dispose};
+use crate::data::{self, ClientRef, Data};
+use crate::object::{Header, Kind, ObjectVTable, Ref};
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, root, Queue};
 use crate::source::kinds::SourceKind;
@@ -46,40 +47,21 @@ pub enum IoType {
     Random,
 }
 
-/// A client callback, with the queue it runs on (retained internally).
+/// A client callback, with the queue it runs on.
 pub struct Callback {
     pub call: Box<dyn Fn(bool, *const Data, i32) + Send + Sync>,
-    pub queue: *const Queue,
+    queue: Ref<Queue>,
 }
-
-// SAFETY: the queue pointer is retained; the closure is Send + Sync.
-unsafe impl Send for Callback {}
-// SAFETY: as above.
-unsafe impl Sync for Callback {}
 
 impl Callback {
-    /// Queues `call(done, data, error)` on the callback's queue; the data reference is
-    /// released after the call.
-    fn deliver(self: &Arc<Self>, done: bool, data: *const Data, error: i32) {
+    /// Queues `call(done, data, error)` on the callback's queue (NULL data for `None`);
+    /// the data is released after the call.
+    fn deliver(self: &Arc<Self>, done: bool, data: Option<ClientRef<Data>>, error: i32) {
         let cb = self.clone();
-        let data = SendPtr(data);
         let c = Continuation::from_closure(Box::new(move || {
-            let data = data;
-            (cb.call)(done, data.0, error);
-            if !data.0.is_null() {
-                // SAFETY: the reference this delivery owned.
-                unsafe { (*data.0).header.release() };
-            }
+            (cb.call)(done, data.as_ref().map_or(core::ptr::null(), ClientRef::as_ptr), error);
         }));
-        // SAFETY: retained for the callback's lifetime.
-        queue::submit(unsafe { &*self.queue }, c);
-    }
-}
-
-impl Drop for Callback {
-    fn drop(&mut self) {
-        // SAFETY: the reference taken when the callback was made.
-        unsafe { (*self.queue).header.release_internal() };
+        queue::submit(&self.queue, c);
     }
 }
 
@@ -88,14 +70,8 @@ pub fn callback(
     queue: Option<&Queue>,
     call: Box<dyn Fn(bool, *const Data, i32) + Send + Sync>,
 ) -> Arc<Callback> {
-    let q = queue.unwrap_or(root::default_queue());
-    q.header.retain_internal();
-    Arc::new(Callback { call, queue: q })
+    Arc::new(Callback { call, queue: Ref::retain(queue.unwrap_or(root::default_queue())) })
 }
-
-struct SendPtr<T>(*const T);
-// SAFETY: used only for objects kept alive by references the closure owns.
-unsafe impl<T> Send for SendPtr<T> {}
 
 /// A barrier entered into both directions; it runs when both reach it.
 struct BarrierShared {
@@ -104,8 +80,17 @@ struct BarrierShared {
 }
 
 enum OpKind {
-    Read { offset: i64, remaining: usize },
-    Write { offset: i64, data: *const Data, written: usize },
+    Read {
+        offset: i64,
+        remaining: usize,
+    },
+    /// The data is held with a client reference: the rest of it, handed to the handler
+    /// when the write stops early, may be the object itself.
+    Write {
+        offset: i64,
+        data: ClientRef<Data>,
+        written: usize,
+    },
     Barrier(Arc<BarrierShared>),
 }
 
@@ -121,9 +106,6 @@ struct Op {
     single: bool,
 }
 
-// SAFETY: the data pointer is a reference the op owns.
-unsafe impl Send for Op {}
-
 const READ: usize = 0;
 const WRITE: usize = 1;
 
@@ -133,14 +115,22 @@ struct Direction {
     running: bool,
     /// Stopped at a barrier the other direction has not reached yet.
     parked: bool,
-    /// The source the head operation waits on, cancelled by `DISPATCH_IO_STOP`.
-    waiting_on: *const Source,
+    /// The wait of the head operation, cancelled by `DISPATCH_IO_STOP`.
+    waiting: Option<Wait>,
 }
 
 impl Direction {
     const fn new() -> Direction {
-        Direction { ops: VecDeque::new(), running: false, parked: false, waiting_on: core::ptr::null() }
+        Direction { ops: VecDeque::new(), running: false, parked: false, waiting: None }
     }
+}
+
+/// An operation waiting for its descriptor: the one-shot READ or WRITE source, and a
+/// reference on the channel for the source's callouts, which find the channel through the
+/// source's context. Both go when the cancel callout takes this record out.
+struct Wait {
+    source: ClientRef<Source>,
+    channel: Ref<Channel>,
 }
 
 struct ChannelState {
@@ -148,9 +138,6 @@ struct ChannelState {
     closed: bool,
     cleanup: Option<Arc<Callback>>,
 }
-
-// SAFETY: the source pointers are only used under the lock while the sources are alive.
-unsafe impl Send for ChannelState {}
 
 #[repr(C, align(8))]
 pub struct Channel {
@@ -173,7 +160,11 @@ unsafe impl crate::object::Object for Channel {
 
 use core::sync::atomic::Ordering::SeqCst;
 
-static CHANNEL_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
+/// When the client's last reference goes, nothing happens at once: the operations still
+/// running hold references, and the cleanup handler runs when the last of those goes too
+/// (`Drop`), just after the channel became idle, as if it had been closed.
+static CHANNEL_VTABLE: ObjectVTable =
+    ObjectVTable { xref_dispose: no_client_dispose, dispose: dispose_boxed::<Channel>, async_f: None };
 
 /// Default bytes per read step (and a sixteenth of a write step).
 const DEFAULT_CHUNK: usize = 64 * 1024;
@@ -246,7 +237,7 @@ impl Channel {
     }
 
     pub fn write(&self, offset: i64, data: &Data, handler: Arc<Callback>, single: bool) {
-        data.header.retain();
+        let data = ClientRef::retain(data);
         self.submit(vec![(WRITE, new_op(OpKind::Write { offset, data, written: 0 }, handler, single))]);
     }
 
@@ -303,13 +294,10 @@ impl Channel {
                 for (i, d) in st.dirs.iter_mut().enumerate() {
                     // A waiting operation sits at the head of its FIFO (a running one is
                     // not in it) and is woken below; the rest are cancelled now.
-                    let keep = usize::from(!d.waiting_on.is_null()).min(d.ops.len());
+                    let keep = usize::from(d.waiting.is_some()).min(d.ops.len());
                     cancelled.extend(d.ops.drain(keep..));
-                    if !d.waiting_on.is_null() {
-                        // SAFETY: alive while it is `waiting_on` (under the lock); kept
-                        // alive for the cancel below, made after the lock is released.
-                        unsafe { (*d.waiting_on).header.retain_internal() };
-                        waiting.push(d.waiting_on);
+                    if let Some(w) = &d.waiting {
+                        waiting.push(Ref::retain(w.source.get())); // cancelled below, unlocked
                     }
                     if core::mem::replace(&mut d.parked, false) {
                         unparked.push(i); // its barrier's other half was just cancelled
@@ -322,11 +310,7 @@ impl Channel {
             self.finish(op, libc::ECANCELED);
         }
         for source in waiting {
-            // SAFETY: retained above; cancelling twice is harmless.
-            unsafe {
-                (*source).cancel();
-                (*source).header.release_internal();
-            }
+            source.cancel(); // cancelling twice is harmless
         }
         for dir in unparked {
             self.next_or_idle(dir);
@@ -338,16 +322,8 @@ impl Channel {
 
     /// Steps the head operation of `dir` on a worker.
     fn run_next(&self, dir: usize) {
-        self.header.retain_internal();
-        let me = SendPtr(self as *const Channel);
-        let c = Continuation::from_closure(Box::new(move || {
-            let me = me;
-            // SAFETY: the reference taken above.
-            let ch = unsafe { &*me.0 };
-            ch.step(dir);
-            // SAFETY: as above.
-            unsafe { ch.header.release_internal() };
-        }));
+        let me = Ref::retain(self);
+        let c = Continuation::from_closure(Box::new(move || me.step(dir)));
         queue::submit(root::default_queue(), c);
     }
 
@@ -421,21 +397,14 @@ impl Channel {
                     }
                 }
                 OpKind::Write { offset, data, written } => {
-                    // SAFETY: the op holds a reference on its data.
-                    let d = unsafe { &**data };
-                    if *written >= d.size() {
+                    let bytes = data.get().bytes();
+                    if *written >= bytes.len() {
                         return Ok(true);
                     }
-                    let (mapped, bytes) = d.map();
-                    let len = (d.size() - *written).min(chunk() * 16);
-                    // SAFETY: the mapped buffer holds `d.size()` bytes while `mapped` lives.
-                    let slice = unsafe { core::slice::from_raw_parts(bytes.add(*written), len) };
+                    let len = (bytes.len() - *written).min(chunk() * 16);
                     let at =
                         (self.io_type == IoType::Random).then_some(self.entry.initial_offset() + *offset);
-                    let r = sys::write_at(fd, slice, at);
-                    // SAFETY: the map's reference.
-                    unsafe { (*mapped).header.release() };
-                    match r {
+                    match sys::write_at(fd, &bytes[*written..*written + len], at) {
                         Ok(n) => {
                             *written += n;
                             *offset += n as i64;
@@ -464,10 +433,9 @@ impl Channel {
         let interval_due = interval != 0 && now.saturating_sub(op.last_delivery) >= interval;
         while !op.pending.is_empty() && (op.pending.len() >= low.max(1) || interval_due) {
             let n = op.pending.len().min(high);
-            // SAFETY: `pending` holds at least `n` readable bytes.
-            let d = unsafe { data::create_copy(op.pending.as_ptr(), n) };
+            let d = data::copy_of(&op.pending[..n]);
             op.pending.drain(..n);
-            op.handler.deliver(false, d, 0);
+            op.handler.deliver(false, Some(d), 0);
             op.last_delivery = now;
             if op.pending.len() < low.max(1) {
                 break;
@@ -481,16 +449,17 @@ impl Channel {
         let Some(source) = Source::create(kind, fd as usize, 0, Some(root::default_queue())) else {
             return Err(libc::EBADF);
         };
-        // SAFETY: freshly created; we hold its client reference.
-        let s = unsafe { &*source };
-        self.header.retain_internal(); // for the source's handlers
+        // SAFETY: `create` hands over the new source's client reference, which the handle
+        // now owns; the handlers are functions, not blocks (`set_handler` copies a block).
+        let source = unsafe {
+            let source = ClientRef::adopt(&*source);
+            source.get().set_handler(HandlerSlot::Event, Some(wait_callout::<false>), core::ptr::null());
+            source.get().set_handler(HandlerSlot::Cancel, Some(wait_callout::<true>), core::ptr::null());
+            source
+        };
+        let s = Ref::retain(source.get()); // to activate it below, unlocked
         let ctxt = (self as *const Channel as usize | dir) as *mut c_void;
         s.header.context.store(ctxt, SeqCst);
-        // SAFETY: functions, no blocks.
-        unsafe {
-            s.set_handler(HandlerSlot::Event, Some(cancel_source_on_event), core::ptr::null());
-            s.set_handler(HandlerSlot::Cancel, Some(resume_after_wait), core::ptr::null());
-        }
         let waiting = Op {
             kind: core::mem::replace(&mut op.kind, OpKind::Read { offset: 0, remaining: 0 }),
             handler: op.handler.clone(),
@@ -501,7 +470,7 @@ impl Channel {
         {
             let mut st = self.lock();
             st.dirs[dir].ops.push_front(waiting);
-            st.dirs[dir].waiting_on = source;
+            st.dirs[dir].waiting = Some(Wait { source, channel: Ref::retain(self) });
         }
         s.activate();
         if self.stopped.load(SeqCst) {
@@ -510,14 +479,13 @@ impl Channel {
         Ok(false)
     }
 
-    /// After a wait of `dir` ended (readiness, or a STOP): step its operation again.
-    fn resume(&self, dir: usize) {
-        let source = core::mem::replace(&mut self.lock().dirs[dir].waiting_on, core::ptr::null());
-        if !source.is_null() {
-            // SAFETY: the client reference `wait` kept.
-            unsafe { (*source).header.release() };
+    /// The wait of `dir` saw its descriptor ready: cancel its source, whose cancel callout
+    /// resumes the operation.
+    fn end_wait(&self, dir: usize) {
+        let source = self.lock().dirs[dir].waiting.as_ref().map(|w| Ref::retain(w.source.get()));
+        if let Some(source) = source {
+            source.cancel();
         }
-        self.step(dir);
     }
 
     /// The head operation of `dir` finished with `error` (0: success).
@@ -554,18 +522,12 @@ impl Channel {
         match op.kind {
             OpKind::Barrier(_) => {}
             OpKind::Read { .. } => {
-                // SAFETY: `pending` is readable for its length.
-                let d = unsafe { data::create_copy(op.pending.as_ptr(), op.pending.len()) };
-                op.handler.deliver(true, d, error);
+                op.handler.deliver(true, Some(data::copy_of(&op.pending)), error);
             }
             OpKind::Write { data, written, .. } => {
-                // SAFETY: the op's reference on its data.
-                let d = unsafe { &*data };
-                let rest =
-                    if written >= d.size() { core::ptr::null() } else { d.subrange(written, usize::MAX) };
+                let d = data.get();
+                let rest = (written < d.size()).then(|| d.range(written, usize::MAX));
                 op.handler.deliver(true, rest, error);
-                // SAFETY: as above.
-                unsafe { d.header.release() };
             }
         }
     }
@@ -574,47 +536,37 @@ impl Channel {
     fn cleanup(&self) {
         let Some(cb) = self.lock().cleanup.take() else { return };
         let error = self.entry.close_error();
-        cb.deliver(true, core::ptr::null(), error);
+        cb.deliver(true, None, error);
     }
 }
 
-/// The channel and direction a wait source's context names.
+impl Drop for Channel {
+    /// The last reference went: the client released the channel without closing it (or
+    /// the cleanup already ran). Its operations all finished, since each running one holds
+    /// a reference; run the cleanup handler if it has not run.
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// The event (`CANCEL` false) and cancel (`CANCEL` true) callouts of a wait's source.
 ///
 /// # Safety
-/// `ctxt` must be a context set by `Channel::wait`.
-unsafe fn channel_and_dir<'a>(ctxt: *mut c_void) -> (&'a Channel, usize) {
+/// `ctxt` must be the context `Channel::wait` gave the source.
+unsafe extern "C" fn wait_callout<const CANCEL: bool>(ctxt: *mut c_void) {
     let bits = ctxt as usize;
-    // SAFETY: the channel (8-aligned) with the direction in bit 0, retained by `wait`.
-    (unsafe { &*((bits & !1) as *const Channel) }, bits & 1)
-}
-
-unsafe extern "C" fn cancel_source_on_event(ctxt: *mut c_void) {
-    // SAFETY: set by `wait`.
-    let (ch, dir) = unsafe { channel_and_dir(ctxt) };
-    let source = ch.lock().dirs[dir].waiting_on;
-    if !source.is_null() {
-        // SAFETY: alive until its cancel handler ran (which is what this triggers).
-        unsafe { (*source).cancel() };
+    // SAFETY: the context is the channel (8-aligned) with the direction in bit 0 (`wait`).
+    // The channel's `Wait` record holds a reference on it until the cancel callout takes
+    // that record out below; the event callout never runs after the cancel callout (both
+    // run on the source's serial queue, and a cancelled source delivers no events).
+    let ch = unsafe { &*((bits & !1) as *const Channel) };
+    let dir = bits & 1;
+    if !CANCEL {
+        ch.end_wait(dir);
+        return;
     }
-}
-
-unsafe extern "C" fn resume_after_wait(ctxt: *mut c_void) {
-    // SAFETY: as above.
-    let (ch, dir) = unsafe { channel_and_dir(ctxt) };
-    ch.resume(dir);
-    // SAFETY: the reference `wait` took for the source's handlers.
-    unsafe { ch.header.release_internal() };
-}
-
-unsafe fn xref_dispose(h: *const Header) {
-    // SAFETY: installed only on channels.
-    let ch = unsafe { &*(h as *const Channel) };
-    // The client let go: close (without stopping) so the cleanup handler still runs.
-    ch.close(false);
-}
-
-unsafe fn dispose(h: *const Header) -> *const Header {
-    // SAFETY: no reference remains.
-    drop(unsafe { Box::from_raw(h as *mut Channel) });
-    &root::default_queue().header
+    let Some(Wait { source, channel }) = ch.lock().dirs[dir].waiting.take() else { return };
+    drop(source);
+    // Step on the owned reference: it may be the channel's last, dropped only after.
+    channel.step(dir);
 }

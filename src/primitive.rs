@@ -1,12 +1,14 @@
 //! The atomics the lock-free protocols are written against: std's normally, loom's mocks
 //! under `cfg(loom)`, so the model-checked code and the shipped code are the same code
-//! (the arrangement of crossbeam's `primitive` module and tokio's `loom` module).
+//! (the arrangement of crossbeam's `primitive` module and tokio's `loom` module). Every
+//! atomic of the pool (`pool/`), the parker (`park.rs`) and the sync hand-off
+//! (`queue/state.rs`, `park::Event`) comes from here.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 
 /// Hint for a spin-wait iteration.
 #[inline]

@@ -18,33 +18,36 @@
 //!   and no worker is idle, the monitor checks every [`MONITOR_PERIOD`] how many workers
 //!   are actually runnable (`/proc/self/task/<tid>/stat`); for each CPU left idle because
 //!   workers are blocked (in `sleep`, I/O, a lock) it starts one more worker. When nothing
-//!   is pending it sleeps on a futex: an idle process has no periodic tick. For overcommit
-//!   lists it also adds one thread per waiting item when those items waited a whole period
+//!   is pending it sleeps (`sleepers::MonitorBell`): an idle process has no periodic tick.
+//!   For overcommit lists it also adds one thread per waiting item when those items waited a whole period
 //!   while no worker took anything: every overcommit item gets a thread even if all the
 //!   others block or spin, yet a stream of short items (a contended queue re-enqueued over
 //!   and over) does not spawn a thread per push.
-//! * Idle workers spin briefly, then park on the pool's futex; one that stays parked for
-//!   [`IDLE_TIMEOUT`] retires.
+//! * Idle workers spin briefly, then park (`sleepers::Idle`, on a `park::Epoch`); one that
+//!   stays parked for [`IDLE_TIMEOUT`] retires.
 //!
 //! ## Wake protocol
 //!
 //! Push: append, `pending += 1`, then claim a parked worker. Park: enter the parked
 //! count, then re-check the lists before sleeping on the epoch read *before* entering. Both sides are SeqCst,
-//! so either the pusher sees the idle worker (and bumps the epoch, failing its futex
-//! wait) or the worker sees the item. Retiring decrements `threads` before its last look
-//! at the lists, so a pusher that saw the old count cannot strand an item.
+//! so either the pusher sees the idle worker (and bumps the epoch, failing its sleep) or
+//! the worker sees the item (`sleepers.rs`: the protocol and its loom models). Retiring
+//! decrements `threads` before its last look at the lists, so a pusher that saw the old
+//! count cannot strand an item.
 
 pub mod job;
 mod run_list;
 mod sleepers;
 
+use crate::park::WaitResult;
+use crate::primitive::{AtomicU32, AtomicU8, AtomicUsize};
 use crate::qos::{nice_of_index, qos_of_index, ROOT_COUNT};
-use crate::sys::{self, Clock, WaitResult};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use crate::sys::{self, Clock};
+use core::sync::atomic::Ordering::SeqCst;
 use crossbeam_utils::CachePadded;
 use job::Item;
 use run_list::RunList;
-use sleepers::Sleepers;
+use sleepers::{Idle, MonitorBell};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
@@ -87,12 +90,12 @@ struct Pool {
     /// Items taken by workers so far (progress, for the starvation check).
     pops: AtomicUsize,
     threads: AtomicUsize,
-    sleepers: Sleepers,
-    wake_epoch: AtomicU32,
+    /// Parked workers and their wake-up epoch (`sleepers.rs`).
+    idle: Idle,
     cpus: usize,
     workers: Mutex<Vec<u32>>,
-    monitor_sleeping: AtomicBool,
-    monitor_epoch: AtomicU32,
+    /// The monitor's sleep while nothing is pending (`sleepers.rs`).
+    monitor_bell: MonitorBell,
     /// `MONITOR_NONE` until a thread succeeds in starting the monitor (then `RUNNING` for
     /// good); `STARTING` while one thread tries, which keeps trying until it succeeds.
     monitor: AtomicU8,
@@ -105,14 +108,12 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     overcommit_pending: AtomicUsize::new(0),
     pops: AtomicUsize::new(0),
     threads: AtomicUsize::new(0),
-    sleepers: Sleepers::new(),
-    wake_epoch: AtomicU32::new(0),
+    idle: Idle::new(),
     cpus: sys::cpu_count(),
     // Reserved up front so a new worker's registration never calls `malloc`: glibc would
     // give the worker an arena of its own (64 MiB of address space) for that one push.
     workers: Mutex::new(Vec::with_capacity(MAX_THREADS)),
-    monitor_sleeping: AtomicBool::new(false),
-    monitor_epoch: AtomicU32::new(0),
+    monitor_bell: MonitorBell::new(),
     monitor: AtomicU8::new(MONITOR_NONE),
 });
 
@@ -136,14 +137,11 @@ pub fn push(index: usize, item: *mut Item, run: Runner) {
     if is_overcommit(index) {
         pool.overcommit_pending.fetch_add(1, SeqCst);
     }
-    if pool.sleepers.try_claim() {
-        pool.wake_epoch.fetch_add(1, SeqCst);
-        sys::futex_wake(&pool.wake_epoch, 1);
+    if pool.idle.wake_claimed() {
         return;
     }
-    if pool.try_spawn(pool.cpus) != Spawn::Started && pool.monitor_sleeping.load(SeqCst) {
-        pool.monitor_epoch.fetch_add(1, SeqCst);
-        sys::futex_wake(&pool.monitor_epoch, 1);
+    if pool.try_spawn(pool.cpus) != Spawn::Started {
+        pool.monitor_bell.ring();
     }
 }
 
@@ -261,15 +259,13 @@ impl Pool {
             if self.spin_for_work() {
                 continue;
             }
-            let epoch = self.wake_epoch.load(SeqCst);
-            self.sleepers.enter();
+            let ticket = self.idle.prepare();
             if self.has_work() {
-                self.sleepers.leave();
+                self.idle.cancel();
                 continue;
             }
             let deadline = sys::now_ns(Clock::Monotonic) + IDLE_TIMEOUT.as_nanos() as u64;
-            let r = sys::futex_wait(&self.wake_epoch, epoch, Some((Clock::Monotonic, deadline)));
-            self.sleepers.leave();
+            let r = self.idle.park(ticket, Some((Clock::Monotonic, deadline)));
             if r == WaitResult::TimedOut && self.retire(tid) {
                 return;
             }
@@ -305,18 +301,17 @@ impl Pool {
         // Pause before the next look; grows while the system refuses threads.
         let mut period = MONITOR_PERIOD;
         loop {
-            let epoch = self.monitor_epoch.load(SeqCst);
-            self.monitor_sleeping.store(true, SeqCst);
+            let ticket = self.monitor_bell.prepare();
             if self.pending.load(SeqCst) == 0 {
                 period = MONITOR_PERIOD;
-                sys::futex_wait(&self.monitor_epoch, epoch, None);
-                self.monitor_sleeping.store(false, SeqCst);
+                self.monitor_bell.sleep(ticket);
+                self.monitor_bell.awake();
                 continue;
             }
-            self.monitor_sleeping.store(false, SeqCst);
+            self.monitor_bell.awake();
             std::thread::sleep(period);
             let pending = self.pending.load(SeqCst);
-            if pending == 0 || self.sleepers.any_unclaimed() {
+            if pending == 0 || self.idle.any_unclaimed() {
                 continue;
             }
             let tids = self.workers.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -342,7 +337,7 @@ impl Pool {
                 }
             }
             // Refused: the items stay pending, so the loop comes back here (it does not
-            // sleep on the futex) after a pause that doubles while refusals last.
+            // sleep on its bell) after a pause that doubles while refusals last.
             period = if refused { (period * 2).min(MAX_SPAWN_BACKOFF) } else { MONITOR_PERIOD };
         }
     }
@@ -390,8 +385,8 @@ pub(crate) fn reset_in_child(held: ForkHeld) {
     pool.pending.store(pending, SeqCst);
     pool.overcommit_pending.store(overcommit, SeqCst);
     pool.threads.store(0, SeqCst);
-    pool.sleepers.reset();
-    pool.monitor_sleeping.store(false, SeqCst);
+    pool.idle.reset();
+    pool.monitor_bell.reset();
     drop(lists);
     drop(workers);
     // A parent thread may have been starting the monitor at the fork: start over.

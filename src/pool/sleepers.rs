@@ -18,8 +18,23 @@
 //! A worker that leaves the parked state, for whatever reason (woken, timed out, found
 //! work on its last look), becomes an active worker that looks for items, so it takes one
 //! outstanding claim with it. `CLAIMED <= PARKED` always holds.
+//!
+//! The whole park/wake protocol of the pool sits behind two small types here, so that the
+//! shipped code is the code the loom models check:
+//!
+//! - [`Idle`] (the workers): a worker takes an epoch ticket, enters the parked count
+//!   ([`Idle::prepare`]), re-checks the lists, then either [`Idle::cancel`]s or
+//!   [`Idle::park`]s on the ticket. A pusher appends, then [`Idle::wake_claimed`]: claims a
+//!   parked worker, advances the epoch and wakes one. All SeqCst, so either the pusher
+//!   sees the parked worker (and its advance fails the worker's sleep or wakes it) or the
+//!   worker's re-check sees the item.
+//! - [`MonitorBell`] (the monitor): the monitor takes a ticket, raises `sleeping`
+//!   ([`MonitorBell::prepare`]), re-checks `pending` and sleeps on the ticket; a pusher
+//!   that could not start a worker bumps `pending` first, then [`MonitorBell::ring`]s,
+//!   which wakes it only if `sleeping` is up. The same Dekker pair.
 
-use crate::primitive::AtomicU64;
+use crate::park::{Deadline, Epoch, WaitResult};
+use crate::primitive::{AtomicBool, AtomicU64};
 use core::sync::atomic::Ordering::SeqCst;
 
 const PARKED_ONE: u64 = 1;
@@ -89,6 +104,114 @@ impl Sleepers {
     pub fn any_unclaimed(&self) -> bool {
         let w = self.word.load(SeqCst);
         claimed(w) < parked(w)
+    }
+}
+
+/// The parked workers and their wake-up epoch (see the module doc).
+pub struct Idle {
+    sleepers: Sleepers,
+    epoch: Epoch,
+}
+
+impl Idle {
+    #[cfg(not(loom))]
+    pub const fn new() -> Idle {
+        Idle { sleepers: Sleepers::new(), epoch: Epoch::new() }
+    }
+
+    #[cfg(loom)]
+    pub fn new() -> Idle {
+        Idle { sleepers: Sleepers::new(), epoch: Epoch::new() }
+    }
+
+    /// A worker found no work and is about to park: returns the ticket to park on. The
+    /// caller re-checks for work, then calls [`Idle::cancel`] or [`Idle::park`].
+    pub fn prepare(&self) -> u32 {
+        // The ticket first: an advance after it, even one before `enter`, fails the sleep.
+        let ticket = self.epoch.ticket();
+        self.sleepers.enter();
+        ticket
+    }
+
+    /// The re-check after [`Idle::prepare`] found work: not parking after all.
+    pub fn cancel(&self) {
+        self.sleepers.leave();
+    }
+
+    /// Sleeps on `ticket` until a pusher wakes the worker (or until `deadline`), then
+    /// leaves the parked count.
+    pub fn park(&self, ticket: u32, deadline: Option<Deadline>) -> WaitResult {
+        let r = self.epoch.sleep(ticket, deadline);
+        self.sleepers.leave();
+        r
+    }
+
+    /// After an append: claims a parked worker nobody claimed and wakes one. `false` when
+    /// there is none; the caller then starts a worker (or tells the monitor).
+    pub fn wake_claimed(&self) -> bool {
+        if !self.sleepers.try_claim() {
+            return false;
+        }
+        self.epoch.notify_one();
+        true
+    }
+
+    /// Whether some parked worker is not yet promised to anyone.
+    pub fn any_unclaimed(&self) -> bool {
+        self.sleepers.any_unclaimed()
+    }
+
+    /// In a forked child: no worker exists.
+    pub fn reset(&self) {
+        self.sleepers.reset();
+    }
+}
+
+/// The monitor's sleep while nothing is pending (see the module doc).
+pub struct MonitorBell {
+    sleeping: AtomicBool,
+    epoch: Epoch,
+}
+
+impl MonitorBell {
+    #[cfg(not(loom))]
+    pub const fn new() -> MonitorBell {
+        MonitorBell { sleeping: AtomicBool::new(false), epoch: Epoch::new() }
+    }
+
+    #[cfg(loom)]
+    pub fn new() -> MonitorBell {
+        MonitorBell { sleeping: AtomicBool::new(false), epoch: Epoch::new() }
+    }
+
+    /// The monitor is about to look at `pending` and maybe sleep: returns the ticket.
+    pub fn prepare(&self) -> u32 {
+        let ticket = self.epoch.ticket();
+        self.sleeping.store(true, SeqCst);
+        ticket
+    }
+
+    /// Sleeps on `ticket` (nothing was pending) until a pusher rings.
+    pub fn sleep(&self, ticket: u32) {
+        let _ = self.epoch.sleep(ticket, None);
+    }
+
+    /// The monitor is awake (it slept, or found work pending).
+    pub fn awake(&self) {
+        self.sleeping.store(false, SeqCst);
+    }
+
+    /// After a push made work pending that no worker will take: wakes the monitor if it
+    /// sleeps (or is about to).
+    pub fn ring(&self) {
+        if self.sleeping.load(SeqCst) {
+            self.epoch.notify_one();
+        }
+    }
+
+    /// In a forked child: the monitor, if any, is gone.
+    pub fn reset(&self) {
+        self.sleeping.store(false, SeqCst);
     }
 }
 
@@ -253,6 +376,83 @@ mod loom_tests {
             let spawned = pusher.join().unwrap();
             assert!(stayed || spawned, "the worker retired and the pusher started nobody");
             assert!(threads.load(SeqCst) <= 2);
+        });
+    }
+
+    /// `Idle`, with the real parker (a lost wake-up is a loom deadlock): a worker runs
+    /// `Pool::worker_main`'s park loop (take an item, or prepare, re-check, cancel or
+    /// park) while a pusher appends one item and calls `wake_claimed`, as `pool::push`
+    /// does. When the claim fails the pusher stands for the thread `push` would start and
+    /// runs the item itself; only then does the model stop the worker with a final wake,
+    /// so a claimed worker must be woken by the pusher's own wake. The item runs once.
+    #[test]
+    fn claimed_worker_is_woken_by_the_push() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new());
+            let items = Arc::new(AtomicU64::new(0));
+            let ran = Arc::new(AtomicU64::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let take = |items: &AtomicU64, ran: &AtomicU64| -> bool {
+                let got = items.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+                if got {
+                    ran.fetch_add(1, SeqCst);
+                }
+                got
+            };
+
+            let (i2, it2, r2, st2) = (idle.clone(), items.clone(), ran.clone(), stop.clone());
+            let worker = loom::thread::spawn(move || loop {
+                if take(&it2, &r2) || st2.load(SeqCst) {
+                    return;
+                }
+                let ticket = i2.prepare();
+                fence(SeqCst);
+                if it2.load(SeqCst) > 0 || st2.load(SeqCst) {
+                    i2.cancel();
+                    continue;
+                }
+                i2.park(ticket, None);
+            });
+
+            items.fetch_add(1, SeqCst);
+            fence(SeqCst);
+            if !idle.wake_claimed() {
+                take(&items, &ran); // the new worker `push` starts (the item may be gone)
+                stop.store(true, SeqCst);
+                idle.epoch.notify_one();
+            }
+            worker.join().unwrap();
+            assert_eq!(ran.load(SeqCst), 1, "the item ran once");
+            assert_eq!(idle.sleepers.word.load(SeqCst), 0, "a claim outlived the worker");
+        });
+    }
+
+    /// `MonitorBell`: the monitor (`Pool::monitor_main`: prepare, look at `pending`,
+    /// sleep while nothing is pending) against a pusher that makes an item pending and
+    /// rings (`pool::push` when no worker could be started): the monitor always gets to
+    /// see the pending item; it is never left asleep with work pending.
+    #[test]
+    fn monitor_bell_never_sleeps_through_pending_work() {
+        loom::model(|| {
+            let bell = Arc::new(MonitorBell::new());
+            let pending = Arc::new(AtomicU64::new(0));
+            let (b2, p2) = (bell.clone(), pending.clone());
+            let pusher = loom::thread::spawn(move || {
+                p2.fetch_add(1, SeqCst);
+                fence(SeqCst);
+                b2.ring();
+            });
+            loop {
+                let ticket = bell.prepare();
+                fence(SeqCst);
+                if pending.load(SeqCst) > 0 {
+                    bell.awake();
+                    break;
+                }
+                bell.sleep(ticket);
+                bell.awake();
+            }
+            pusher.join().unwrap();
         });
     }
 }

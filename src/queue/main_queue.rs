@@ -2,13 +2,13 @@
 //!
 //! Its state word is permanently owned (`IN_BARRIER` with a placeholder owner), so no
 //! other thread ever takes its drain lock: `dispatch_sync` onto it parks a waiter whose
-//! function the main thread runs. Producers that make its list non-empty bump a futex
-//! word the main thread sleeps on in [`dispatch_main`]; the main thread drains with
+//! function the main thread runs. Producers that make its list non-empty advance the
+//! `park::Epoch` the main thread sleeps on in [`dispatch_main`]; the main thread drains with
 //! [`drain`].
 //!
 //! The wake protocol is the usual epoch one: the main thread reads the epoch, checks the
 //! list, and sleeps only if the epoch is unchanged; a producer pushes, then bumps the
-//! epoch and wakes. Either the main thread sees the item, or the futex sees the new epoch.
+//! epoch and wakes. Either the main thread sees the item, or its sleep sees the new epoch.
 //!
 //! A program with its own event loop (CoreFoundation's run loop on Apple platforms; here
 //! epoll, libuv, GLib...) asks for [`handle_4cf`], an eventfd that every wake also
@@ -20,8 +20,8 @@
 use super::drain;
 use super::{Flavor, Queue};
 use crate::object::Forwarder;
+use crate::park::Epoch;
 use crate::sys::{self, EventFd};
-use core::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 /// `dispatch_get_main_queue()` is `&_dispatch_main_q`: a forwarder to the real main queue,
@@ -36,13 +36,12 @@ pub static MAIN_QUEUE: Queue = Queue::new_static(
     super::root::QOS_USER_INTERACTIVE,
 );
 
-static WAKE_EPOCH: AtomicU32 = AtomicU32::new(0);
+static WAKE_EPOCH: Epoch = Epoch::new();
 static LOOP_HANDLE: OnceLock<EventFd> = OnceLock::new();
 
 /// Signals the main thread that the main queue has (or may have) work.
 pub fn wake() {
-    WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
-    sys::futex_wake(&WAKE_EPOCH, 1);
+    WAKE_EPOCH.notify_one();
     if let Some(handle) = LOOP_HANDLE.get() {
         handle.signal();
     }
@@ -131,12 +130,12 @@ pub fn dispatch_main() -> ! {
         );
     }
     loop {
-        let epoch = WAKE_EPOCH.load(Ordering::SeqCst);
+        let ticket = WAKE_EPOCH.ticket();
         drain();
         let runnable = !MAIN_QUEUE.state.snapshot().is_suspended_or_inactive();
         if runnable && !MAIN_QUEUE.list.is_empty() {
             continue;
         }
-        sys::futex_wait(&WAKE_EPOCH, epoch, None);
+        WAKE_EPOCH.sleep(ticket, None);
     }
 }

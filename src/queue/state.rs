@@ -757,4 +757,49 @@ mod loom_tests {
             assert_eq!(st.load(), ENQUEUED);
         });
     }
+
+    /// The sync hand-off (`SyncWaiter::hand_over`: `hand_off_to(tid)`, then set the
+    /// waiter's `park::Event`; mirrored here line for line, since the waiter type is not
+    /// compiled under loom), with the real parker. A drainer holding the queue reads the
+    /// parked waiter's fields and hands the lock over; the waiter, parked on its event,
+    /// wakes (no lost wake-up: else loom reports a deadlock), finds itself the exclusive
+    /// owner, "frees" its stack frame by overwriting its fields, and unlocks with the fast
+    /// release. The overwrite is checked by loom's cell against the drainer's reads, so a
+    /// drainer touching the waiter after setting the event would be reported as a race.
+    #[test]
+    fn sync_hand_off_wakes_the_waiter_as_exclusive_owner() {
+        use crate::park::Event;
+        use loom::cell::UnsafeCell;
+
+        struct Waiter {
+            func: UnsafeCell<usize>,
+            event: Event,
+        }
+        // SAFETY: `func` is written by the waiter before it parks and after it wakes,
+        // read by the drainer in between; loom's cell checks exactly that claim.
+        unsafe impl Sync for Waiter {}
+
+        loom::model(|| {
+            const DRAINER: u32 = 1;
+            const WAITER: u32 = 2;
+            let st = Arc::new(QueueState::new(0, 1));
+            let w = Arc::new(Waiter { func: UnsafeCell::new(42), event: Event::new() });
+            let (st2, w2) = (st.clone(), w.clone());
+            let drainer = loom::thread::spawn(move || {
+                assert!(st2.try_lock_exclusive(DRAINER));
+                // SAFETY: the waiter is parked until the event is set below.
+                assert_eq!(w2.func.with(|f| unsafe { *f }), 42);
+                // SyncWaiter::hand_over:
+                st2.hand_off_to(WAITER);
+                w2.event.set();
+            });
+            w.event.wait();
+            assert!(st.snapshot().held_exclusively_by(WAITER), "woken without owning the queue");
+            // SAFETY: the drainer's last access to the waiter happened before `set`.
+            w.func.with_mut(|f| unsafe { *f = 0 });
+            assert!(st.try_unlock_exclusive(WAITER), "the drainer changed the state after handing over");
+            drainer.join().unwrap();
+            assert_eq!(st.load(), 0);
+        });
+    }
 }

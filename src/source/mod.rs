@@ -120,7 +120,7 @@ pub struct Source {
     /// Extra status (a process's exit status) for `dispatch_source_get_extended_data`.
     status: AtomicU64,
     flags: AtomicU32,
-    /// 1 once the cancel handler returned (a futex word for `cancel_and_wait`).
+    /// 1 once the cancel handler returned (the word `cancel_and_wait` parks on).
     cancel_finished: AtomicU32,
     handlers: Mutex<Handlers>,
     /// Opened by `create`, handed to the registration by `activate`.
@@ -317,7 +317,7 @@ impl Source {
         }
         self.cancel();
         while self.cancel_finished.load(SeqCst) == 0 {
-            sys::futex_wait(&self.cancel_finished, 0, None);
+            crate::park::wait(&self.cancel_finished, 0, None);
         }
     }
 
@@ -413,7 +413,7 @@ impl Source {
         };
         drop(dropped); // outside the lock: a block's release may run client code
         self.cancel_finished.store(1, SeqCst);
-        sys::futex_wake(&self.cancel_finished, i32::MAX);
+        crate::park::wake_all(&self.cancel_finished);
     }
 }
 

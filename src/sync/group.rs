@@ -1,13 +1,14 @@
 //! `dispatch_group_t`: a count of unfinished work, with waiters and notifications.
 //!
 //! `count` is the number of `enter`s not yet matched by a `leave`. The transition to zero
-//! bumps the futex word `generation` (waking every `dispatch_group_wait`) and fires the
+//! advances the epoch `generation` (waking every `dispatch_group_wait`) and fires the
 //! notifications registered so far. Notifications are registered under a small mutex and
 //! the registrar re-checks `count` afterwards; the leaver takes the list under the same
 //! mutex after its decrement, so a notification is never lost between the two (whoever
 //! locks second sees the other's write).
 
 use crate::object::{Header, Kind, ObjectVTable};
+use crate::park::Epoch;
 use crate::queue::continuation::{install_group_leave, Continuation, WorkFn};
 use crate::queue::{self, Queue};
 use crate::sys::{self, Clock};
@@ -28,8 +29,8 @@ unsafe impl Send for Notify {}
 pub struct Group {
     pub header: Header,
     count: AtomicUsize,
-    generation: AtomicU32,
-    /// Threads inside `wait`: the last leave makes the futex syscall only if there are any.
+    generation: Epoch,
+    /// Threads inside `wait`: the last leave makes the wake syscall only if there are any.
     waiters: AtomicU32,
     notifies: Mutex<Vec<Notify>>,
 }
@@ -48,7 +49,7 @@ impl Group {
         Box::into_raw(Box::new(Group {
             header: Header::new(Kind::Group, &GROUP_VTABLE),
             count: AtomicUsize::new(0),
-            generation: AtomicU32::new(0),
+            generation: Epoch::new(),
             waiters: AtomicU32::new(0),
             notifies: Mutex::new(Vec::new()),
         }))
@@ -81,11 +82,11 @@ impl Group {
             );
         }
         if prev == 1 {
-            self.generation.fetch_add(1, SeqCst);
+            self.generation.advance();
             // Dekker pair with `wait` (count to 0, then read waiters; there: count
             // waiters, then read count): a waiter we do not see will see the empty group.
             if self.waiters.load(SeqCst) > 0 {
-                sys::futex_wake(&self.generation, i32::MAX);
+                self.generation.wake_all();
             }
             self.fire_notifies();
         }
@@ -118,14 +119,14 @@ impl Group {
     pub fn wait(&self, deadline: Option<(Clock, u64)>) -> bool {
         self.waiters.fetch_add(1, SeqCst);
         let emptied = loop {
-            let generation = self.generation.load(SeqCst);
+            let ticket = self.generation.ticket();
             if self.count.load(SeqCst) == 0 {
                 break true;
             }
             if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
                 break false;
             }
-            sys::futex_wait(&self.generation, generation, deadline);
+            self.generation.sleep(ticket, deadline);
         };
         self.waiters.fetch_sub(1, SeqCst);
         emptied

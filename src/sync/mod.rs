@@ -1,4 +1,5 @@
-//! Blocking objects built on the futex: counting semaphores, groups and once-predicates.
+//! Blocking objects built on `park` (the futex parker): counting semaphores, groups and
+//! once-predicates.
 //! (The one-waiter event they and the queues park on is a primitive: `park.rs`.)
 
 pub mod group;

@@ -22,6 +22,7 @@
 //! bits (little-endian: the word's first four bytes), as std's futex `Once` does with its
 //! state word; the initializer's thread wakes them all after storing `!0`.
 
+use crate::park;
 use crate::sys;
 use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -73,7 +74,7 @@ pub unsafe fn call_once(predicate: *mut i64, init: impl FnOnce()) {
                 init();
                 // Release: publishes the initializer's writes with the DONE value.
                 if has_waiters(state.swap(DONE, Ordering::Release)) {
-                    sys::futex_wake(futex, i32::MAX);
+                    park::wake_all(futex);
                 }
                 return;
             }
@@ -95,7 +96,7 @@ pub unsafe fn call_once(predicate: *mut i64, init: impl FnOnce()) {
                 }
                 // The kernel re-checks the value, so a DONE stored meanwhile returns at once.
                 Some(_) => {
-                    sys::futex_wait(futex, current as u32, None);
+                    park::wait(futex, current as u32, None);
                 }
                 None => sys::abort_with_message(
                     "BUG IN CLIENT OF LIBDISPATCH: dispatch_once predicate is corrupted (not 0, ~0l, or in progress)",

@@ -2,10 +2,12 @@
 //!
 //! As in libdispatch's `semaphore.c`: a signed `value` is the fast path (one atomic add
 //! each way, no syscall while it stays non-negative). A negative value counts waiters.
-//! `signal` that finds waiters hands one *wake token* to the futex word `wakeups`; a waiter
+//! `signal` that finds waiters hands one *wake token* to the word `wakeups` (and wakes one
+//! thread parked on it with `park::wake_one`); a waiter
 //! that times out first tries to give its slot back by incrementing `value` while it is
 //! still negative; if a signal beat it to that, the token is on its way and it takes it.
 
+use crate::park;
 use crate::sys::{self, Clock};
 use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -38,7 +40,7 @@ impl Semaphore {
             );
         }
         self.wakeups.fetch_add(1, Ordering::Release);
-        sys::futex_wake(&self.wakeups, 1);
+        park::wake_one(&self.wakeups);
         true
     }
 
@@ -59,7 +61,7 @@ impl Semaphore {
             if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
                 break;
             }
-            sys::futex_wait(&self.wakeups, 0, deadline);
+            park::wait(&self.wakeups, 0, deadline);
         }
         // Timed out: undo our decrement unless a signal already counted us.
         let mut v = self.value.load(Ordering::Relaxed);
@@ -75,7 +77,7 @@ impl Semaphore {
             if self.try_take_token() {
                 return true;
             }
-            sys::futex_wait(&self.wakeups, 0, None);
+            park::wait(&self.wakeups, 0, None);
         }
     }
 

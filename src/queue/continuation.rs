@@ -94,7 +94,9 @@ impl Continuation {
         // the pair on that promise); the continuation runs once, as it is consumed here.
         crate::qos::with_raised(self.qos, || unsafe { (self.func)(self.ctxt) });
         super::autorelease::end(pool);
-        if let Some(group) = self.group.take() {
+        let group = self.group.take();
+        drop(self); // frees the continuation (and its `width_of` reference, if any)
+        if let Some(group) = group {
             let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
             // SAFETY: `group` is the header of the group `Group::attach` entered for this
             // continuation (the one kind that sets it), alive while we hold its reference.

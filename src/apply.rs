@@ -58,21 +58,9 @@ pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
         return;
     }
     let q = q.unwrap_or_else(|| frames::current().and_then(|c| c.root()).unwrap_or(root::default_queue()));
-    if q.is_serial() {
-        let mut args = (ctxt, work, n);
-        unsafe extern "C" fn serial_loop(p: *mut c_void) {
-            // SAFETY: `p` is the `args` tuple on the caller's stack, alive during the sync.
-            let (ctxt, work, n) = unsafe { *(p as *mut (*mut c_void, ApplyFn, usize)) };
-            for i in 0..n {
-                // SAFETY: as in `Shared::run`.
-                unsafe { work(ctxt, i) };
-            }
-        }
-        sync::sync_f(q, &mut args as *mut _ as *mut c_void, serial_loop, false, false);
-        return;
-    }
-    let helpers = sys::cpu_count().min(n) - 1;
-    let chunk = (n / ((helpers + 1) * 16)).max(1);
+    // A serial queue runs every index on this thread, as one chunk, under one sync.
+    let helpers = if q.is_serial() { 0 } else { sys::cpu_count().min(n) - 1 };
+    let chunk = if q.is_serial() { n } else { (n / ((helpers + 1) * 16)).max(1) };
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),

@@ -181,10 +181,12 @@ impl Header {
         if prev < 1 {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
         }
-        // SAFETY: the object is live (the internal reference the client held keeps it).
-        unsafe { (self.vtable.xref_dispose)(self) };
-        // SAFETY: as above; this drops the internal reference all client references held.
-        unsafe { self.release_internal() };
+        // SAFETY: the object is live: the internal reference all client references held
+        // keeps it until `release_internal`, which drops that reference last.
+        unsafe {
+            (self.vtable.xref_dispose)(self);
+            self.release_internal()
+        };
     }
 
     /// # Safety
@@ -203,21 +205,21 @@ impl Header {
         }
         let finalizer = self.finalizer.load(Ordering::Relaxed);
         let context = self.context.load(Ordering::Relaxed);
-        // SAFETY: no reference remains; the kind frees its own allocation.
-        let target = unsafe { (self.vtable.dispose)(self) };
-        if finalizer != 0 && !context.is_null() && !target.is_null() {
-            // SAFETY: the finalizer was stored from a valid `dispatch_function_t`.
-            let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(finalizer) };
-            // SAFETY: `target` is a live queue the disposed object held a reference on; a
-            // queue's vtable has `async_f`.
+        // SAFETY: no reference remains, so the kind may free its own allocation; what it
+        // returns is null or its target queue's header with the reference it held on it,
+        // which the `Ref` now owns (and drops after submitting the finalizer).
+        let target = unsafe {
+            core::ptr::NonNull::new((self.vtable.dispose)(self).cast_mut()).map(|t| Ref::from_raw(t.as_ptr()))
+        };
+        if let Some(target) = target.filter(|_| finalizer != 0 && !context.is_null()) {
+            let submit = target.vtable.async_f.expect("a finalizer target is a queue");
+            // SAFETY: `finalizer` was stored from a non-null `dispatch_function_t` by
+            // `set_finalizer`, so it is that function pointer; `target` is a live queue (we
+            // hold a reference), which `async_f` requires.
             unsafe {
-                let submit = (*target).vtable.async_f.expect("a finalizer target is a queue");
-                submit(target, context, f)
+                let f: unsafe extern "C" fn(*mut c_void) = core::mem::transmute(finalizer);
+                submit(Ref::as_ptr(&target), context, f)
             };
-        }
-        if !target.is_null() {
-            // SAFETY: the reference `dispose` handed over.
-            unsafe { (*target).release_internal() };
         }
     }
 
@@ -251,15 +253,15 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
     if ptr.is_null() {
         sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
-    let mut h = ptr as *const Header;
-    // SAFETY: the caller passes a dispatch object; its first word is its tag.
-    let tag = unsafe { (*h).tag };
-    if tag == FORWARD_TAG {
-        // SAFETY: a forwarder's second word is the real object.
-        h = unsafe { (*(ptr as *const Forwarder)).target };
-    }
-    // SAFETY: as above, now for the real object.
-    let header = unsafe { &*h };
+    let h = ptr as *const Header;
+    // SAFETY: the caller passes a dispatch object, whose first word is its tag; a
+    // forwarder's second word is the real object (a `'static` one).
+    let header = unsafe {
+        match (*h).tag {
+            FORWARD_TAG => &*(*(ptr as *const Forwarder)).target,
+            _ => &*h,
+        }
+    };
     if header.tag & MAGIC_MASK != OBJECT_MAGIC {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: {what} called with a freed or invalid object (over-release of an object?)"
@@ -286,12 +288,20 @@ pub unsafe trait Object {
     fn header(&self) -> &Header;
 }
 
+// SAFETY: a header is its own header (`repr(C)`, trivially first); an object's header is
+// created with the vtable that frees the object it heads. A `Ref<Header>` is an internal
+// reference on an object whose kind the holder does not name (a continuation's group).
+unsafe impl Object for Header {
+    fn header(&self) -> &Header {
+        self
+    }
+}
+
 /// An internal reference on a dispatch object, owned: cloning retains (`iref`), dropping
 /// releases (and disposes the object with its last reference). The runtime's own holds on
 /// objects (an enqueued queue, a pending notification, a timer's source) are these, so a
 /// release can neither be forgotten nor done twice; `into_raw`/`from_raw` exist only for
 /// the intrusive hand-offs that must store a bare pointer (list items, C contexts).
-#[allow(dead_code)] // adopted file by file (issue 11: owned handles)
 pub struct Ref<T: Object> {
     ptr: core::ptr::NonNull<T>,
 }
@@ -302,7 +312,6 @@ unsafe impl<T: Object + Sync> Send for Ref<T> {}
 // SAFETY: as above.
 unsafe impl<T: Object + Sync> Sync for Ref<T> {}
 
-#[allow(dead_code)] // adopted file by file (issue 11: owned handles)
 impl<T: Object> Ref<T> {
     /// Takes a new internal reference on `obj`.
     pub fn retain(obj: &T) -> Ref<T> {
@@ -324,8 +333,7 @@ impl<T: Object> Ref<T> {
     /// # Safety
     /// `p` must be non-null and carry one internal reference that nothing else will drop.
     pub unsafe fn from_raw(p: *const T) -> Ref<T> {
-        // SAFETY: non-null per the contract.
-        Ref { ptr: unsafe { core::ptr::NonNull::new_unchecked(p as *mut T) } }
+        Ref { ptr: core::ptr::NonNull::new(p as *mut T).expect("Ref::from_raw of a null pointer") }
     }
 
     pub fn as_ptr(this: &Ref<T>) -> *const T {

@@ -67,7 +67,7 @@ pub unsafe fn is_barrier_block(block: *const c_void) -> bool {
 ///
 /// # Safety
 /// `block` must be a block literal.
-pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (*mut Continuation, &Queue) {
+pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (Box<Continuation>, &Queue) {
     // SAFETY: per the contract; released by `call_and_release`.
     let copy = unsafe { runtime::copy(block) };
     let mut barrier = barrier;
@@ -86,9 +86,8 @@ pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (*mu
             run_qos = block_qos;
         }
     }
-    let c = Continuation::boxed(call_and_release, copy, barrier);
-    // SAFETY: freshly allocated and ours.
-    unsafe { (*c).qos = run_qos };
+    let mut c = Continuation::boxed(call_and_release, copy, barrier);
+    c.qos = run_qos;
     let target = match q.flavor {
         Flavor::Root(index) if run_qos != 0 && rank_of_qos(run_qos) > rank_of_qos(q.qos()) => {
             root_queue(rank_of_qos(run_qos), index % 2 == 1)

@@ -167,9 +167,8 @@ pub unsafe extern "C" fn dispatch_group_async(
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_async"), queue_arg(queue, "dispatch_group_async")) };
     // SAFETY: a block literal.
-    let (c, target) = unsafe { async_work(q, block_arg(block, "dispatch_group_async"), false) };
-    // SAFETY: freshly allocated and ours until submitted.
-    unsafe { g.attach(c) };
+    let (mut c, target) = unsafe { async_work(q, block_arg(block, "dispatch_group_async"), false) };
+    g.attach(&mut c);
     queue::submit(target, c);
 }
 

@@ -43,9 +43,8 @@ pub unsafe extern "C" fn dispatch_group_async_f(
     // SAFETY: the client passes a group and a queue.
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
-    let c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
-    // SAFETY: freshly allocated and ours until submitted.
-    unsafe { g.attach(c) };
+    let mut c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
+    g.attach(&mut c);
     queue::submit(q, c);
 }
 

@@ -59,10 +59,9 @@ pub fn begin() -> Option<*mut c_void> {
     if !per_item {
         return None;
     }
-    // SAFETY: the runtime stored a `void *(*)(void)` there.
-    let f: unsafe extern "C" fn() -> *mut c_void = unsafe { core::mem::transmute(f) };
-    // SAFETY: the hook's contract is to be called with no arguments.
-    Some(unsafe { f() })
+    // SAFETY: the runtime stored a `void *(*)(void)` there (the variable's C type), whose
+    // contract is to be called with no arguments.
+    Some(unsafe { core::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *mut c_void>(f)() })
 }
 
 /// After the item: pops the pool `begin` pushed.
@@ -71,9 +70,8 @@ pub fn end(pool: Option<*mut c_void>) {
     let Some(pool) = pool else { return };
     let f = hook(&END, c"_dispatch_end_NSAutoReleasePool", &_dispatch_end_NSAutoReleasePool);
     if !f.is_null() {
-        // SAFETY: the runtime stored a `void (*)(void *)` there.
-        let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(f) };
-        // SAFETY: called with the value its begin hook returned.
-        unsafe { f(pool) };
+        // SAFETY: the runtime stored a `void (*)(void *)` there (the variable's C type),
+        // to be called with what its begin hook returned, which `pool` is.
+        unsafe { core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(f)(pool) };
     }
 }

@@ -3,9 +3,10 @@
 
 use super::item::{Item, ItemKind};
 use super::Queue;
-use crate::object::Header;
+use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
+use core::ptr::NonNull;
 use std::alloc::{alloc, Layout};
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
@@ -18,14 +19,14 @@ pub struct Continuation {
     pub ctxt: *mut c_void,
     /// Submitted with a barrier function (`dispatch_barrier_async*`).
     pub barrier: bool,
-    /// The header of the group left (and released) once the function returned
-    /// (`dispatch_group_async*`, set by `Group::attach`); see [`leave_group`].
-    pub group: *const Header,
+    /// The group left (and released) once the function returned (`dispatch_group_async*`,
+    /// set by `Group::attach`); see [`Continuation::run`].
+    pub group: Option<Ref<Header>>,
     /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
     pub qos: u32,
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
     /// holds one width unit of, and an internal reference on, this queue.
-    pub width_of: *const Queue,
+    pub width_of: Option<Ref<Queue>>,
 }
 
 /// How a finished continuation leaves its group: the group layer (above this one) installs
@@ -38,57 +39,69 @@ pub fn install_group_leave(leave: unsafe fn(*const Header)) {
     GROUP_LEAVE.get_or_init(|| leave);
 }
 
-/// Leaves the group whose header a finished continuation carried and drops the internal
-/// reference it held.
-///
-/// # Safety
-/// `group` is the header of a live group the continuation entered and holds a reference on.
-pub unsafe fn leave_group(group: *const Header) {
-    let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
-    // SAFETY: per the contract.
-    unsafe {
-        leave(group);
-        (*group).release_internal();
-    }
-}
-
 impl Continuation {
-    /// A heap continuation, owned by the caller until pushed; freed with `Box::from_raw`
-    /// (the global allocator and `Layout::new::<Continuation>()`, which `Box` matches).
+    /// A heap continuation, owned by the caller until submitted.
     ///
     /// The one place work items are allocated. Out of memory aborts with a message that
     /// says so, names the library and the size, instead of the anonymous "memory
     /// allocation of N bytes failed" of `Box::new`.
-    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> *mut Continuation {
+    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> Box<Continuation> {
         let layout = Layout::new::<Continuation>();
-        // SAFETY: `Continuation` is not zero-sized.
-        let p = unsafe { alloc(layout) } as *mut Continuation;
-        if p.is_null() {
-            out_of_memory(layout.size());
-        }
-        // SAFETY: `p` is a fresh allocation with the layout of a `Continuation`.
-        unsafe {
-            p.write(Continuation {
-                item: Item::new(ItemKind::Continuation, 0),
-                func,
-                ctxt,
-                barrier,
-                group: core::ptr::null(),
-                qos: 0,
-                width_of: core::ptr::null(),
-            })
+        let c = Continuation {
+            item: Item::new(ItemKind::Continuation, 0),
+            func,
+            ctxt,
+            barrier,
+            group: None,
+            qos: 0,
+            width_of: None,
         };
-        p
+        // SAFETY: `Continuation` is not zero-sized; a non-null result is a fresh allocation
+        // of the global allocator with `Layout::new::<Continuation>()`, which is what `Box`
+        // allocates and frees with, so once written it is a valid box.
+        unsafe {
+            let p = alloc(layout) as *mut Continuation;
+            if p.is_null() {
+                out_of_memory(layout.size());
+            }
+            p.write(c);
+            Box::from_raw(p)
+        }
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
-    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> *mut Continuation {
+    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> Box<Continuation> {
         unsafe extern "C" fn call_boxed(ctxt: *mut c_void) {
             // SAFETY: `ctxt` is the `Box<Box<dyn FnOnce>>` leaked below, called once.
             let f = unsafe { Box::from_raw(ctxt as *mut Box<dyn FnOnce() + Send>) };
             f()
         }
         Continuation::boxed(call_boxed, Box::into_raw(Box::new(f)) as *mut c_void, false)
+    }
+
+    /// Gives the box up as the item to push; [`super::taken::Taken::from_item`] takes it back.
+    pub fn into_item(c: Box<Continuation>) -> NonNull<Item> {
+        NonNull::from(Box::leak(c)).cast()
+    }
+
+    /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
+    /// pool), leaves its group, and frees the continuation.
+    pub fn run(mut self: Box<Self>) {
+        // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
+        let pool = super::autorelease::begin();
+        // SAFETY: `func` and `ctxt` came together from the C API, whose contract is that
+        // the function may be called once with its context (the submission functions take
+        // the pair on that promise); the continuation runs once, as it is consumed here.
+        crate::qos::with_raised(self.qos, || unsafe { (self.func)(self.ctxt) });
+        super::autorelease::end(pool);
+        let group = self.group.take();
+        drop(self); // frees the continuation (and its `width_of` reference, if any)
+        if let Some(group) = group {
+            let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
+            // SAFETY: `group` is the header of the group `Group::attach` entered for this
+            // continuation (the one kind that sets it), alive while we hold its reference.
+            unsafe { leave(Ref::as_ptr(&group)) };
+        }
     }
 }
 
@@ -116,7 +129,7 @@ fn out_of_memory(size: usize) -> ! {
 /// A `dispatch_sync`-family caller parked on its own stack until the queue is handed to it
 /// (or, for `run_by_drainer`, until the draining thread has run its function).
 #[repr(C)]
-pub struct SyncWaiter {
+pub struct SyncWaiter<'a> {
     pub item: Item,
     /// Needs the queue exclusively (serial queue, barrier sync).
     pub exclusive: bool,
@@ -127,12 +140,12 @@ pub struct SyncWaiter {
     pub ctxt: *mut c_void,
     /// For `run_by_drainer`: the queue the function logically runs on (it may be a queue
     /// below the one this waiter sits on; the drainer shows it as the current queue).
-    pub current: *const Queue,
+    pub current: &'a Queue,
     pub tid: u32,
     pub event: Event,
 }
 
-impl SyncWaiter {
+impl<'a> SyncWaiter<'a> {
     /// The workloop hand-off, used by both sides (a drainer that reaches this waiter, and
     /// a sync caller releasing a level whose next item it is): the drain lock, with
     /// `IN_BARRIER`, becomes the waiter's thread's, then the waiter wakes and runs its
@@ -148,9 +161,9 @@ impl SyncWaiter {
         run_by_drainer: bool,
         func: WorkFn,
         ctxt: *mut c_void,
-        current: *const Queue,
+        current: &'a Queue,
         tid: u32,
-    ) -> SyncWaiter {
+    ) -> SyncWaiter<'a> {
         SyncWaiter {
             item: Item::new(ItemKind::SyncWaiter, 0),
             exclusive,
@@ -161,5 +174,13 @@ impl SyncWaiter {
             tid,
             event: Event::new(),
         }
+    }
+
+    /// Calls the waiter's function (on whichever thread runs it).
+    pub fn call(&self) {
+        // SAFETY: as in `Continuation::run`: the pair came from the C API with the promise
+        // that `func(ctxt)` may be called; a waiter's function runs once (by its caller
+        // after a hand-off, or by the drainer for `run_by_drainer`, never both).
+        unsafe { (self.func)(self.ctxt) }
     }
 }

@@ -29,63 +29,30 @@
 //!
 //! [`QueueState::start_drain`]: super::state::QueueState::start_drain
 
-use super::continuation::{Continuation, SyncWaiter};
+use super::continuation::Continuation;
 use super::frames;
-use super::item::{Item, ItemKind};
 use super::state::{BarrierStart, DrainStart, Wake};
-use super::{enqueue_on_target, push, queue_of_item, Flavor, Queue};
+use super::taken::{Drain, Peeked, Taken};
+use super::{enqueue_on_target, submit, Flavor, Queue};
+use crate::object::Ref;
 use crate::sys;
 
 /// Items one drain runs before yielding the target to others.
 const DRAIN_BATCH: usize = 128;
 
 /// Runs an item a worker took from root queue `root`.
-///
-/// # Safety
-/// `item` must be an item just popped from `root`'s run list.
-pub unsafe fn run_root_item(root: &Queue, item: *mut Item) {
-    // SAFETY: every item starts with an `Item` header.
-    match unsafe { (*item).kind } {
-        ItemKind::Continuation => {
-            // SAFETY: continuations are created by `Continuation::boxed`.
-            let width_of = unsafe { (*(item as *mut Continuation)).width_of };
-            // SAFETY: a redirected item holds an internal reference on `width_of`.
-            match unsafe { width_of.as_ref() } {
-                Some(q) => {
-                    // SAFETY: the item is ours and runs once.
-                    frames::with_frame(q, || unsafe { run_continuation(item) });
-                    release_width_chain(q);
-                    // SAFETY: the reference taken when the item was redirected.
-                    unsafe { q.header.release_internal() };
-                }
-                // SAFETY: as above.
-                None => frames::with_frame(root, || unsafe { run_continuation(item) }),
+pub fn run_root_item(root: &Queue, item: Taken) {
+    match item {
+        Taken::Continuation(mut c) => match c.width_of.take() {
+            Some(q) => {
+                frames::with_frame(&q, || c.run());
+                release_width_chain(&q);
+                // Dropping `q` releases the reference taken when the item was redirected.
             }
-        }
-        // SAFETY: queue items are the `item` field of a queue that was enqueued.
-        ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
-        ItemKind::SyncWaiter => {
-            sys::abort_with_message("dispatch internal error: sync waiter on a root queue")
-        }
-    }
-}
-
-/// Runs a continuation's function, leaves its group, and frees it.
-///
-/// # Safety
-/// `item` must be a `Continuation` created by `Continuation::boxed` and owned by the caller.
-pub unsafe fn run_continuation(item: *mut Item) {
-    // SAFETY: per the contract, we own this allocation.
-    let c = unsafe { Box::from_raw(item as *mut Continuation) };
-    // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
-    let pool = super::autorelease::begin();
-    // SAFETY: the client promised `func` may be called with `ctxt`.
-    crate::qos::with_raised(c.qos, || unsafe { (c.func)(c.ctxt) });
-    super::autorelease::end(pool);
-    // SAFETY: a continuation with a group entered it and holds a reference on it.
-    if !c.group.is_null() {
-        // SAFETY: as above; the reference was taken at submission.
-        unsafe { super::continuation::leave_group(c.group) };
+            None => frames::with_frame(root, || c.run()),
+        },
+        Taken::Queue(q) => drain_queue(q),
+        Taken::Waiter(_) => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
     }
 }
 
@@ -154,39 +121,32 @@ fn stopped_by_suspension(q: &Queue) -> bool {
     }
 }
 
-/// Drains `q`, which this thread just took off its target (consuming the internal
-/// reference the enqueue took).
-pub fn drain_queue(q: &Queue) {
+/// Drains `q`, which this thread just took off its target (with the internal reference
+/// the enqueue took, dropped at the end).
+pub fn drain_queue(q: Ref<Queue>) {
     let tid = frames::thread_id();
-    let parallel = drains_in_parallel(q);
+    let parallel = drains_in_parallel(&q);
     if q.state.start_drain(tid, !parallel) == DrainStart::Acquired {
-        frames::with_frame(q, || if parallel { drain_parallel(q, tid) } else { drain_exclusive(q) });
+        // SAFETY: we just took the drain lock, which makes us the list's consumer until
+        // the drain below unlocks or hands it over, and then returns.
+        let d = unsafe { Drain::new(&q) };
+        frames::with_frame(&q, || if parallel { drain_parallel(d, tid) } else { drain_exclusive(d) });
     }
-    // SAFETY: the reference `enqueue_on_target` took for this drain.
-    unsafe { q.header.release_internal() };
 }
 
-fn drain_exclusive(q: &Queue) {
+fn drain_exclusive(d: Drain<'_>) {
+    let q = d.queue();
     for _ in 0..DRAIN_BATCH {
         if stopped_by_suspension(q) {
             break;
         }
-        // SAFETY: we hold the drain lock, so we are the list's only consumer.
-        let item = unsafe { q.take_next() };
-        if item.is_null() {
-            break;
-        }
-        // SAFETY: the item is ours now; its kind says what it is.
-        match unsafe { (*item).kind } {
-            // SAFETY: as above.
-            ItemKind::Continuation => unsafe { run_continuation(item) },
-            // SAFETY: a queue item is the `item` field of an enqueued queue.
-            ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
-            ItemKind::SyncWaiter => {
-                // SAFETY: the waiter is parked until we set its event.
-                let w = unsafe { &*(item as *const SyncWaiter) };
-                if w.run_by_drainer {
-                    run_waiter_here(w);
+        let Some(item) = d.take_next() else { break };
+        match item {
+            Taken::Continuation(c) => c.run(),
+            Taken::Queue(child) => drain_queue(child),
+            Taken::Waiter(w) => {
+                if w.get().run_by_drainer {
+                    w.run_here();
                 } else {
                     w.hand_over(&q.state);
                     return; // the lock is the waiter's now
@@ -197,23 +157,17 @@ fn drain_exclusive(q: &Queue) {
     unlock(q);
 }
 
-fn drain_parallel(q: &Queue, tid: u32) {
+fn drain_parallel(d: Drain<'_>, tid: u32) {
+    let q = d.queue();
     for _ in 0..DRAIN_BATCH {
         if stopped_by_suspension(q) {
             break;
         }
-        let item = q.list.peek();
-        if item.is_null() {
-            break;
-        }
-        // SAFETY: we are the only consumer; the kind field is immutable.
-        let kind = unsafe { (*item).kind };
-        let exclusive = match kind {
-            // SAFETY: the kind says what the item is.
-            ItemKind::Continuation => unsafe { (*(item as *const Continuation)).barrier },
-            // SAFETY: as above.
-            ItemKind::SyncWaiter => unsafe { (*(item as *const SyncWaiter)).exclusive },
-            ItemKind::Queue => false,
+        let exclusive = match d.peek() {
+            None => break,
+            Some(Peeked::Continuation { barrier }) => barrier,
+            Some(Peeked::Waiter(w)) => w.exclusive,
+            Some(Peeked::Queue) => false,
         };
         if exclusive {
             if q.state.start_barrier(tid) == BarrierStart::Pending {
@@ -222,43 +176,29 @@ fn drain_parallel(q: &Queue, tid: u32) {
         } else if !q.state.reserve_drain_width() {
             break; // width exhausted: a release re-wakes the queue
         }
-        // SAFETY: we hold the drain lock.
-        unsafe { q.list.pop(item) };
-        match kind {
-            ItemKind::Continuation if exclusive => {
-                // SAFETY: the item is ours.
-                unsafe { run_continuation(item) };
+        let target = || q.target().expect("parallel queues have a target");
+        match d.pop().expect("the head we peeked") {
+            Taken::Continuation(c) if exclusive => {
+                c.run();
                 q.state.end_barrier();
             }
-            ItemKind::Continuation => {
-                let c = item as *mut Continuation;
-                // SAFETY: the item is ours. One sent down from a queue above already holds
-                // a reference on that queue, which keeps this level alive (a queue holds
-                // its target); it now holds this level's width unit too.
-                if unsafe { (*c).width_of.is_null() } {
-                    q.header.retain_internal();
-                    // SAFETY: as above; it now holds the width unit and the reference.
-                    unsafe { (*c).width_of = q };
+            Taken::Continuation(mut c) => {
+                // One sent down from a queue above already holds a reference on that
+                // queue, which keeps this level alive (a queue holds its target); it now
+                // holds this level's width unit too.
+                if c.width_of.is_none() {
+                    c.width_of = Some(Ref::retain(q));
                 }
-                push(q.target().expect("parallel queues have a target"), item);
+                submit(target(), c);
             }
-            ItemKind::Queue => {
-                // SAFETY: as in `drain_exclusive`.
-                let child = unsafe { queue_of_item(item) } as *const Queue as usize;
-                q.header.retain_internal();
-                let c = Continuation::from_closure(Box::new(move || {
-                    // SAFETY: the child holds the internal reference of its enqueue.
-                    drain_queue(unsafe { &*(child as *const Queue) })
-                }));
-                // SAFETY: freshly allocated and ours.
-                unsafe { (*c).width_of = q };
-                push(q.target().expect("parallel queues have a target"), c as *mut Item);
+            Taken::Queue(child) => {
+                let mut c = Continuation::from_closure(Box::new(move || drain_queue(child)));
+                c.width_of = Some(Ref::retain(q));
+                submit(target(), c);
             }
-            ItemKind::SyncWaiter => {
-                // SAFETY: the waiter is parked until we set its event.
-                let w = unsafe { &*(item as *const SyncWaiter) };
-                if w.run_by_drainer {
-                    run_waiter_here(w);
+            Taken::Waiter(w) => {
+                if w.get().run_by_drainer {
+                    w.run_here();
                     if exclusive {
                         q.state.end_barrier();
                     } else {
@@ -269,29 +209,12 @@ fn drain_parallel(q: &Queue, tid: u32) {
                     w.hand_over(&q.state);
                     return; // the lock is the waiter's now
                 } else {
-                    w.event.set(); // the waiter holds the width unit and returns it
+                    w.wake(); // the waiter holds the width unit and returns it
                 }
             }
         }
     }
     unlock(q);
-}
-
-/// Runs a `run_by_drainer` waiter's function on this thread, then releases the waiter.
-fn run_waiter_here(w: &SyncWaiter) {
-    // SAFETY: the waiter's caller keeps its queue alive while it waits.
-    let current = unsafe { w.current.as_ref() };
-    let call = || {
-        // SAFETY: the client promised `func` may be called with `ctxt`.
-        unsafe { (w.func)(w.ctxt) }
-    };
-    match current {
-        Some(cur) if frames::current().is_none_or(|top| !core::ptr::eq(top, cur)) => {
-            frames::with_frame(cur, call)
-        }
-        _ => call(),
-    }
-    w.event.set();
 }
 
 /// Drains a thread-bound queue (the main queue) on its thread, until it is empty or
@@ -306,20 +229,15 @@ pub fn run_one_thread_bound(q: &Queue) -> bool {
     if q.state.snapshot().is_suspended_or_inactive() {
         return false;
     }
-    let item = q.list.peek();
-    if item.is_null() {
-        return false;
-    }
-    // SAFETY: only the bound thread consumes this list.
-    unsafe { q.list.pop(item) };
-    // SAFETY: as in `drain_exclusive`.
-    match unsafe { (*item).kind } {
-        // SAFETY: the item is ours.
-        ItemKind::Continuation => unsafe { run_continuation(item) },
-        // SAFETY: a queue item is the `item` field of an enqueued queue.
-        ItemKind::Queue => drain_queue(unsafe { queue_of_item(item) }),
-        // SAFETY: waiters on a thread-bound queue are all `run_by_drainer`.
-        ItemKind::SyncWaiter => run_waiter_here(unsafe { &*(item as *const SyncWaiter) }),
+    // SAFETY: a thread-bound queue's list is consumed only by its own thread (the main
+    // thread, or the run loop's), which is the one that calls this.
+    let d = unsafe { Drain::new(q) };
+    let Some(item) = d.pop() else { return false };
+    match item {
+        Taken::Continuation(c) => c.run(),
+        Taken::Queue(child) => drain_queue(child),
+        // Waiters on a thread-bound queue are all `run_by_drainer`.
+        Taken::Waiter(w) => w.run_here(),
     }
     true
 }

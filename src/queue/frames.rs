@@ -106,12 +106,14 @@ pub fn acquire_run_release(
 fn frames() -> impl Iterator<Item = &'static Queue> {
     let mut f = THREAD.with(|t| t.top.get());
     core::iter::from_fn(move || {
-        // SAFETY: a frame lives on the stack of `with_frame`, which is still running on
-        // this thread while the frame is linked; its queue is kept alive by the caller.
-        let frame = unsafe { f.as_ref()? };
-        f = frame.below;
-        // SAFETY: as above.
-        Some(unsafe { &*frame.queue })
+        // SAFETY: a frame lives on the stack of `push_run_pop`, which is still running on
+        // this thread while the frame is linked, and so is its borrow of the queue.
+        let (queue, below) = unsafe {
+            let frame = f.as_ref()?;
+            (&*frame.queue, frame.below)
+        };
+        f = below;
+        Some(queue)
     })
 }
 

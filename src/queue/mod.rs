@@ -24,12 +24,14 @@ pub mod root;
 pub mod runloop;
 pub mod state;
 pub mod sync;
+pub mod taken;
 pub mod workloop;
 
-use crate::object::{Header, Kind, ObjectVTable};
+use crate::object::{Header, Kind, ObjectVTable, Ref};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
 use core::ffi::{c_char, c_void, CStr};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
 use list::ItemList;
@@ -62,9 +64,9 @@ pub struct Queue {
     pub state: QueueState,
     pub list: ItemList,
     target: AtomicPtr<Queue>,
-    /// NUL-terminated; owned (freed at dispose) for custom queues, static otherwise.
+    /// NUL-terminated: `owned_label`'s buffer for custom queues, static otherwise.
     label: *const c_char,
-    owns_label: bool,
+    owned_label: Option<std::ffi::CString>,
     pub flavor: Flavor,
     /// QoS class from the creation attribute (0 = unspecified) and relative priority;
     /// `dispatch_set_qos_class*` may change them while the queue is inactive.
@@ -161,7 +163,7 @@ impl Queue {
             list: ItemList::new(),
             target: AtomicPtr::new(core::ptr::null_mut()),
             label: label.as_ptr(),
-            owns_label: false,
+            owned_label: None,
             flavor,
             qos: AtomicU32::new(qos),
             relative_priority: AtomicI32::new(0),
@@ -174,39 +176,43 @@ impl Queue {
 
     /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
     pub fn create(label: Option<&CStr>, attr: &attr::QueueAttr, target: Option<&Queue>) -> *const Queue {
-        let (label, owns_label) = match label {
-            Some(l) => (l.to_owned().into_raw() as *const c_char, true),
-            None => (c"".as_ptr(), false),
-        };
+        Queue::create_with(label, attr, target, None)
+    }
+
+    fn create_with(
+        label: Option<&CStr>,
+        attr: &attr::QueueAttr,
+        target: Option<&Queue>,
+        workloop: Option<Box<workloop::Workloop>>,
+    ) -> *const Queue {
+        let owned_label = label.map(CStr::to_owned);
+        let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
         let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
         let target = match target {
-            Some(t) => {
-                t.header.retain_internal();
-                t as *const Queue
-            }
+            Some(t) => Ref::retain(t),
             None => root::default_target(attr.qos, attr.overcommit()),
         };
         // INHERIT (0) takes a custom target's frequency; the roots' is NEVER on Linux.
-        let autorelease_frequency = match (attr.autorelease_frequency, target) {
-            // SAFETY: `target` is a live queue we hold a reference on.
-            (0, t) => unsafe { (*t).spi.autorelease_frequency.load(Ordering::Relaxed) },
-            (f, _) => f,
+        let autorelease_frequency = match attr.autorelease_frequency {
+            0 => target.spi.autorelease_frequency.load(Ordering::Relaxed),
+            f => f,
         };
         let q = Box::new(Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
             state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
             list: ItemList::new(),
-            target: AtomicPtr::new(target as *mut Queue),
+            // The queue's reference on its target (see `target`).
+            target: AtomicPtr::new(Ref::into_raw(target).cast_mut()),
             label,
-            owns_label,
+            owned_label,
             flavor: Flavor::Custom,
             qos: AtomicU32::new(attr.qos),
             relative_priority: AtomicI32::new(attr.relative_priority),
             spi: QueueSpi::new(autorelease_frequency),
             specifics: Mutex::new(Vec::new()),
             port: None,
-            workloop: None,
+            workloop,
         });
         Box::into_raw(q)
     }
@@ -215,36 +221,13 @@ impl Queue {
     /// the default class whose items run in QoS order (`workloop.rs`).
     pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
         let attr = attr::QueueAttr { inactive, ..attr::QueueAttr::SERIAL };
-        let q = Queue::create(label, &attr, None) as *mut Queue;
-        // SAFETY: just created, not yet shared with anyone.
-        unsafe { (*q).workloop = Some(Box::default()) };
-        q
+        Queue::create_with(label, &attr, None, Some(Box::default()))
     }
 
     /// Whether the queue has items not yet run: on its list, or (workloops) taken off the
     /// list into the per-class FIFOs.
     pub fn has_items(&self) -> bool {
         !self.list.is_empty() || self.workloop.as_ref().is_some_and(|w| w.has_pending())
-    }
-
-    /// The next item for the drain-lock owner to run (NULL when none): the list's head,
-    /// or on a workloop the oldest item of the highest class.
-    ///
-    /// # Safety
-    /// The caller holds the drain lock (it is the list's only consumer).
-    pub unsafe fn take_next(&self) -> *mut Item {
-        match &self.workloop {
-            // SAFETY: forwarded contract.
-            Some(w) => unsafe { w.take_next(&self.list) },
-            None => {
-                let item = self.list.peek();
-                if !item.is_null() {
-                    // SAFETY: forwarded contract; `item` is the head we peeked.
-                    unsafe { self.list.pop(item) };
-                }
-                item
-            }
-        }
     }
 
     pub fn label(&self) -> *const c_char {
@@ -321,7 +304,11 @@ impl Queue {
 
     /// The next queue down the hierarchy; `None` for root queues and the main queue.
     pub fn target(&self) -> Option<&Queue> {
-        // SAFETY: a queue holds an internal reference on its target.
+        // SAFETY: the pointer is null or holds the internal reference this queue has on its
+        // target (`create_with`, `set_target`), dropped only when replaced or at dispose;
+        // a replaced target may still be borrowed here, but `set_target` is called on an
+        // inactive queue or by a client that keeps the old target alive meanwhile, as in
+        // the reference (which reads `do_targetq` the same way).
         unsafe { self.target.load(Ordering::Acquire).as_ref() }
     }
 
@@ -347,7 +334,7 @@ impl Queue {
                 "BUG IN CLIENT OF LIBDISPATCH: Changing the target of a workloop is not allowed",
             );
         }
-        let new_ptr = match new {
+        let new = match new {
             Some(t) => {
                 let mut level = Some(t);
                 while let Some(l) = level {
@@ -358,17 +345,16 @@ impl Queue {
                     }
                     level = l.target();
                 }
-                t.header.retain_internal();
-                t as *const Queue
+                Ref::retain(t)
             }
             None => root::default_target(self.qos(), self.is_serial()),
         };
         // AcqRel: readers of the target see the new queue's initialised state.
-        let old = self.target.swap(new_ptr as *mut Queue, Ordering::AcqRel);
-        // SAFETY: the reference the old target pointer held.
-        if let Some(old) = unsafe { old.as_ref() } {
-            // SAFETY: releases the internal reference this queue held.
-            unsafe { old.header.release_internal() };
+        let old = self.target.swap(Ref::into_raw(new).cast_mut(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: a custom queue's target pointer carries its reference on the target
+            // (`create_with`); swapped out, it is ours to drop.
+            drop(unsafe { Ref::from_raw(old) });
         }
     }
 
@@ -467,40 +453,52 @@ unsafe fn dispose(h: *const Header) -> *const Header {
             async_f(root::default_queue(), s.ctxt, d);
         }
     }
-    if q.owns_label {
-        // SAFETY: created by `CString::into_raw` in `create`.
-        drop(unsafe { std::ffi::CString::from_raw(q.label as *mut c_char) });
-    }
     // The finalizer runs on the target; hand our reference on it to the caller.
     q.target.load(Ordering::Acquire).cast()
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
 pub fn enqueue_on_target(q: &Queue) {
-    q.header.retain_internal(); // dropped by the drainer
     let target = q.target().expect("a custom queue always has a target");
-    push(target, &q.item as *const Item as *mut Item);
+    let item = NonNull::from(&q.item);
+    // The reference travels with the item; the drainer takes it back (`taken::Taken::from_item`).
+    let _ = Ref::into_raw(Ref::retain(q));
+    // SAFETY: a queue item, carrying a reference; a queue is on at most one list at a
+    // time (only the transition that sets `ENQUEUED` enqueues it, and only its drainer
+    // clears it, after popping it).
+    unsafe { push_item(target, item) };
 }
 
 /// Appends an item to `q` and makes sure someone will run it.
-pub fn push(q: &Queue, item: *mut Item) {
+///
+/// # Safety
+/// `item` heads a structure one of the typed pushes (see `taken.rs`) produced, is on no
+/// list, and stays valid until `q`'s consumer pops it.
+pub(crate) unsafe fn push_item(q: &Queue, item: NonNull<Item>) {
+    let Flavor::Root(index) = q.flavor else {
+        // SAFETY: per the contract.
+        let was_empty = unsafe { q.list.push(item.as_ptr()) };
+        return pushed(q, was_empty);
+    };
+    crate::pool::push(index as usize, item.as_ptr(), root::run_pool_item);
+}
+
+/// After a push onto a non-root queue: whoever made the list non-empty wakes the queue.
+fn pushed(q: &Queue, was_empty: bool) {
     match q.flavor {
-        Flavor::Root(index) => crate::pool::push(index as usize, item, root::run_pool_item),
+        Flavor::Root(_) => unreachable!("root queues use the pool's run lists"),
         Flavor::Main => {
-            // SAFETY: the item is exclusively ours until the main thread pops it.
-            if unsafe { q.list.push(item) } {
+            if was_empty {
                 main_queue::wake();
             }
         }
         Flavor::RunLoop => {
-            // SAFETY: the item is exclusively ours until the run loop pops it.
-            if unsafe { q.list.push(item) } {
+            if was_empty {
                 runloop::wake(q);
             }
         }
         Flavor::Custom => {
-            // SAFETY: as above, until this queue's drainer pops it.
-            if unsafe { q.list.push(item) } && q.state.wakeup() == Wake::Enqueue {
+            if was_empty && q.state.wakeup() == Wake::Enqueue {
                 enqueue_on_target(q);
             } else {
                 // Not the fast path (the queue had items or a drainer): in a forked
@@ -516,8 +514,9 @@ pub fn push(q: &Queue, item: *mut Item) {
 /// Items hold no reference on their queue: a queue with items is always enqueued (the
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
-pub fn submit(q: &Queue, c: *mut Continuation) {
-    push(q, c as *mut Item);
+pub fn submit(q: &Queue, c: Box<Continuation>) {
+    // SAFETY: a boxed continuation, ours and on no list (`Continuation::into_item`).
+    unsafe { push_item(q, Continuation::into_item(c)) }
 }
 
 /// `dispatch_async_f`.
@@ -525,12 +524,8 @@ pub fn async_f(q: &Queue, ctxt: *mut c_void, func: WorkFn) {
     submit(q, Continuation::boxed(func, ctxt, false));
 }
 
-/// Recovers the queue whose `item` field `item` is.
-///
-/// # Safety
-/// `item` must be the `item` field of a live `Queue`.
-pub unsafe fn queue_of_item<'a>(item: *mut Item) -> &'a Queue {
-    let offset = core::mem::offset_of!(Queue, item);
-    // SAFETY: the caller guarantees `item` sits at `offset` inside a `Queue`.
-    unsafe { &*((item as *mut u8).sub(offset) as *const Queue) }
+/// The queue whose `item` field `item` is, if it is one (a pointer computation only;
+/// dereferencing it is the caller's business).
+pub fn queue_of_item(item: *mut Item) -> *const Queue {
+    item.cast::<u8>().wrapping_sub(core::mem::offset_of!(Queue, item)).cast()
 }

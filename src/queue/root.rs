@@ -61,8 +61,8 @@ pub fn default_queue() -> &'static Queue {
 }
 
 /// Where a new queue goes when no target was given.
-pub fn default_target(qos: u32, overcommit: bool) -> *const Queue {
-    root_queue(rank_of_qos(qos), overcommit)
+pub fn default_target(qos: u32, overcommit: bool) -> crate::object::Ref<Queue> {
+    crate::object::Ref::retain(root_queue(rank_of_qos(qos), overcommit))
 }
 
 /// Runs an item popped from the pool's run list `index` (the runner the queue layer hands
@@ -71,6 +71,9 @@ pub fn default_target(qos: u32, overcommit: bool) -> *const Queue {
 /// # Safety
 /// `item` was pushed to run list `index` and is owned by the caller.
 pub unsafe fn run_pool_item(index: usize, item: *mut super::item::Item) {
-    // SAFETY: forwarded contract.
-    unsafe { super::drain::run_root_item(&ROOT_QUEUES[index], item) }
+    let item = core::ptr::NonNull::new(item).expect("the pool runs non-null items");
+    // SAFETY: every item on a root's run list was pushed by `queue::push_item` (a typed
+    // push) and is now ours (forwarded contract).
+    let taken = unsafe { super::taken::Taken::from_item(item) };
+    super::drain::run_root_item(&ROOT_QUEUES[index], taken)
 }

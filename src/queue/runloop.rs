@@ -12,17 +12,15 @@ use crate::object::{Header, Kind};
 use crate::queue::item::{Item, ItemKind};
 use crate::queue::list::ItemList;
 use crate::sys::EventFd;
-use core::ffi::{c_char, CStr};
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32};
 use std::sync::Mutex;
 
 /// `_dispatch_runloop_root_queue_create_4CF`: `None` if the eventfd cannot be created.
 pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
     let port = EventFd::new().ok()?;
-    let (label, owns_label) = match label {
-        Some(l) => (l.to_owned().into_raw() as *const c_char, true),
-        None => (c"".as_ptr(), false),
-    };
+    let owned_label = label.map(CStr::to_owned);
+    let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
     let q = Box::new(Queue {
         header: Header::new(Kind::Queue, &QUEUE_VTABLE),
         item: Item::new(ItemKind::Queue, 0),
@@ -30,7 +28,7 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
         list: ItemList::new(),
         target: AtomicPtr::new(core::ptr::null_mut()),
         label,
-        owns_label,
+        owned_label,
         flavor: Flavor::RunLoop,
         qos: AtomicU32::new(0),
         relative_priority: AtomicI32::new(0),

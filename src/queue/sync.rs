@@ -18,8 +18,8 @@
 
 use super::continuation::{SyncWaiter, WorkFn};
 use super::drain::{drains_in_parallel, release_width, unlock};
-use super::item::{Item, ItemKind};
-use super::{frames, main_queue, push, Flavor, Queue};
+use super::taken::{Drain, Peeked, Taken};
+use super::{frames, main_queue, push_item, Flavor, Queue};
 use crate::sys;
 use core::ffi::c_void;
 
@@ -33,9 +33,11 @@ fn level_needs_exclusive(q: &Queue) -> bool {
 /// `barrier`: `dispatch_barrier_sync`. `and_wait`: `dispatch_async_and_wait` semantics
 /// (run by the queue's drainer when it has one).
 pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wait: bool) {
+    // SAFETY: the pair came from the C API with the promise that `func(ctxt)` may be
+    // called (see `Continuation::run`); it is called once, on whichever path runs it.
+    let call = || unsafe { func(ctxt) };
     if q.is_root() {
-        // SAFETY: the client promised `func` may be called with `ctxt`.
-        frames::with_frame(q, || unsafe { func(ctxt) });
+        frames::with_frame(q, call);
         return;
     }
     let exclusive = barrier || level_needs_exclusive(q);
@@ -54,8 +56,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
                     q.state.try_reserve_width()
                 }
             },
-            // SAFETY: the client promised `func` may be called with `ctxt`.
-            || unsafe { func(ctxt) },
+            call,
             |tid| {
                 if !exclusive {
                     release_width(q);
@@ -70,7 +71,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
     }
     let tid = frames::thread_id();
     check_deadlock(q, exclusive, tid);
-    run_at_level(q, q, exclusive, and_wait, tid, func, ctxt);
+    run_at_level(q, q, exclusive, and_wait, tid, (func, ctxt), call);
 }
 
 fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
@@ -129,13 +130,13 @@ fn run_at_level(
     exclusive: bool,
     and_wait: bool,
     tid: u32,
-    func: WorkFn,
-    ctxt: *mut c_void,
+    work: (WorkFn, *mut c_void),
+    call: impl FnOnce(),
 ) {
+    let (func, ctxt) = work;
     match level.flavor {
         Flavor::Root(_) => {
-            // SAFETY: the client promised `func` may be called with `ctxt`.
-            frames::with_frame(current, || unsafe { func(ctxt) });
+            frames::with_frame(current, call);
             return;
         }
         Flavor::Main | Flavor::RunLoop => {
@@ -156,7 +157,7 @@ fn run_at_level(
         }
     }
     let below = level.target().expect("a custom queue always has a target");
-    run_at_level(current, below, level_needs_exclusive(below), false, tid, func, ctxt);
+    run_at_level(current, below, level_needs_exclusive(below), false, tid, work, call);
     if exclusive {
         release_exclusive(level);
     } else {
@@ -172,15 +173,15 @@ fn release_exclusive(level: &Queue) {
         unlock(level); // its drainer picks the next item by QoS, waiters included
         return;
     }
-    let head = level.list.peek(); // we hold the drain lock: we are the list's consumer
-                                  // SAFETY: a non-null head is a live item; its kind field is immutable.
-    if !head.is_null() && unsafe { (*head).kind } == ItemKind::SyncWaiter {
-        // SAFETY: the kind says so; the waiter is parked until its event is set.
-        let w = unsafe { &*(head as *const SyncWaiter) };
+    // SAFETY: this thread holds `level` exclusively (it took the lock, or a drainer or
+    // releasing caller handed it over), which makes it the list's consumer until it
+    // unlocks or hands the lock over below.
+    let d = unsafe { Drain::new(level) };
+    if let Some(Peeked::Waiter(w)) = d.peek() {
         if w.exclusive && !w.run_by_drainer && !level.state.snapshot().is_suspended_or_inactive() {
-            // SAFETY: `head` is the item `peek` returned.
-            unsafe { level.list.pop(head) };
-            w.hand_over(&level.state);
+            if let Some(Taken::Waiter(w)) = d.pop() {
+                w.hand_over(&level.state);
+            }
             return;
         }
     }
@@ -188,7 +189,9 @@ fn release_exclusive(level: &Queue) {
 }
 
 /// Pushes the waiter and sleeps until a drainer hands the level over (or ran the function).
-fn park(level: &Queue, w: &SyncWaiter) {
-    push(level, &w.item as *const Item as *mut Item);
+fn park(level: &Queue, w: &SyncWaiter<'_>) {
+    // SAFETY: a waiter, on no list; it stays on this stack frame until its event is set,
+    // which is the consumer's last use of it, and we wait for that below.
+    unsafe { push_item(level, core::ptr::NonNull::from(&w.item)) };
     w.event.wait();
 }

@@ -19,11 +19,8 @@
 //! Items of a workloop, and items of queues that target it, run with the workloop in the
 //! thread's frame chain, which is what `dispatch_workloop_is_current` asks.
 
-use super::continuation::Continuation;
-use super::item::{Item, ItemKind};
-use super::list::ItemList;
-use super::queue_of_item;
 use super::root::{rank_of_qos, QOS_DEFAULT};
+use super::taken::{Drain, Taken};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
@@ -32,10 +29,12 @@ use std::sync::Mutex;
 const CLASSES: usize = 6;
 
 /// What the drain-lock owner took off the inbox and has not run yet: one FIFO per class.
-struct Pending([VecDeque<*mut Item>; CLASSES]);
+struct Pending([VecDeque<Taken>; CLASSES]);
 
 // SAFETY: the items are owned by the workloop while they sit here and are only touched by
-// the thread holding its drain lock (the mutex makes the hand-over between owners sound).
+// the thread holding its drain lock (the mutex makes the hand-over between owners sound);
+// what they point at (a client context, a parked waiter) is meant to be used from the
+// thread that runs the item, whichever it is.
 unsafe impl Send for Pending {}
 
 /// The parts of a queue that make it a workloop.
@@ -73,14 +72,11 @@ impl Workloop {
     }
 
     /// The class rank an item runs at on this workloop.
-    fn rank_of(&self, item: *mut Item) -> usize {
-        // SAFETY: the item is owned by this workloop; its header says what it is.
-        let qos = match unsafe { (*item).kind } {
-            // SAFETY: the kind says so.
-            ItemKind::Continuation => unsafe { (*(item as *const Continuation)).qos },
-            // SAFETY: a queue item is the `item` field of an enqueued queue.
-            ItemKind::Queue => unsafe { queue_of_item(item) }.qos(),
-            ItemKind::SyncWaiter => 0,
+    fn rank_of(&self, item: &Taken) -> usize {
+        let qos = match item {
+            Taken::Continuation(c) => c.qos,
+            Taken::Queue(q) => q.qos(),
+            Taken::Waiter(_) => 0,
         };
         let qos = match qos {
             0 => match self.floor_qos.load(SeqCst) {
@@ -92,55 +88,39 @@ impl Workloop {
         rank_of_qos(qos)
     }
 
-    /// Moves everything in `inbox` into the per-class FIFOs, in arrival order, and returns
-    /// the locked FIFOs.
-    ///
-    /// # Safety
-    /// As for [`Workloop::take_next`].
-    unsafe fn file_inbox(&self, inbox: &ItemList) -> std::sync::MutexGuard<'_, Pending> {
+    /// Moves everything in the inbox (`d`'s list) into the per-class FIFOs, in arrival
+    /// order, and returns the locked FIFOs.
+    fn file_inbox(&self, d: &Drain<'_>) -> std::sync::MutexGuard<'_, Pending> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let item = inbox.peek();
-            if item.is_null() {
-                return pending;
-            }
-            // SAFETY: per the contract we are the consumer; `item` is the head we peeked.
-            unsafe { inbox.pop(item) };
-            let rank = self.rank_of(item);
+        while let Some(item) = d.pop() {
+            let rank = self.rank_of(&item);
             pending.0[rank].push_back(item);
             self.count.fetch_add(1, SeqCst);
         }
+        pending
     }
 
-    /// Takes the next item to run: everything in `inbox` is filed by class first, then
-    /// the oldest item of the highest class is returned (NULL when there is none).
-    ///
-    /// # Safety
-    /// The caller holds the drain lock of the workloop whose inbox `inbox` is (it is the
-    /// list's only consumer).
-    pub unsafe fn take_next(&self, inbox: &ItemList) -> *mut Item {
-        // SAFETY: forwarded contract.
-        let mut pending = unsafe { self.file_inbox(inbox) };
+    /// Takes the next item to run: everything in the inbox is filed by class first, then
+    /// the oldest item of the highest class is returned. `d` is the witness of holding
+    /// this workloop's drain lock.
+    pub fn take_next(&self, d: &Drain<'_>) -> Option<Taken> {
+        let mut pending = self.file_inbox(d);
         for (rank, fifo) in pending.0.iter_mut().enumerate().rev() {
             if let Some(item) = fifo.pop_front() {
                 self.count.fetch_sub(1, SeqCst);
                 self.running_rank.store(rank, SeqCst);
-                return item;
+                return Some(item);
             }
         }
-        core::ptr::null_mut()
+        None
     }
 }
 
 impl Workloop {
     /// Whether an item of a higher class than the running one waits (the drain-lock owner
     /// asks, from inside an item: `_dispatch_workloop_should_yield_4NW`).
-    ///
-    /// # Safety
-    /// As for [`Workloop::take_next`]: the caller holds the drain lock.
-    pub unsafe fn has_higher_waiting(&self, inbox: &ItemList) -> bool {
-        // SAFETY: forwarded contract.
-        let pending = unsafe { self.file_inbox(inbox) };
+    pub fn has_higher_waiting(&self, d: &Drain<'_>) -> bool {
+        let pending = self.file_inbox(d);
         pending.0[self.running_rank.load(SeqCst) + 1..].iter().any(|fifo| !fifo.is_empty())
     }
 }
@@ -156,6 +136,8 @@ pub fn current() -> Option<&'static super::Queue> {
 pub fn should_yield() -> bool {
     let Some(q) = current() else { return false };
     let Some(w) = &q.workloop else { return false };
-    // SAFETY: a workloop is serial, so holding it means this thread holds its drain lock.
-    unsafe { w.has_higher_waiting(&q.list) }
+    // SAFETY: a workloop is serial, so holding it (a frame of this thread or below one)
+    // means this thread holds its drain lock and is its list's consumer.
+    let d = unsafe { Drain::new(q) };
+    w.has_higher_waiting(&d)
 }

@@ -55,18 +55,13 @@ impl Group {
         }))
     }
 
-    /// Makes `c` a member of this group (`dispatch_group_async*`): enters it, and the
-    /// continuation leaves it and drops the reference taken here once its function
-    /// returned (`queue::continuation::leave_group`).
-    ///
-    /// # Safety
-    /// `c` is a fresh continuation owned by the caller, not yet submitted.
-    pub unsafe fn attach(&self, c: *mut Continuation) {
+    /// Makes `c` (not yet submitted) a member of this group (`dispatch_group_async*`):
+    /// enters it, and the continuation leaves it and drops the reference taken here once
+    /// its function returned (`Continuation::run`).
+    pub fn attach(&self, c: &mut Continuation) {
         install_group_leave(leave_by_header);
         self.enter();
-        self.header.retain_internal();
-        // SAFETY: per the contract, the caller owns `c`.
-        unsafe { (*c).group = &self.header };
+        c.group = Some(crate::object::Ref::retain(&self.header));
     }
 
     pub fn enter(&self) {

@@ -57,12 +57,11 @@ pub unsafe extern "C" fn dispatch_queue_set_width(dq: dispatch_queue_t, width: c
     let qp = q as *const Queue as usize;
     // The item runs while the queue is held by this barrier; the queue is alive because a
     // queue with items is enqueued, draining or held (see `queue::submit`).
-    let c = Continuation::from_closure(Box::new(move || {
+    let mut c = Continuation::from_closure(Box::new(move || {
         // SAFETY: see above.
         unsafe { &*(qp as *const Queue) }.state.set_width_limit(limit)
     }));
-    // SAFETY: freshly allocated and ours until submitted.
-    unsafe { (*c).barrier = true };
+    c.barrier = true;
     queue::submit(q, c);
 }
 
@@ -176,10 +175,9 @@ pub unsafe extern "C" fn dispatch_async_enforce_qos_class_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_async_enforce_qos_class_f") };
-    let c = Continuation::boxed(function_arg(work, "dispatch_async_enforce_qos_class_f"), context, false);
+    let mut c = Continuation::boxed(function_arg(work, "dispatch_async_enforce_qos_class_f"), context, false);
     let run_qos = crate::qos::current();
-    // SAFETY: freshly allocated and ours.
-    unsafe { (*c).qos = run_qos };
+    c.qos = run_qos;
     let target = match q.flavor {
         Flavor::Root(index) if rank_of_qos(run_qos) > rank_of_qos(q.qos()) => {
             root_queue(rank_of_qos(run_qos), index % 2 == 1)

@@ -5,9 +5,14 @@
 //! the source nor will it again, which is what lets a cancel handler close the client's
 //! descriptor and the source be freed.
 
-use super::{Target, TargetRef};
+use super::target::{Target, TargetRef};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+pub(super) const TOKEN_WALL: u64 = 2;
+pub(super) const TOKEN_WAKE: u64 = 3;
+/// Tokens below this are the thread's own descriptors; the registry hands out the rest.
+pub const FIRST_SOURCE_TOKEN: u64 = 16;
 
 /// Each registration owns a reference on its source ([`TargetRef`]), dropped when the
 /// registration goes.
@@ -17,11 +22,8 @@ struct Table {
     by_signal: Vec<(i32, TargetRef)>,
 }
 
-static TABLE: Mutex<Table> = Mutex::new(Table {
-    next_token: super::FIRST_SOURCE_TOKEN,
-    by_token: BTreeMap::new(),
-    by_signal: Vec::new(),
-});
+static TABLE: Mutex<Table> =
+    Mutex::new(Table { next_token: FIRST_SOURCE_TOKEN, by_token: BTreeMap::new(), by_signal: Vec::new() });
 
 fn lock() -> std::sync::MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())

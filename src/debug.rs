@@ -9,40 +9,11 @@
 //! for decisions.
 
 use crate::data::Data;
-use crate::object::{Header, Kind, Object};
+use crate::object::Header;
 use crate::queue::Queue;
 use crate::source::Source;
 use core::ffi::CStr;
 use std::fmt::Write;
-
-/// An object type whose objects carry `KIND` in their tag.
-///
-/// # Safety
-/// Every object whose header's tag is `KIND` is a `Self` (an [`Object`]: the header is its
-/// first field).
-unsafe trait Typed: Object {
-    const KIND: Kind;
-}
-
-// SAFETY: only `Queue::create` (and the static queues) make headers of kind `Queue`.
-unsafe impl Typed for Queue {
-    const KIND: Kind = Kind::Queue;
-}
-// SAFETY: only `Source::create` makes headers of kind `Source`.
-unsafe impl Typed for Source {
-    const KIND: Kind = Kind::Source;
-}
-// SAFETY: only `data/` makes headers of kind `Data`, each the first field of a `Data`.
-unsafe impl Typed for Data {
-    const KIND: Kind = Kind::Data;
-}
-
-/// The object `h` heads, as a `T`, if its tag says it is one: the one cast of this file.
-fn view<T: Typed>(h: &Header) -> Option<&T> {
-    // SAFETY: the tag says the object is a `T` (`Typed`), whose header is its first field,
-    // so the header's address is the object's, alive as long as the header is borrowed.
-    h.kind_is(T::KIND).then(|| unsafe { &*(h as *const Header as *const T) })
-}
 
 fn label_of(q: &Queue) -> String {
     // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
@@ -61,7 +32,7 @@ pub fn describe(h: &Header) -> String {
     } else {
         let _ = write!(s, " xref={xref} ref={iref}");
     }
-    if let Some(q) = view::<Queue>(h) {
+    if let Some(q) = h.downcast::<Queue>() {
         let word = q.state.snapshot();
         let _ = write!(
             s,
@@ -79,7 +50,7 @@ pub fn describe(h: &Header) -> String {
             }
             None => s.push_str(" target=none"),
         }
-    } else if let Some(src) = view::<Source>(h) {
+    } else if let Some(src) = h.downcast::<Source>() {
         let _ = write!(
             s,
             " type={:?} handle={} mask={:#x} cancelled={}",
@@ -88,7 +59,7 @@ pub fn describe(h: &Header) -> String {
             src.mask,
             src.is_cancelled()
         );
-    } else if let Some(d) = view::<Data>(h) {
+    } else if let Some(d) = h.downcast::<Data>() {
         let _ = write!(s, " size={}", d.size());
     }
     s

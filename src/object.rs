@@ -65,20 +65,81 @@ impl Kind {
 /// Reference count of objects that live forever (global and main queues).
 const IMMORTAL: i32 = i32::MAX / 2;
 
-/// Per-kind behaviour at the two release points.
+/// Per-kind behaviour at the two release points, built from the kind's [`ObjectKind`]
+/// impl by [`ObjectVTable::for_type`] (the only constructor: the fields are private, so a
+/// vtable's functions and its `kind` always belong to one type).
 pub struct ObjectVTable {
+    kind: Kind,
     /// Called when the client's last reference goes; may abort on a client bug.
-    pub xref_dispose: unsafe fn(*const Header),
-    /// Frees the object; returns the header of the queue its finalizer must run on
-    /// (retained), or null.
-    pub dispose: unsafe fn(*const Header) -> *const Header,
+    xref_dispose: fn(&Header),
+    /// Frees the object; returns the queue its finalizer must run on (by header), or `None`.
+    dispose: unsafe fn(*const Header) -> Option<Ref<Header>>,
     /// Queues only: submits `f(ctxt)` to the queue with this header. Objects name the queue
     /// their finalizer runs on by header alone, so this layer never names queues.
-    pub async_f: Option<AsyncFn>,
+    async_f: Option<fn(&Header, *mut c_void, FinalizerFn)>,
 }
 
-/// Submits a function to the queue whose header is given (`queue::async_f`, type-erased).
-pub type AsyncFn = unsafe fn(*const Header, *mut c_void, unsafe extern "C" fn(*mut c_void));
+/// A finalizer or other function submitted by this layer: `dispatch_function_t`.
+pub type FinalizerFn = unsafe extern "C" fn(*mut c_void);
+
+impl ObjectVTable {
+    /// The vtable of `T`'s objects: its kind and its [`ObjectKind`] methods, reached from a
+    /// bare header through [`Header::downcast`] (the one checked cast).
+    pub const fn for_type<T: ObjectKind>() -> ObjectVTable {
+        ObjectVTable {
+            kind: T::KIND,
+            xref_dispose: xref_dispose_of::<T>,
+            dispose: dispose_of::<T>,
+            async_f: match T::SUBMIT {
+                Some(_) => Some(submit_of::<T>),
+                None => None,
+            },
+        }
+    }
+}
+
+fn xref_dispose_of<T: ObjectKind>(h: &Header) {
+    h.downcast::<T>().expect("a vtable is installed only on its own kind").xref_dispose();
+}
+
+/// # Safety
+/// `h` heads a live object of this vtable's kind to which no reference remains.
+unsafe fn dispose_of<T: ObjectKind>(h: *const Header) -> Option<Ref<Header>> {
+    // SAFETY: the vtable is `T`'s, so `h` is the `header` field, first in a `repr(C)` `T`,
+    // of a `Box<T>` (`ObjectKind`'s contract: dynamic objects are boxed; immortal ones are
+    // never disposed); no reference remains, so the allocation is ours to free.
+    let obj = unsafe { Box::from_raw(h as *mut T) };
+    obj.dispose()
+}
+
+fn submit_of<T: ObjectKind>(h: &Header, ctxt: *mut c_void, f: FinalizerFn) {
+    let q = h.downcast::<T>().expect("a vtable is installed only on its own kind");
+    if let Some(submit) = T::SUBMIT {
+        submit(q, ctxt, f);
+    }
+}
+
+/// A kind of dispatch object: its tag, and what it does when the client's last reference
+/// goes and when the last reference of all goes. The vtable ([`ObjectVTable::for_type`])
+/// does the one cast from a bare header to `Self`, so implementations are safe code.
+///
+/// # Safety
+/// `KIND` is `Self`'s alone; every header whose tag is `KIND` is the header (first field,
+/// [`Object`]) of a `Self`, and every such object that can be disposed (not immortal) was
+/// allocated in a `Box` and leaked, to be freed by the vtable's `dispose`.
+pub unsafe trait ObjectKind: Object + Sized + 'static {
+    const KIND: Kind;
+    /// Queues only: submits `f(ctxt)` to this queue (a finalizer of an object targeting it).
+    const SUBMIT: Option<fn(&Self, *mut c_void, FinalizerFn)> = None;
+
+    /// The client's last reference went: may abort on a client bug (releasing a
+    /// suspended queue), or start the object's shutdown (a source cancels itself).
+    fn xref_dispose(&self) {}
+
+    /// The last reference went: `self` is dropped here (its fields release what it held).
+    /// Returns the queue the finalizer runs on, with a reference on it, or `None`.
+    fn dispose(self: Box<Self>) -> Option<Ref<Header>>;
+}
 
 #[repr(C)]
 pub struct Header {
@@ -95,6 +156,8 @@ unsafe impl Sync for Header {}
 
 impl Header {
     pub const fn new(kind: Kind, vtable: &'static ObjectVTable) -> Header {
+        // The tag and the vtable name the same type, so a header's tag says what it heads.
+        assert!(kind as usize == vtable.kind as usize, "a header's vtable is its kind's");
         Header {
             tag: kind.tag(),
             xref: AtomicI32::new(1),
@@ -114,6 +177,15 @@ impl Header {
 
     pub fn kind_is(&self, kind: Kind) -> bool {
         self.tag == kind.tag()
+    }
+
+    /// The object this header heads, as a `T`, if its tag says it is one: the one cast
+    /// from a header to its object.
+    pub fn downcast<T: ObjectKind>(&self) -> Option<&T> {
+        // SAFETY: a header tagged `T::KIND` is the first field of a `repr(C)` `T`
+        // (`ObjectKind`'s contract), so its address is the object's, alive while the
+        // header is borrowed.
+        self.kind_is(T::KIND).then(|| unsafe { &*(self as *const Header as *const T) })
     }
 
     /// The kind this header's tag names (for descriptions: `dispatch_debug`).
@@ -181,12 +253,10 @@ impl Header {
         if prev < 1 {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
         }
-        // SAFETY: the object is live: the internal reference all client references held
-        // keeps it until `release_internal`, which drops that reference last.
-        unsafe {
-            (self.vtable.xref_dispose)(self);
-            self.release_internal()
-        };
+        (self.vtable.xref_dispose)(self);
+        // SAFETY: the object is live and the client references together held one internal
+        // reference (see the module doc), which is dropped here, last.
+        unsafe { self.release_internal() };
     }
 
     /// # Safety
@@ -205,21 +275,15 @@ impl Header {
         }
         let finalizer = self.finalizer.load(Ordering::Relaxed);
         let context = self.context.load(Ordering::Relaxed);
-        // SAFETY: no reference remains, so the kind may free its own allocation; what it
-        // returns is null or its target queue's header with the reference it held on it,
-        // which the `Ref` now owns (and drops after submitting the finalizer).
-        let target = unsafe {
-            core::ptr::NonNull::new((self.vtable.dispose)(self).cast_mut()).map(|t| Ref::from_raw(t.as_ptr()))
-        };
+        // SAFETY: no reference remains and this header's vtable is its kind's (`Header::new`),
+        // so the kind may free its own allocation.
+        let target = unsafe { (self.vtable.dispose)(self) };
         if let Some(target) = target.filter(|_| finalizer != 0 && !context.is_null()) {
             let submit = target.vtable.async_f.expect("a finalizer target is a queue");
             // SAFETY: `finalizer` was stored from a non-null `dispatch_function_t` by
-            // `set_finalizer`, so it is that function pointer; `target` is a live queue (we
-            // hold a reference), which `async_f` requires.
-            unsafe {
-                let f: unsafe extern "C" fn(*mut c_void) = core::mem::transmute(finalizer);
-                submit(Ref::as_ptr(&target), context, f)
-            };
+            // `set_finalizer`, so it is that function pointer.
+            let f: FinalizerFn = unsafe { core::mem::transmute::<usize, FinalizerFn>(finalizer) };
+            submit(&target, context, f);
         }
     }
 
@@ -336,6 +400,14 @@ impl<T: Object> Ref<T> {
         Ref { ptr: core::ptr::NonNull::new(p as *mut T).expect("Ref::from_raw of a null pointer") }
     }
 
+    /// The same reference, on the object's header: for a holder that does not name the
+    /// kind (a finalizer's target, a continuation's group).
+    pub fn erase(this: Ref<T>) -> Ref<Header> {
+        let header = core::ptr::NonNull::from(this.header());
+        core::mem::forget(this);
+        Ref { ptr: header }
+    }
+
     pub fn as_ptr(this: &Ref<T>) -> *const T {
         this.ptr.as_ptr()
     }
@@ -359,5 +431,83 @@ impl<T: Object> Drop for Ref<T> {
     fn drop(&mut self) {
         // SAFETY: we own one internal reference on a live object of this crate.
         unsafe { self.header().release_internal() }
+    }
+}
+
+/// [`Ref`] is the runtime's own reference (`iref`). Some references the runtime holds must
+/// be *client* references (`xref`) instead: an object handed to a client callback, which
+/// the client may retain (retaining an object whose client count reached zero aborts), a
+/// source that must stay alive and uncancelled (a source whose last client reference goes
+/// away cancels itself), or a new object a C function returns. [`ClientRef`] owns one such
+/// reference: dropping it releases it. It also holds an internal reference, through which
+/// it reaches the object safely; that costs one uncontended increment and decrement per
+/// handle, and these handles are made per object or per wait, never per queue item.
+///
+/// One client reference on a dispatch object, owned.
+pub struct ClientRef<T: Object>(
+    /// `None` only after [`ClientRef::into_raw`] gave the client reference away.
+    Option<Ref<T>>,
+);
+
+impl<T: Object> ClientRef<T> {
+    /// Takes a new client reference on `obj`, which the caller holds one on.
+    pub fn retain(obj: &T) -> ClientRef<T> {
+        obj.header().retain();
+        ClientRef(Some(Ref::retain(obj)))
+    }
+
+    /// Takes over the reference a freshly created object starts with (client count 1).
+    pub fn new(obj: Box<T>) -> ClientRef<T> {
+        // Leaked here, freed by the kind's `dispose` (`Box::from_raw`) with its last reference.
+        ClientRef(Some(Ref::retain(Box::leak(obj))))
+    }
+
+    /// Takes over a client reference on `obj` that the caller owns.
+    ///
+    /// # Safety
+    /// The caller owns one client reference on `obj` and hands it over (nothing else
+    /// will release it).
+    pub unsafe fn adopt(obj: &T) -> ClientRef<T> {
+        ClientRef(Some(Ref::retain(obj)))
+    }
+
+    /// Keeps the object by one internal reference, and never releases the client reference:
+    /// for the sole holder of an object that makes the client's release checks itself (a
+    /// source's queue: see `Source::create`). The client count stays where it is, so the
+    /// object's `xref_dispose` never runs; dropping the `Ref` disposes it.
+    pub fn into_sole_holder(mut self) -> Ref<T> {
+        let r = self.0.take().expect("a ClientRef is consumed once");
+        // SAFETY: the client reference we keep forever held one internal reference (see
+        // the module doc), which `r` now stands for; `r`'s own keeps the object alive
+        // through this release.
+        unsafe { r.header().release_internal() };
+        r
+    }
+
+    /// The object, alive while this handle is.
+    pub fn get(&self) -> &T {
+        self.0.as_ref().expect("a ClientRef holds its object until into_raw consumes it")
+    }
+
+    /// The object's address, for a C callback that borrows it.
+    pub fn as_ptr(&self) -> *const T {
+        self.get()
+    }
+
+    /// Gives the client reference away as a bare pointer (a C API's return value).
+    pub fn into_raw(mut self) -> *const T {
+        let r = self.0.take().expect("a ClientRef is consumed once");
+        Ref::as_ptr(&r)
+        // `r` drops here: our internal reference goes; the client reference travels on.
+    }
+}
+
+impl<T: Object> Drop for ClientRef<T> {
+    fn drop(&mut self) {
+        if let Some(r) = &self.0 {
+            // SAFETY: this handle owns one client reference on the object, which `r` keeps
+            // alive (an object of this crate: `Object` is implemented only for those).
+            unsafe { r.header().release() };
+        }
     }
 }

@@ -14,17 +14,16 @@
 //! contract). [`Bytes::as_slice`] is the one place a raw buffer becomes a slice; every
 //! reader goes through it.
 
-pub mod owned;
 pub mod transform;
 
 use crate::blocks::submit::call_and_release;
-use crate::object::{Header, Kind, ObjectVTable, Ref};
+pub use crate::object::ClientRef;
+use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, root, Queue};
 use crate::sys;
 use core::ffi::c_void;
 use core::ptr;
-pub use owned::ClientRef;
 use std::sync::OnceLock;
 
 /// What happens to a client buffer when the leaf over it goes away.
@@ -136,11 +135,19 @@ unsafe impl Sync for Data {}
 // SAFETY: as above.
 unsafe impl Send for Data {}
 
-static DATA_VTABLE: ObjectVTable = ObjectVTable {
-    xref_dispose: owned::no_client_dispose,
-    dispose: owned::dispose_boxed::<Data>,
-    async_f: None,
-};
+// SAFETY: only `boxed` (in a `Box`) and the immortal `EMPTY` make headers of kind `Data`,
+// each the first field of a `Data`.
+unsafe impl ObjectKind for Data {
+    const KIND: Kind = Kind::Data;
+
+    /// Drops the shape (the leaves' references, a client buffer's destructor); the
+    /// finalizer runs on the default queue.
+    fn dispose(self: Box<Self>) -> Option<Ref<Header>> {
+        Some(Ref::retain(&root::default_queue().header))
+    }
+}
+
+static DATA_VTABLE: ObjectVTable = ObjectVTable::for_type::<Data>();
 
 /// `dispatch_data_empty`.
 pub static EMPTY: Data = Data {

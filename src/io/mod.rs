@@ -28,7 +28,6 @@
 
 pub mod fd;
 
-use crate::data::owned::{dispose_boxed, no_client_dispose};
 use crate::data::{self, ClientRef, Data};
 use crate::object::{Header, Kind, ObjectVTable, Ref};
 use crate::queue::continuation::Continuation;
@@ -163,8 +162,19 @@ use core::sync::atomic::Ordering::SeqCst;
 /// When the client's last reference goes, nothing happens at once: the operations still
 /// running hold references, and the cleanup handler runs when the last of those goes too
 /// (`Drop`), just after the channel became idle, as if it had been closed.
-static CHANNEL_VTABLE: ObjectVTable =
-    ObjectVTable { xref_dispose: no_client_dispose, dispose: dispose_boxed::<Channel>, async_f: None };
+// SAFETY: only `Channel::create` makes headers of kind `Io`, the first field of a boxed
+// `Channel`.
+unsafe impl crate::object::ObjectKind for Channel {
+    const KIND: Kind = Kind::Io;
+
+    /// Drops the channel (its `Drop` runs the cleanup handler); the finalizer runs on the
+    /// default queue.
+    fn dispose(self: Box<Self>) -> Option<Ref<Header>> {
+        Some(Ref::retain(&crate::queue::root::default_queue().header))
+    }
+}
+
+static CHANNEL_VTABLE: ObjectVTable = ObjectVTable::for_type::<Channel>();
 
 /// Default bytes per read step (and a sixteenth of a write step).
 const DEFAULT_CHUNK: usize = 64 * 1024;

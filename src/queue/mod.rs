@@ -27,7 +27,7 @@ pub mod sync;
 pub mod taken;
 pub mod workloop;
 
-use crate::object::{Header, Kind, ObjectVTable, Ref};
+use crate::object::{ClientRef, Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
 use core::ffi::{c_char, c_void, CStr};
@@ -137,16 +137,40 @@ pub mod layout {
     pub const QOS: usize = offset_of!(Queue, qos);
 }
 
-pub(crate) static QUEUE_VTABLE: ObjectVTable =
-    ObjectVTable { xref_dispose, dispose, async_f: Some(async_f_to_header) };
+pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable::for_type::<Queue>();
 
-/// [`async_f`] for the object layer, which knows the queue by its header.
-///
-/// # Safety
-/// `h` is the header of a live queue (`Queue` is `repr(C)` with the header first).
-unsafe fn async_f_to_header(h: *const Header, ctxt: *mut c_void, func: WorkFn) {
-    // SAFETY: per the contract.
-    async_f(unsafe { &*(h as *const Queue) }, ctxt, func)
+// SAFETY: only `Queue::create_with` (boxed), the run-loop queues (boxed) and the immortal
+// static queues make headers of kind `Queue`, each the first field of a `Queue`.
+unsafe impl ObjectKind for Queue {
+    const KIND: Kind = Kind::Queue;
+    /// Finalizers of objects targeting a queue run on it.
+    const SUBMIT: Option<fn(&Queue, *mut c_void, WorkFn)> = Some(async_f);
+
+    /// The client let go: releasing a queue it left suspended or inactive is its bug.
+    fn xref_dispose(&self) {
+        let s = self.state.snapshot();
+        if s.is_inactive() {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
+        }
+        if s.suspend_count() > 0 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
+        }
+    }
+
+    /// Submits the queue-specific destructors to the default queue; the finalizer runs on
+    /// the target, with the reference this queue held on it.
+    fn dispose(mut self: Box<Queue>) -> Option<Ref<Header>> {
+        let specs = core::mem::take(&mut *self.specifics.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in specs {
+            if let Some(d) = s.destructor {
+                async_f(root::default_queue(), s.ctxt, d);
+            }
+        }
+        let target = core::mem::replace(self.target.get_mut(), core::ptr::null_mut());
+        // SAFETY: a non-null `target` carries the internal reference this queue holds on
+        // its target (`create_with`, `set_target`); taken out, nothing else drops it.
+        NonNull::new(target).map(|t| unsafe { Ref::from_raw(t.as_ptr()) }).map(Ref::erase)
+    }
 }
 
 impl Queue {
@@ -175,8 +199,8 @@ impl Queue {
     }
 
     /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
-    pub fn create(label: Option<&CStr>, attr: &attr::QueueAttr, target: Option<&Queue>) -> *const Queue {
-        Queue::create_with(label, attr, target, None)
+    pub fn create(label: Option<&CStr>, attr: &attr::QueueAttr, target: Option<&Queue>) -> ClientRef<Queue> {
+        ClientRef::new(Queue::create_with(label, attr, target, None))
     }
 
     fn create_with(
@@ -184,7 +208,7 @@ impl Queue {
         attr: &attr::QueueAttr,
         target: Option<&Queue>,
         workloop: Option<Box<workloop::Workloop>>,
-    ) -> *const Queue {
+    ) -> Box<Queue> {
         let owned_label = label.map(CStr::to_owned);
         let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
         let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
@@ -197,7 +221,7 @@ impl Queue {
             0 => target.spi.autorelease_frequency.load(Ordering::Relaxed),
             f => f,
         };
-        let q = Box::new(Queue {
+        Box::new(Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
             state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
@@ -213,15 +237,14 @@ impl Queue {
             specifics: Mutex::new(Vec::new()),
             port: None,
             workloop,
-        });
-        Box::into_raw(q)
+        })
     }
 
     /// `dispatch_workloop_create[_inactive]`: a serial queue on the overcommit root of
     /// the default class whose items run in QoS order (`workloop.rs`).
     pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
         let attr = attr::QueueAttr { inactive, ..attr::QueueAttr::SERIAL };
-        Queue::create_with(label, &attr, None, Some(Box::default()))
+        Box::into_raw(Queue::create_with(label, &attr, None, Some(Box::default())))
     }
 
     /// Whether the queue has items not yet run: on its list, or (workloops) taken off the
@@ -430,31 +453,6 @@ impl Queue {
             enqueue_on_target(self);
         }
     }
-}
-
-unsafe fn xref_dispose(h: *const Header) {
-    // SAFETY: the vtable is only installed on queues, whose header is the first field.
-    let q = unsafe { &*(h as *const Queue) };
-    let s = q.state.snapshot();
-    if s.is_inactive() {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
-    }
-    if s.suspend_count() > 0 {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
-    }
-}
-
-unsafe fn dispose(h: *const Header) -> *const Header {
-    // SAFETY: as in `xref_dispose`; no reference remains, so we own the allocation.
-    let q = unsafe { Box::from_raw(h as *mut Queue) };
-    let specs = core::mem::take(&mut *q.specifics.lock().unwrap_or_else(|e| e.into_inner()));
-    for s in specs {
-        if let Some(d) = s.destructor {
-            async_f(root::default_queue(), s.ctxt, d);
-        }
-    }
-    // The finalizer runs on the target; hand our reference on it to the caller.
-    q.target.load(Ordering::Acquire).cast()
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.

@@ -28,7 +28,7 @@ mod timer;
 
 use crate::blocks::dispatch_block::call_void_block;
 use crate::blocks::runtime;
-use crate::object::{Header, Kind, ObjectVTable, Ref};
+use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
 use crate::queue::{self, Queue};
@@ -145,7 +145,7 @@ unsafe impl Sync for Source {}
 // SAFETY: as above.
 unsafe impl Send for Source {}
 
-static SOURCE_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
+static SOURCE_VTABLE: ObjectVTable = ObjectVTable::for_type::<Source>();
 
 impl Source {
     /// `dispatch_source_create`: NULL (`None`) for a handle or mask the kind rejects, or
@@ -165,9 +165,7 @@ impl Source {
         // reference the client count was created with and never drops that count: the
         // checks a queue's last client release makes (not inactive, not suspended) are made
         // on the source's own last release (`xref_dispose`), on the same state word.
-        // SAFETY: a new queue carries one internal reference, handed to us here.
-        let queue =
-            unsafe { Ref::from_raw(Queue::create(Some(c"com.apple.dispatch.source"), &attr, target)) };
+        let queue = Queue::create(Some(c"com.apple.dispatch.source"), &attr, target).into_sole_holder();
         let source = Box::new(Source {
             header: Header::new(Kind::Source, &SOURCE_VTABLE),
             queue,
@@ -438,36 +436,38 @@ unsafe extern "C" fn run_callout<const CALLOUT: u8>(ctxt: *mut c_void) {
     }
 }
 
-unsafe fn xref_dispose(h: *const Header) {
-    // SAFETY: installed only on sources, whose header is the first field.
-    let s = unsafe { &*(h as *const Source) };
-    let st = s.queue().state.snapshot();
-    if st.is_inactive() {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
-    }
-    if st.suspend_count() > 0 {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
-    }
-    let mandatory = s.handlers.lock().unwrap_or_else(|e| e.into_inner()).cancel_is_mandatory;
-    if mandatory && !s.is_cancelled() {
-        sys::abort_with_message(
-            "BUG IN CLIENT OF LIBDISPATCH: Release of a source that has not been cancelled, but has a mandatory cancel handler",
-        );
-    }
-    // The client let go of a live source: nobody can cancel it any more, so do it now,
-    // which releases its registration (and with it the event thread's reference).
-    s.cancel();
-}
+// SAFETY: only `Source::create` makes headers of kind `Source`, the first field of a
+// boxed `Source`.
+unsafe impl ObjectKind for Source {
+    const KIND: Kind = Kind::Source;
 
-unsafe fn dispose(h: *const Header) -> *const Header {
-    // SAFETY: no reference remains, so we own the allocation.
-    let s = unsafe { Box::from_raw(h as *mut Source) };
-    let target = s.queue().target().map_or(core::ptr::null(), |t| {
-        t.header.retain_internal();
-        &t.header as *const Header
-    });
-    drop(s); // and with it the source's reference on its queue
-    target
+    /// The client let go: the queue's release checks, the mandatory cancel handler's, then
+    /// the source cancels itself.
+    fn xref_dispose(&self) {
+        let st = self.queue().state.snapshot();
+        if st.is_inactive() {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of an inactive object");
+        }
+        if st.suspend_count() > 0 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Release of a suspended object");
+        }
+        let mandatory = self.handlers.lock().unwrap_or_else(|e| e.into_inner()).cancel_is_mandatory;
+        if mandatory && !self.is_cancelled() {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Release of a source that has not been cancelled, but has a mandatory cancel handler",
+            );
+        }
+        // The client let go of a live source: nobody can cancel it any more, so do it now,
+        // which releases its registration (and with it the event thread's reference).
+        self.cancel();
+    }
+
+    /// The finalizer runs on the source's target queue.
+    fn dispose(self: Box<Source>) -> Option<Ref<Header>> {
+        let target = self.queue().target().map(|t| Ref::erase(Ref::retain(t)));
+        drop(self); // and with it the source's reference on its queue
+        target
+    }
 }
 
 /// What the event thread (below this layer) calls: readiness, signal counts, timer fires,

@@ -7,7 +7,7 @@
 //! mutex after its decrement, so a notification is never lost between the two (whoever
 //! locks second sees the other's write).
 
-use crate::object::{Header, Kind, ObjectVTable};
+use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::park::Epoch;
 use crate::queue::continuation::{install_group_leave, Continuation, WorkFn};
 use crate::queue::{self, Queue};
@@ -16,13 +16,18 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
+/// A registered notification; it holds a reference on the queue it will be submitted to.
+/// (The group itself is kept alive by `Group::notify`'s caller until registration, and
+/// by the reference each pending notification holds, dropped once it fired.)
 struct Notify {
-    queue: *const Queue,
+    queue: Ref<Queue>,
+    _group: Ref<Group>,
     ctxt: *mut c_void,
     func: WorkFn,
 }
 
-// SAFETY: the queue is retained and the context belongs to the client's function.
+// SAFETY: the context belongs to the client's function, which accepts it on any thread
+// (`dispatch_group_notify_f`'s contract); the references are `Send`.
 unsafe impl Send for Notify {}
 
 #[repr(C)]
@@ -42,7 +47,20 @@ unsafe impl crate::object::Object for Group {
     }
 }
 
-static GROUP_VTABLE: ObjectVTable = ObjectVTable { xref_dispose, dispose, async_f: None };
+// SAFETY: only `Group::create` makes headers of kind `Group`, the first field of a boxed
+// `Group`.
+unsafe impl ObjectKind for Group {
+    const KIND: Kind = Kind::Group;
+
+    fn dispose(self: Box<Group>) -> Option<Ref<Header>> {
+        if self.count.load(SeqCst) != 0 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use");
+        }
+        Some(Ref::retain(&crate::queue::root::default_queue().header))
+    }
+}
+
+static GROUP_VTABLE: ObjectVTable = ObjectVTable::for_type::<Group>();
 
 impl Group {
     pub fn create() -> *const Group {
@@ -90,21 +108,15 @@ impl Group {
     fn fire_notifies(&self) {
         let fired = core::mem::take(&mut *self.notifies.lock().unwrap_or_else(|e| e.into_inner()));
         for n in fired {
-            // SAFETY: the queue was retained when the notification was registered.
-            let q = unsafe { &*n.queue };
-            queue::async_f(q, n.ctxt, n.func);
-            // SAFETY: drops the registration's reference on the queue...
-            unsafe { q.header.release_internal() };
-            // SAFETY: ...and on the group.
-            unsafe { self.header.release_internal() };
+            queue::async_f(&n.queue, n.ctxt, n.func);
+            // `n` drops here: the registration's references on the queue and the group.
         }
     }
 
     /// `dispatch_group_notify_f`.
     pub fn notify(&self, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
-        q.header.retain_internal();
-        self.header.retain_internal();
-        self.notifies.lock().unwrap_or_else(|e| e.into_inner()).push(Notify { queue: q, ctxt, func });
+        let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), ctxt, func };
+        self.notifies.lock().unwrap_or_else(|e| e.into_inner()).push(n);
         if self.count.load(SeqCst) == 0 {
             self.fire_notifies();
         }
@@ -128,22 +140,7 @@ impl Group {
     }
 }
 
-unsafe fn xref_dispose(_h: *const Header) {}
-
-unsafe fn dispose(h: *const Header) -> *const Header {
-    // SAFETY: installed only on groups; no reference remains, so we own the allocation.
-    let g = unsafe { Box::from_raw(h as *mut Group) };
-    if g.count.load(SeqCst) != 0 {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use");
-    }
-    &crate::queue::root::default_queue().header
-}
-
 /// [`Group::leave`] for a continuation, which knows its group by header.
-///
-/// # Safety
-/// `h` is the header of a live group (`Group` is `repr(C)` with the header first).
-unsafe fn leave_by_header(h: *const Header) {
-    // SAFETY: per the contract.
-    unsafe { (*(h as *const Group)).leave() }
+fn leave_by_header(h: &Header) {
+    h.downcast::<Group>().expect("a continuation's group is a group").leave();
 }

@@ -108,11 +108,28 @@ unsafe impl crate::object::Object for SemaphoreObject {
     }
 }
 
-static SEMAPHORE_VTABLE: crate::object::ObjectVTable = crate::object::ObjectVTable {
-    xref_dispose: semaphore_xref_dispose,
-    dispose: semaphore_dispose,
-    async_f: None,
-};
+// SAFETY: only `SemaphoreObject::create` makes headers of kind `Semaphore`, the first
+// field of a boxed `SemaphoreObject`.
+unsafe impl crate::object::ObjectKind for SemaphoreObject {
+    const KIND: crate::object::Kind = crate::object::Kind::Semaphore;
+
+    /// Releasing a semaphore with fewer units than it was created with means a waiter
+    /// may still be blocked on it (or a `signal` is still owed): the client's bug.
+    fn xref_dispose(&self) {
+        if self.sema.current() < self.sema.original {
+            sys::abort_with_message(
+                "BUG IN CLIENT OF LIBDISPATCH: Semaphore object deallocated while in use",
+            );
+        }
+    }
+
+    fn dispose(self: Box<Self>) -> Option<crate::object::Ref<crate::object::Header>> {
+        Some(crate::object::Ref::retain(&crate::queue::root::default_queue().header))
+    }
+}
+
+static SEMAPHORE_VTABLE: crate::object::ObjectVTable =
+    crate::object::ObjectVTable::for_type::<SemaphoreObject>();
 
 impl SemaphoreObject {
     pub fn create(value: i64) -> *const SemaphoreObject {
@@ -121,18 +138,4 @@ impl SemaphoreObject {
             sema: Semaphore::new(value),
         }))
     }
-}
-
-unsafe fn semaphore_xref_dispose(h: *const crate::object::Header) {
-    // SAFETY: installed only on semaphore objects, whose header is the first field.
-    let s = unsafe { &*(h as *const SemaphoreObject) };
-    if s.sema.current() < s.sema.original {
-        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Semaphore object deallocated while in use");
-    }
-}
-
-unsafe fn semaphore_dispose(h: *const crate::object::Header) -> *const crate::object::Header {
-    // SAFETY: as above; no reference remains, so we own the allocation.
-    drop(unsafe { Box::from_raw(h as *mut SemaphoreObject) });
-    &crate::queue::root::default_queue().header
 }

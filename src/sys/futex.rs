@@ -14,12 +14,4 @@
 
 #[cfg(target_os = "linux")]
 pub use super::imp::futex::{futex_wait, futex_wake};
-
-/// Outcome of a futex wait.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitResult {
-    /// Woken, interrupted, or the word no longer held the expected value.
-    Woken,
-    /// The absolute deadline passed.
-    TimedOut,
-}
+pub use super::types::WaitResult;

@@ -35,13 +35,13 @@ compile_error!(
      gettid, thread nice, timer slack, thread_is_blocked, thread_alive, cpu counts; \
      watch_signal/take_signal_deliveries; OwnedFd, EventFd, pidfd_open, Inotify, fd flags; \
      file open/read/write/stat; process_exists, exit_status_of_pidfd, at_fork; the C heap; \
-     abort_with_message. Then select it with a `use <os> as imp;` line in src/sys/mod.rs."
+     abort_with_message. Then select it with a `cfg` line in src/sys/imp.rs."
 );
 
+mod imp;
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(target_os = "linux")]
-use linux as imp;
+mod types;
 
 pub mod abort;
 pub mod fd;

@@ -20,10 +20,4 @@
 
 #[cfg(target_os = "linux")]
 pub use super::imp::poll::Epoll;
-
-/// What readiness a registration waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Interest {
-    Read,
-    Write,
-}
+pub use super::types::Interest;

@@ -12,12 +12,4 @@
 
 #[cfg(target_os = "linux")]
 pub use super::imp::time::{now_ns, TimerFd};
-
-/// Which clock an absolute deadline is measured on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Clock {
-    /// `CLOCK_MONOTONIC`: the uptime clock behind `dispatch_time`.
-    Monotonic,
-    /// `CLOCK_REALTIME`: the wall clock behind `dispatch_walltime`.
-    Realtime,
-}
+pub use super::types::Clock;

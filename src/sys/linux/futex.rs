@@ -2,8 +2,8 @@
 //! either clock, and `FUTEX_WAKE`.
 
 use super::{errno, timespec_from_ns};
-use crate::sys::futex::WaitResult;
-use crate::sys::Clock;
+use crate::sys::types::Clock;
+use crate::sys::types::WaitResult;
 use core::sync::atomic::AtomicU32;
 
 /// Blocks while `*word == expected`, until woken or until the absolute `deadline`

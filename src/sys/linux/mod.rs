@@ -16,7 +16,7 @@ pub(super) mod signal;
 pub(super) mod thread;
 pub(super) mod time;
 
-use super::Clock;
+use super::types::Clock;
 use std::io;
 
 /// The calling thread's `errno`.

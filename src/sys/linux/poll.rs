@@ -4,7 +4,7 @@
 //! milliseconds, rounded up, on kernels before 5.11.
 
 use super::{check, errno, timespec_from_ns};
-use crate::sys::poll::Interest;
+use crate::sys::types::Interest;
 use std::io;
 
 /// An epoll instance watching file descriptors for readability.

@@ -2,7 +2,7 @@
 //! deadlines (`TFD_TIMER_ABSTIME`, optionally `TFD_TIMER_CANCEL_ON_SET`).
 
 use super::{clock_id, timespec_from_ns};
-use crate::sys::Clock;
+use crate::sys::types::Clock;
 use core::ffi::c_void;
 
 /// Nanoseconds on `clock`.

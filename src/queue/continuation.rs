@@ -6,7 +6,6 @@ use super::Queue;
 use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
-use core::ptr::NonNull;
 use std::alloc::{alloc, Layout};
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
@@ -77,11 +76,6 @@ impl Continuation {
             f()
         }
         Continuation::boxed(call_boxed, Box::into_raw(Box::new(f)) as *mut c_void, false)
-    }
-
-    /// Gives the box up as the item to push; [`super::taken::Taken::from_item`] takes it back.
-    pub fn into_item(c: Box<Continuation>) -> NonNull<Item> {
-        NonNull::from(Box::leak(c)).cast()
     }
 
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease

@@ -31,12 +31,12 @@ use crate::object::{Header, Kind, ObjectVTable, Ref};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
 use core::ffi::{c_char, c_void, CStr};
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
 use list::ItemList;
 use state::{QueueState, Wake};
 use std::sync::Mutex;
+use taken::OwnedItem;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -460,23 +460,17 @@ unsafe fn dispose(h: *const Header) -> *const Header {
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
 pub fn enqueue_on_target(q: &Queue) {
     let target = q.target().expect("a custom queue always has a target");
-    let item = NonNull::from(&q.item);
-    // The reference travels with the item; the drainer takes it back (`taken::Taken::from_item`).
-    let _ = Ref::into_raw(Ref::retain(q));
-    // SAFETY: a queue item, carrying a reference; a queue is on at most one list at a
-    // time (only the transition that sets `ENQUEUED` enqueues it, and only its drainer
-    // clears it, after popping it).
-    unsafe { push_item(target, item) };
+    // SAFETY: a queue is on at most one list at a time: only the transition that sets
+    // `ENQUEUED` (which our caller just made) enqueues it, and only its drainer clears it,
+    // after popping it. The reference travels with the item (`taken::Taken::from_item`).
+    push_item(target, unsafe { OwnedItem::queue(Ref::retain(q)) });
 }
 
 /// Appends an item to `q` and makes sure someone will run it.
-///
-/// # Safety
-/// `item` heads a structure one of the typed pushes (see `taken.rs`) produced, is on no
-/// list, and stays valid until `q`'s consumer pops it.
-pub(crate) unsafe fn push_item(q: &Queue, item: NonNull<Item>) {
+pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
+    let item = item.into_raw();
     let Flavor::Root(index) = q.flavor else {
-        // SAFETY: per the contract.
+        // SAFETY: an `OwnedItem` is valid and on no list until the consumer pops it.
         let was_empty = unsafe { q.list.push(item.as_ptr()) };
         return pushed(q, was_empty);
     };
@@ -515,8 +509,7 @@ fn pushed(q: &Queue, was_empty: bool) {
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
 pub fn submit(q: &Queue, c: Box<Continuation>) {
-    // SAFETY: a boxed continuation, ours and on no list (`Continuation::into_item`).
-    unsafe { push_item(q, Continuation::into_item(c)) }
+    push_item(q, OwnedItem::continuation(c))
 }
 
 /// `dispatch_async_f`.

@@ -148,7 +148,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_overcommit(
     overcommit: bool,
 ) -> dispatch_queue_attr_t {
     // SAFETY: the client passes NULL or a queue attribute.
-    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let a = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     QueueAttr { overcommit: if overcommit { 1 } else { 2 }, ..a }.intern() as *const QueueAttr
         as dispatch_queue_attr_t
 }

@@ -12,7 +12,6 @@ use crate::data::Data;
 use crate::object::{Header, Kind, Object};
 use crate::queue::Queue;
 use crate::source::Source;
-use core::ffi::CStr;
 use std::fmt::Write;
 
 /// An object type whose objects carry `KIND` in their tag.
@@ -45,8 +44,7 @@ fn view<T: Typed>(h: &Header) -> Option<&T> {
 }
 
 fn label_of(q: &Queue) -> String {
-    // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
-    unsafe { CStr::from_ptr(q.label()) }.to_string_lossy().into_owned()
+    q.label_cstr().to_string_lossy().into_owned()
 }
 
 /// `kind[0x...] xref=.. ref=.. <kind details>`.

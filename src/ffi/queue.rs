@@ -189,8 +189,7 @@ pub extern "C" fn dispatch_get_current_queue() -> dispatch_queue_t {
 }
 
 fn label_of(q: &Queue) -> String {
-    // SAFETY: labels are NUL-terminated strings owned by the queue.
-    unsafe { CStr::from_ptr(q.label()) }.to_string_lossy().into_owned()
+    q.label_cstr().to_string_lossy().into_owned()
 }
 
 /// Whether the calling thread runs on `q` (or on a queue targeting it).

@@ -31,10 +31,10 @@ pub struct Continuation {
 /// How a finished continuation leaves its group: the group layer (above this one) installs
 /// it the first time it attaches a group to a continuation, so the queue layer never names
 /// groups and no continuation carries a group before it is set.
-static GROUP_LEAVE: std::sync::OnceLock<unsafe fn(*const Header)> = std::sync::OnceLock::new();
+static GROUP_LEAVE: std::sync::OnceLock<fn(&Header)> = std::sync::OnceLock::new();
 
 /// Installs the group layer's leave function (idempotent).
-pub fn install_group_leave(leave: unsafe fn(*const Header)) {
+pub fn install_group_leave(leave: fn(&Header)) {
     GROUP_LEAVE.get_or_init(|| leave);
 }
 
@@ -92,9 +92,7 @@ impl Continuation {
         drop(self); // frees the continuation (and its `width_of` reference, if any)
         if let Some(group) = group {
             let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
-            // SAFETY: `group` is the header of the group `Group::attach` entered for this
-            // continuation (the one kind that sets it), alive while we hold its reference.
-            unsafe { leave(Ref::as_ptr(&group)) };
+            leave(&group);
         }
     }
 }

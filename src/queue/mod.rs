@@ -241,10 +241,20 @@ impl Queue {
         }
     }
 
-    /// `dispatch_queue_set_label_nocopy`: the client keeps `label` alive for the queue's
-    /// life. The creation label (if owned) stays allocated until dispose, since a caller
-    /// of `dispatch_queue_get_label` may still be reading it.
-    pub fn set_label_nocopy(&self, label: *const c_char) {
+    /// The label as a C string (see [`Queue::label`]).
+    pub fn label_cstr(&self) -> &CStr {
+        // SAFETY: both labels are NUL-terminated and outlive the queue's borrow: the
+        // creation label is static or owned by the queue (`owned_label`, freed at dispose),
+        // and `set_label_nocopy`'s contract keeps a client label alive for the queue's life.
+        unsafe { CStr::from_ptr(self.label()) }
+    }
+
+    /// `dispatch_queue_set_label_nocopy`. The creation label (if owned) stays allocated
+    /// until dispose, since a caller of `dispatch_queue_get_label` may still be reading it.
+    ///
+    /// # Safety
+    /// `label` is a NUL-terminated string the client keeps alive for the queue's life.
+    pub unsafe fn set_label_nocopy(&self, label: *const c_char) {
         // Release: see `label`.
         self.spi.label.store(label as *mut c_char, Ordering::Release);
     }

@@ -775,6 +775,17 @@ mod loom_tests {
         // read by the drainer in between; loom's cell checks exactly that claim.
         unsafe impl Sync for Waiter {}
 
+        impl Waiter {
+            /// Replaces `func`, returning the old value: a write in loom's eyes, also for
+            /// the drainer's read (stricter: any access unordered with another is reported).
+            fn swap_func(&self, v: usize) -> usize {
+                // SAFETY: the accesses are ordered by the hand-off (the claim under test);
+                // loom's cell checks each one against the others before it happens and
+                // fails the model on a race, and loom runs one thread at a time.
+                self.func.with_mut(|f| unsafe { core::mem::replace(&mut *f, v) })
+            }
+        }
+
         loom::model(|| {
             const DRAINER: u32 = 1;
             const WAITER: u32 = 2;
@@ -783,16 +794,16 @@ mod loom_tests {
             let (st2, w2) = (st.clone(), w.clone());
             let drainer = loom::thread::spawn(move || {
                 assert!(st2.try_lock_exclusive(DRAINER));
-                // SAFETY: the waiter is parked until the event is set below.
-                assert_eq!(w2.func.with(|f| unsafe { *f }), 42);
+                // The waiter is parked until the event is set below.
+                assert_eq!(w2.swap_func(42), 42);
                 // SyncWaiter::hand_over:
                 st2.hand_off_to(WAITER);
                 w2.event.set();
             });
             w.event.wait();
             assert!(st.snapshot().held_exclusively_by(WAITER), "woken without owning the queue");
-            // SAFETY: the drainer's last access to the waiter happened before `set`.
-            w.func.with_mut(|f| unsafe { *f = 0 });
+            // The drainer's last access to the waiter happened before `set`.
+            w.swap_func(0);
             assert!(st.try_unlock_exclusive(WAITER), "the drainer changed the state after handing over");
             drainer.join().unwrap();
             assert_eq!(st.load(), 0);

@@ -139,11 +139,12 @@ unsafe fn dispose(h: *const Header) -> *const Header {
     &crate::queue::root::default_queue().header
 }
 
-/// [`Group::leave`] for a continuation, which knows its group by header.
-///
-/// # Safety
-/// `h` is the header of a live group (`Group` is `repr(C)` with the header first).
-unsafe fn leave_by_header(h: *const Header) {
-    // SAFETY: per the contract.
-    unsafe { (*(h as *const Group)).leave() }
+/// Leaves the group `h` heads (installed as the continuations' group-leave function).
+fn leave_by_header(h: &Header) {
+    if !h.kind_is(Kind::Group) {
+        unreachable!("only `Group::attach` sets a continuation's group");
+    }
+    // SAFETY: the tag says `h` heads a `Group` (`repr(C)` with the header first), which
+    // the borrow keeps alive.
+    unsafe { (*(h as *const Header as *const Group)).leave() }
 }

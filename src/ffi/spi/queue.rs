@@ -160,7 +160,9 @@ pub unsafe extern "C" fn dispatch_queue_set_label_nocopy(queue: dispatch_queue_t
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_queue_set_label_nocopy") };
     if q.flavor == Flavor::Custom {
-        q.set_label_nocopy(if label.is_null() { c"".as_ptr() } else { label });
+        // SAFETY: the client keeps a non-NULL label alive for the queue's life (the call's
+        // contract); "" is static.
+        unsafe { q.set_label_nocopy(if label.is_null() { c"".as_ptr() } else { label }) };
     }
 }
 

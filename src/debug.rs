@@ -12,12 +12,10 @@ use crate::data::Data;
 use crate::object::Header;
 use crate::queue::Queue;
 use crate::source::Source;
-use core::ffi::CStr;
 use std::fmt::Write;
 
 fn label_of(q: &Queue) -> String {
-    // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
-    unsafe { CStr::from_ptr(q.label()) }.to_string_lossy().into_owned()
+    q.label_cstr().to_string_lossy().into_owned()
 }
 
 /// `kind[0x...] xref=.. ref=.. <kind details>`.

@@ -38,7 +38,7 @@ pub unsafe extern "C" fn dispatch_queue_create_with_target(
     // SAFETY: the client passes NULL or a NUL-terminated string.
     let label = (!label.is_null()).then(|| unsafe { CStr::from_ptr(label) });
     // SAFETY: the client passes NULL or a queue attribute.
-    let attr = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let attr = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     let target = if target.is_null() {
         None
     } else {
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_initially_inactive(
     attr: dispatch_queue_attr_t,
 ) -> dispatch_queue_attr_t {
     // SAFETY: the client passes NULL or a queue attribute.
-    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let a = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     QueueAttr { inactive: true, ..a }.intern() as *const QueueAttr as dispatch_queue_attr_t
 }
 
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_qos_class(
     relative_priority: c_int,
 ) -> dispatch_queue_attr_t {
     // SAFETY: as above.
-    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let a = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     let valid_qos = qos_class == 0 || root::is_qos_class(qos_class);
     if !valid_qos || !(-15..=0).contains(&relative_priority) {
         return core::ptr::null_mut(); // documented: invalid arguments give NULL
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_autorelease_frequency(
     frequency: dispatch_autorelease_frequency_t,
 ) -> dispatch_queue_attr_t {
     // SAFETY: as above.
-    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let a = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     if frequency > 2 {
         return core::ptr::null_mut();
     }
@@ -189,8 +189,7 @@ pub extern "C" fn dispatch_get_current_queue() -> dispatch_queue_t {
 }
 
 fn label_of(q: &Queue) -> String {
-    // SAFETY: labels are NUL-terminated strings owned by the queue.
-    unsafe { CStr::from_ptr(q.label()) }.to_string_lossy().into_owned()
+    q.label_cstr().to_string_lossy().into_owned()
 }
 
 /// Whether the calling thread runs on `q` (or on a queue targeting it).

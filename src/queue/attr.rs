@@ -38,16 +38,10 @@ impl QueueAttr {
     };
     pub const CONCURRENT: QueueAttr = QueueAttr { concurrent: true, ..QueueAttr::SERIAL };
 
-    /// Reads the attribute a client passed (NULL is the serial default).
-    ///
-    /// # Safety
-    /// `ptr` must be NULL or point at a `QueueAttr` (or a copy of the exported one).
-    pub unsafe fn from_ptr(ptr: *const QueueAttr) -> QueueAttr {
-        if ptr.is_null() {
-            return QueueAttr::SERIAL;
-        }
-        // SAFETY: the caller passes an attribute object.
-        let a = unsafe { *ptr };
+    /// Checks the attribute a client passed (`None`, from NULL, is the serial default); the
+    /// C surface turns the client's pointer into the reference.
+    pub fn from_client(attr: Option<&QueueAttr>) -> QueueAttr {
+        let Some(&a) = attr else { return QueueAttr::SERIAL };
         if a.magic != ATTR_MAGIC {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Invalid queue attribute");
         }

@@ -6,7 +6,6 @@ use super::Queue;
 use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
-use core::ptr::NonNull;
 use std::alloc::{alloc, Layout};
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
@@ -15,8 +14,7 @@ pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 #[repr(C)]
 pub struct Continuation {
     pub item: Item,
-    pub func: WorkFn,
-    pub ctxt: *mut c_void,
+    work: Work,
     /// Submitted with a barrier function (`dispatch_barrier_async*`).
     pub barrier: bool,
     /// The group left (and released) once the function returned (`dispatch_group_async*`,
@@ -27,6 +25,14 @@ pub struct Continuation {
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
     /// holds one width unit of, and an internal reference on, this queue.
     pub width_of: Option<Ref<Queue>>,
+}
+
+/// What a continuation calls.
+enum Work {
+    /// A C function and its context, which the C API promises may be called once.
+    C(WorkFn, *mut c_void),
+    /// A Rust closure (internal redirects, `dispatch_apply` helpers).
+    Closure(Box<dyn FnOnce() + Send>),
 }
 
 /// How a finished continuation leaves its group: the group layer (above this one) installs
@@ -40,17 +46,19 @@ pub fn install_group_leave(leave: fn(&Header)) {
 }
 
 impl Continuation {
-    /// A heap continuation, owned by the caller until submitted.
-    ///
+    /// A heap continuation calling `func(ctxt)`, owned by the caller until submitted.
+    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> Box<Continuation> {
+        Continuation::alloc(Work::C(func, ctxt), barrier)
+    }
+
     /// The one place work items are allocated. Out of memory aborts with a message that
     /// says so, names the library and the size, instead of the anonymous "memory
     /// allocation of N bytes failed" of `Box::new`.
-    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> Box<Continuation> {
+    fn alloc(work: Work, barrier: bool) -> Box<Continuation> {
         let layout = Layout::new::<Continuation>();
         let c = Continuation {
             item: Item::new(ItemKind::Continuation, 0),
-            func,
-            ctxt,
+            work,
             barrier,
             group: None,
             qos: 0,
@@ -71,31 +79,24 @@ impl Continuation {
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
     pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> Box<Continuation> {
-        unsafe extern "C" fn call_boxed(ctxt: *mut c_void) {
-            // SAFETY: `ctxt` is the `Box<Box<dyn FnOnce>>` leaked below, called once.
-            let f = unsafe { Box::from_raw(ctxt as *mut Box<dyn FnOnce() + Send>) };
-            f()
-        }
-        Continuation::boxed(call_boxed, Box::into_raw(Box::new(f)) as *mut c_void, false)
-    }
-
-    /// Gives the box up as the item to push; [`super::taken::Taken::from_item`] takes it back.
-    pub fn into_item(c: Box<Continuation>) -> NonNull<Item> {
-        NonNull::from(Box::leak(c)).cast()
+        Continuation::alloc(Work::Closure(f), false)
     }
 
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
-    /// pool), leaves its group, and frees the continuation.
-    pub fn run(mut self: Box<Self>) {
+    /// pool), then its `width_of` reference goes, then it leaves its group.
+    pub fn run(self) {
         // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
         let pool = super::autorelease::begin();
-        // SAFETY: `func` and `ctxt` came together from the C API, whose contract is that
-        // the function may be called once with its context (the submission functions take
-        // the pair on that promise); the continuation runs once, as it is consumed here.
-        crate::qos::with_raised(self.qos, || unsafe { (self.func)(self.ctxt) });
+        let Continuation { work, group, qos, width_of, .. } = self;
+        crate::qos::with_raised(qos, || match work {
+            // SAFETY: `func` and `ctxt` came together from the C API, whose contract is
+            // that the function may be called once with its context (the submission
+            // functions take the pair on that promise); consumed here, it runs once.
+            Work::C(func, ctxt) => unsafe { func(ctxt) },
+            Work::Closure(f) => f(),
+        });
         super::autorelease::end(pool);
-        let group = self.group.take();
-        drop(self); // frees the continuation (and its `width_of` reference, if any)
+        drop(width_of); // after the function, as before the box was split
         if let Some(group) = group {
             let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
             // `group` is the group `Group::attach` entered for this continuation.

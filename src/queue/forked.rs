@@ -14,7 +14,6 @@
 use super::{frames, Flavor, Queue};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use std::ffi::CStr;
 
 /// Set in the child handler of every fork that ran our handlers.
 static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
@@ -82,8 +81,7 @@ fn check_in_forked_child(q: &Queue) {
     if q.state.snapshot().owner() != owner {
         return;
     }
-    // SAFETY: a queue's label is a NUL-terminated string that lives as long as the queue.
-    let label = unsafe { CStr::from_ptr(q.label()) }.to_string_lossy();
+    let label = q.label_cstr().to_string_lossy();
     sys::abort_with_message(&format!(
         "BUG IN CLIENT OF LIBDISPATCH: queue \"{label}\" was being drained by another thread at fork(); it cannot be used in the child"
     ));

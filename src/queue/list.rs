@@ -113,43 +113,86 @@ impl Default for ItemList {
     }
 }
 
+/// For the models: a list that owns its (boxed) items, so that any thread may push safely,
+/// and whose one [`model::Consumer`] pops them back.
+#[cfg(all(test, loom))]
+pub mod model {
+    use super::ItemList;
+    use crate::queue::item::Item;
+    use loom::sync::Arc;
+
+    pub struct BoxList(ItemList);
+
+    impl BoxList {
+        /// A list and its only consumer.
+        pub fn new() -> (Arc<BoxList>, Consumer) {
+            let list = Arc::new(BoxList(ItemList::new()));
+            (list.clone(), Consumer(list))
+        }
+
+        /// [`ItemList::push`] of an item the list owns from now on.
+        pub fn push(&self, item: Box<Item>) -> bool {
+            // SAFETY: the box was ours, so the item is valid and on no list; leaked here,
+            // it stays valid until the consumer takes the box back (or forever).
+            unsafe { self.0.push(Box::into_raw(item)) }
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    /// The consumer of a [`BoxList`]: one per list (not `Clone`), so it is the only thread
+    /// that pops. Dropped, it frees what is still on the list.
+    pub struct Consumer(Arc<BoxList>);
+
+    impl Consumer {
+        pub fn pop(&mut self) -> Option<Box<Item>> {
+            let list = &self.0 .0;
+            let head = list.peek();
+            if head.is_null() {
+                return None;
+            }
+            // SAFETY: this is the list's only consumer and `head` the head it just peeked;
+            // every item on the list is a box `BoxList::push` leaked, so it is ours again.
+            unsafe {
+                list.pop(head);
+                Some(Box::from_raw(head))
+            }
+        }
+    }
+
+    impl Drop for Consumer {
+        fn drop(&mut self) {
+            while self.pop().is_some() {}
+        }
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
-    use super::*;
+    use super::model::BoxList;
     use crate::queue::item::{Item, ItemKind};
-    use loom::sync::Arc;
 
     /// Two producers and the consumer: every item comes out exactly once, each producer's
     /// items in its own order, and `push` reports "was empty" exactly when it was.
     #[test]
     fn mpsc_delivers_everything_in_order() {
         loom::model(|| {
-            let list = Arc::new(ItemList::new());
-            let items: Arc<Vec<Item>> =
-                Arc::new((0..3).map(|i| Item::new(ItemKind::Continuation, i)).collect());
+            let (list, mut consumer) = BoxList::new();
             let producer = {
-                let (list, items) = (list.clone(), items.clone());
+                let list = list.clone();
                 loom::thread::spawn(move || {
-                    // SAFETY: each item is pushed once and outlives the model.
-                    unsafe {
-                        list.push(&items[1] as *const Item as *mut Item);
-                        list.push(&items[2] as *const Item as *mut Item);
-                    }
+                    list.push(Box::new(Item::new(ItemKind::Continuation, 1)));
+                    list.push(Box::new(Item::new(ItemKind::Continuation, 2)));
                 })
             };
-            // SAFETY: as above.
-            unsafe { list.push(&items[0] as *const Item as *mut Item) };
+            list.push(Box::new(Item::new(ItemKind::Continuation, 0)));
             let mut seen = Vec::new();
             while seen.len() < 3 {
-                let h = list.peek();
-                if h.is_null() {
-                    loom::thread::yield_now();
-                    continue;
-                }
-                // SAFETY: `h` is the head we just peeked.
-                unsafe {
-                    seen.push((*h).tag);
-                    list.pop(h);
+                match consumer.pop() {
+                    Some(item) => seen.push(item.tag),
+                    None => loom::thread::yield_now(),
                 }
             }
             producer.join().unwrap();

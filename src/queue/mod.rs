@@ -31,12 +31,12 @@ use crate::object::{ClientRef, Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
 use core::ffi::{c_char, c_void, CStr};
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
 use list::ItemList;
 use state::{QueueState, Wake};
 use std::sync::Mutex;
+use taken::OwnedItem;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -169,7 +169,7 @@ unsafe impl ObjectKind for Queue {
         let target = core::mem::replace(self.target.get_mut(), core::ptr::null_mut());
         // SAFETY: a non-null `target` carries the internal reference this queue holds on
         // its target (`create_with`, `set_target`); taken out, nothing else drops it.
-        NonNull::new(target).map(|t| unsafe { Ref::from_raw(t.as_ptr()) }).map(Ref::erase)
+        core::ptr::NonNull::new(target).map(|t| unsafe { Ref::from_raw(t.as_ptr()) }).map(Ref::erase)
     }
 }
 
@@ -264,10 +264,20 @@ impl Queue {
         }
     }
 
-    /// `dispatch_queue_set_label_nocopy`: the client keeps `label` alive for the queue's
-    /// life. The creation label (if owned) stays allocated until dispose, since a caller
-    /// of `dispatch_queue_get_label` may still be reading it.
-    pub fn set_label_nocopy(&self, label: *const c_char) {
+    /// The label as a C string (see [`Queue::label`]).
+    pub fn label_cstr(&self) -> &CStr {
+        // SAFETY: both labels are NUL-terminated and outlive the queue's borrow: the
+        // creation label is static or owned by the queue (`owned_label`, freed at dispose),
+        // and `set_label_nocopy`'s contract keeps a client label alive for the queue's life.
+        unsafe { CStr::from_ptr(self.label()) }
+    }
+
+    /// `dispatch_queue_set_label_nocopy`. The creation label (if owned) stays allocated
+    /// until dispose, since a caller of `dispatch_queue_get_label` may still be reading it.
+    ///
+    /// # Safety
+    /// `label` is a NUL-terminated string the client keeps alive for the queue's life.
+    pub unsafe fn set_label_nocopy(&self, label: *const c_char) {
         // Release: see `label`.
         self.spi.label.store(label as *mut c_char, Ordering::Release);
     }
@@ -458,23 +468,17 @@ impl Queue {
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
 pub fn enqueue_on_target(q: &Queue) {
     let target = q.target().expect("a custom queue always has a target");
-    let item = NonNull::from(&q.item);
-    // The reference travels with the item; the drainer takes it back (`taken::Taken::from_item`).
-    let _ = Ref::into_raw(Ref::retain(q));
-    // SAFETY: a queue item, carrying a reference; a queue is on at most one list at a
-    // time (only the transition that sets `ENQUEUED` enqueues it, and only its drainer
-    // clears it, after popping it).
-    unsafe { push_item(target, item) };
+    // SAFETY: a queue is on at most one list at a time: only the transition that sets
+    // `ENQUEUED` (which our caller just made) enqueues it, and only its drainer clears it,
+    // after popping it. The reference travels with the item (`taken::Taken::from_item`).
+    push_item(target, unsafe { OwnedItem::queue(Ref::retain(q)) });
 }
 
 /// Appends an item to `q` and makes sure someone will run it.
-///
-/// # Safety
-/// `item` heads a structure one of the typed pushes (see `taken.rs`) produced, is on no
-/// list, and stays valid until `q`'s consumer pops it.
-pub(crate) unsafe fn push_item(q: &Queue, item: NonNull<Item>) {
+pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
+    let item = item.into_raw();
     let Flavor::Root(index) = q.flavor else {
-        // SAFETY: per the contract.
+        // SAFETY: an `OwnedItem` is valid and on no list until the consumer pops it.
         let was_empty = unsafe { q.list.push(item.as_ptr()) };
         return pushed(q, was_empty);
     };
@@ -513,8 +517,7 @@ fn pushed(q: &Queue, was_empty: bool) {
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
 pub fn submit(q: &Queue, c: Box<Continuation>) {
-    // SAFETY: a boxed continuation, ours and on no list (`Continuation::into_item`).
-    unsafe { push_item(q, Continuation::into_item(c)) }
+    push_item(q, OwnedItem::continuation(c))
 }
 
 /// `dispatch_async_f`.

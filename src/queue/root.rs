@@ -72,8 +72,8 @@ pub fn default_target(qos: u32, overcommit: bool) -> crate::object::Ref<Queue> {
 /// `item` was pushed to run list `index` and is owned by the caller.
 pub unsafe fn run_pool_item(index: usize, item: *mut super::item::Item) {
     let item = core::ptr::NonNull::new(item).expect("the pool runs non-null items");
-    // SAFETY: every item on a root's run list was pushed by `queue::push_item` (a typed
-    // push) and is now ours (forwarded contract).
+    // SAFETY: every item on a root's run list was an `OwnedItem` (a typed push) that
+    // `queue::push_item` handed to the pool, and is now ours (forwarded contract).
     let taken = unsafe { super::taken::Taken::from_item(item) };
     super::drain::run_root_item(&ROOT_QUEUES[index], taken)
 }

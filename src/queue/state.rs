@@ -514,7 +514,7 @@ mod loom_tests {
     //! Models of the protocols, each against every interleaving loom explores.
     use super::*;
     use crate::queue::item::{Item, ItemKind};
-    use crate::queue::list::ItemList;
+    use crate::queue::list::model::BoxList;
     use loom::sync::atomic::AtomicUsize;
     use loom::sync::Arc;
 
@@ -546,15 +546,13 @@ mod loom_tests {
     /// one party must enqueue the queue, which ends up ENQUEUED.
     fn push_races_release(
         st: Arc<QueueState>,
-        list: Arc<ItemList>,
-        release: impl FnOnce(&QueueState, &ItemList) -> Wake,
+        list: Arc<BoxList>,
+        release: impl FnOnce(&QueueState, &BoxList) -> Wake,
     ) {
-        let item = Arc::new(Item::new(ItemKind::Continuation, 0));
         let producer = {
-            let (st, list, item) = (st.clone(), list.clone(), item.clone());
+            let (st, list) = (st.clone(), list.clone());
             loom::thread::spawn(move || {
-                // SAFETY: the item is pushed once and outlives the model.
-                let was_empty = unsafe { list.push(&*item as *const Item as *mut Item) };
+                let was_empty = list.push(Box::new(Item::new(ItemKind::Continuation, 0)));
                 assert!(was_empty);
                 st.wakeup()
             })
@@ -574,7 +572,8 @@ mod loom_tests {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
             assert!(st.try_lock_exclusive(1));
-            push_races_release(st, Arc::new(ItemList::new()), |st, list| st.unlock(|| list.is_empty()));
+            let (list, _consumer) = BoxList::new();
+            push_races_release(st, list, |st, list| st.unlock(|| list.is_empty()));
         });
     }
 
@@ -584,7 +583,8 @@ mod loom_tests {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
             assert!(st.try_lock_exclusive(1));
-            push_races_release(st, Arc::new(ItemList::new()), |st, list| {
+            let (list, _consumer) = BoxList::new();
+            push_races_release(st, list, |st, list| {
                 if st.try_unlock_exclusive(1) {
                     Wake::Nothing
                 } else {
@@ -603,17 +603,13 @@ mod loom_tests {
     fn second_push_while_dirty_is_not_stranded() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            let list = Arc::new(ItemList::new());
-            let first = Arc::new(Item::new(ItemKind::Continuation, 0));
+            let (list, mut consumer) = BoxList::new();
             assert!(st.try_lock_exclusive(1));
-            // SAFETY: the item is pushed once and outlives the model.
-            assert!(unsafe { list.push(&*first as *const Item as *mut Item) });
+            assert!(list.push(Box::new(Item::new(ItemKind::Continuation, 0))));
             assert_eq!(st.wakeup(), Wake::Nothing);
             assert_eq!(st.load() & DIRTY, DIRTY);
             // The owner drains the first item.
-            let head = list.peek();
-            // SAFETY: this thread is the list's consumer.
-            unsafe { list.pop(head) };
+            assert!(consumer.pop().is_some());
             push_races_release(st, list, |st, list| st.unlock(|| list.is_empty()));
         });
     }
@@ -779,6 +775,17 @@ mod loom_tests {
         // read by the drainer in between; loom's cell checks exactly that claim.
         unsafe impl Sync for Waiter {}
 
+        impl Waiter {
+            /// Replaces `func`, returning the old value: a write in loom's eyes, also for
+            /// the drainer's read (stricter: any access unordered with another is reported).
+            fn swap_func(&self, v: usize) -> usize {
+                // SAFETY: the accesses are ordered by the hand-off (the claim under test);
+                // loom's cell checks each one against the others before it happens and
+                // fails the model on a race, and loom runs one thread at a time.
+                self.func.with_mut(|f| unsafe { core::mem::replace(&mut *f, v) })
+            }
+        }
+
         loom::model(|| {
             const DRAINER: u32 = 1;
             const WAITER: u32 = 2;
@@ -787,16 +794,16 @@ mod loom_tests {
             let (st2, w2) = (st.clone(), w.clone());
             let drainer = loom::thread::spawn(move || {
                 assert!(st2.try_lock_exclusive(DRAINER));
-                // SAFETY: the waiter is parked until the event is set below.
-                assert_eq!(w2.func.with(|f| unsafe { *f }), 42);
+                // The waiter is parked until the event is set below.
+                assert_eq!(w2.swap_func(42), 42);
                 // SyncWaiter::hand_over:
                 st2.hand_off_to(WAITER);
                 w2.event.set();
             });
             w.event.wait();
             assert!(st.snapshot().held_exclusively_by(WAITER), "woken without owning the queue");
-            // SAFETY: the drainer's last access to the waiter happened before `set`.
-            w.func.with_mut(|f| unsafe { *f = 0 });
+            // The drainer's last access to the waiter happened before `set`.
+            w.swap_func(0);
             assert!(st.try_unlock_exclusive(WAITER), "the drainer changed the state after handing over");
             drainer.join().unwrap();
             assert_eq!(st.load(), 0);

@@ -18,6 +18,7 @@
 
 use super::continuation::{SyncWaiter, WorkFn};
 use super::drain::{drains_in_parallel, release_width, unlock};
+use super::taken::OwnedItem;
 use super::taken::{Drain, Peeked, Taken};
 use super::{frames, main_queue, push_item, Flavor, Queue};
 use crate::sys;
@@ -192,6 +193,6 @@ fn release_exclusive(level: &Queue) {
 fn park(level: &Queue, w: &SyncWaiter<'_>) {
     // SAFETY: a waiter, on no list; it stays on this stack frame until its event is set,
     // which is the consumer's last use of it, and we wait for that below.
-    unsafe { push_item(level, core::ptr::NonNull::from(&w.item)) };
+    push_item(level, unsafe { OwnedItem::waiter(w) });
     w.event.wait();
 }

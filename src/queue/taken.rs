@@ -31,14 +31,14 @@ impl Taken {
     /// What a popped item is.
     ///
     /// # Safety
-    /// `item` was pushed by one of the typed pushes (module doc) and is now the caller's:
+    /// `item` was an [`OwnedItem`] (built by one of the typed pushes) and is now the caller's:
     /// popped from the list it was pushed on, by that list's consumer, and not yet turned
     /// into a `Taken`.
     pub unsafe fn from_item(item: NonNull<Item>) -> Taken {
         let p = item.as_ptr();
         // SAFETY: per the contract the item is live and its `kind` names the structure it
         // heads (every item type is `repr(C)` with its `Item` first). A continuation was
-        // leaked from its `Box` by `Continuation::into_item`, so the box is ours again; a
+        // leaked from its `Box` by `OwnedItem::continuation`, so the box is ours again; a
         // queue item is a queue's `item` field and carries the reference its enqueue gave
         // up with `Ref::into_raw`, taken back once here; a waiter stays parked until we
         // wake it, which `Waiter` makes the last use.
@@ -49,6 +49,44 @@ impl Taken {
                 ItemKind::SyncWaiter => Taken::Waiter(Waiter(item.cast())),
             }
         }
+    }
+}
+
+/// An item on its way onto a list: it heads the structure its `kind` names, is on no list,
+/// and stays valid until the consumer that pops it turns it back with [`Taken::from_item`].
+/// Only the typed pushes (module doc) build one; `queue::push_item` pushes it.
+pub struct OwnedItem(NonNull<Item>);
+
+impl OwnedItem {
+    /// A continuation: the box is ours, so it is on no list; the item owns it until popped.
+    pub fn continuation(c: Box<Continuation>) -> OwnedItem {
+        OwnedItem(NonNull::from(Box::leak(c)).cast())
+    }
+
+    /// A queue's own item, carrying the reference `q` (given up here, taken back by
+    /// [`Taken::from_item`]).
+    ///
+    /// # Safety
+    /// The queue is on no list: the caller made the transition that sets `ENQUEUED`, the
+    /// one that puts a queue on its target, which only its drainer clears after popping it.
+    pub unsafe fn queue(q: Ref<Queue>) -> OwnedItem {
+        let item = NonNull::from(&q.item);
+        let _ = Ref::into_raw(q);
+        OwnedItem(item)
+    }
+
+    /// A parked sync caller's waiter.
+    ///
+    /// # Safety
+    /// The waiter is on no list, and its thread keeps it alive (parked) until the consumer
+    /// that pops it sets its event.
+    pub unsafe fn waiter(w: &SyncWaiter<'_>) -> OwnedItem {
+        OwnedItem(NonNull::from(&w.item))
+    }
+
+    /// The bare item, for the list that links it.
+    pub fn into_raw(self) -> NonNull<Item> {
+        self.0
     }
 }
 

@@ -148,7 +148,7 @@ pub unsafe extern "C" fn dispatch_queue_attr_make_with_overcommit(
     overcommit: bool,
 ) -> dispatch_queue_attr_t {
     // SAFETY: the client passes NULL or a queue attribute.
-    let a = unsafe { QueueAttr::from_ptr(attr as *const QueueAttr) };
+    let a = QueueAttr::from_client(unsafe { (attr as *const QueueAttr).as_ref() });
     QueueAttr { overcommit: if overcommit { 1 } else { 2 }, ..a }.intern() as *const QueueAttr
         as dispatch_queue_attr_t
 }
@@ -160,7 +160,9 @@ pub unsafe extern "C" fn dispatch_queue_set_label_nocopy(queue: dispatch_queue_t
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_queue_set_label_nocopy") };
     if q.flavor == Flavor::Custom {
-        q.set_label_nocopy(if label.is_null() { c"".as_ptr() } else { label });
+        // SAFETY: the client keeps a non-NULL label alive for the queue's life (the call's
+        // contract); "" is static.
+        unsafe { q.set_label_nocopy(if label.is_null() { c"".as_ptr() } else { label }) };
     }
 }
 

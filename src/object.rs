@@ -15,7 +15,8 @@
 
 use crate::sys;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use crossbeam_utils::atomic::AtomicCell;
 
 pub type DispatchFunction = Option<unsafe extern "C" fn(*mut c_void)>;
 
@@ -148,7 +149,8 @@ pub struct Header {
     iref: AtomicI32,
     pub vtable: &'static ObjectVTable,
     pub context: AtomicPtr<c_void>,
-    finalizer: AtomicUsize,
+    /// A typed lock-free slot (one word: `Option` of a function pointer uses the null niche).
+    finalizer: AtomicCell<DispatchFunction>,
 }
 
 // SAFETY: every field is atomic or immutable after construction.
@@ -164,7 +166,7 @@ impl Header {
             iref: AtomicI32::new(1),
             vtable,
             context: AtomicPtr::new(core::ptr::null_mut()),
-            finalizer: AtomicUsize::new(0),
+            finalizer: AtomicCell::new(None),
         }
     }
 
@@ -239,56 +241,28 @@ impl Header {
         self.iref.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Drops one client reference (`dispatch_release`).
+    ///
     /// # Safety
-    /// `self` must be the header of a live object created by this crate.
+    /// The caller owns one client reference on the live object `self` heads (an object of
+    /// this crate) and gives it up here.
     pub unsafe fn release(&self) {
-        if self.is_immortal() {
-            return;
-        }
-        // AcqRel: the last release must see every other holder's writes before disposing.
-        let prev = self.xref.fetch_sub(1, Ordering::AcqRel);
-        if prev > 1 {
-            return;
-        }
-        if prev < 1 {
-            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
-        }
-        (self.vtable.xref_dispose)(self);
-        // SAFETY: the object is live and the client references together held one internal
-        // reference (see the module doc), which is dropped here, last.
-        unsafe { self.release_internal() };
+        // The caller's client reference becomes the handle, whose drop releases it.
+        drop(ClientCount::<Header> { live: Live(core::ptr::NonNull::from(self)) });
     }
 
+    /// Drops one internal reference, disposing of the object if it was the last.
+    ///
     /// # Safety
-    /// `self` must be the header of a live object holding an internal reference.
+    /// The caller owns one internal reference on the live object `self` heads (an object of
+    /// this crate) and gives it up here.
     pub unsafe fn release_internal(&self) {
-        if self.is_immortal() {
-            return;
-        }
-        // AcqRel: as for `release`.
-        let prev = self.iref.fetch_sub(1, Ordering::AcqRel);
-        if prev > 1 {
-            return;
-        }
-        if prev < 1 {
-            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
-        }
-        let finalizer = self.finalizer.load(Ordering::Relaxed);
-        let context = self.context.load(Ordering::Relaxed);
-        // SAFETY: no reference remains and this header's vtable is its kind's (`Header::new`),
-        // so the kind may free its own allocation.
-        let target = unsafe { (self.vtable.dispose)(self) };
-        if let Some(target) = target.filter(|_| finalizer != 0 && !context.is_null()) {
-            let submit = target.vtable.async_f.expect("a finalizer target is a queue");
-            // SAFETY: `finalizer` was stored from a non-null `dispatch_function_t` by
-            // `set_finalizer`, so it is that function pointer.
-            let f: FinalizerFn = unsafe { core::mem::transmute::<usize, FinalizerFn>(finalizer) };
-            submit(&target, context, f);
-        }
+        // The caller's internal reference becomes the handle, whose drop releases it.
+        drop(Ref::<Header> { live: Live(core::ptr::NonNull::from(self)) });
     }
 
     pub fn set_finalizer(&self, f: DispatchFunction) {
-        self.finalizer.store(f.map_or(0, |f| f as usize), Ordering::Relaxed);
+        self.finalizer.store(f);
     }
 }
 
@@ -361,32 +335,47 @@ unsafe impl Object for Header {
     }
 }
 
+/// The address of an object kept alive by a reference count that the handle holding it
+/// owns: the one place a handle ([`Ref`], [`ClientCount`]) turns its pointer back into a
+/// reference. Built only in this module, by a handle, around a count it owns (one it just
+/// took, or one the caller of an `unsafe fn` handed over).
+struct Live<T: Object>(core::ptr::NonNull<T>);
+
+// SAFETY: the object's shared state is atomic or locked (dispatch objects are used from
+// every thread); the reference counts are atomic.
+unsafe impl<T: Object + Sync> Send for Live<T> {}
+// SAFETY: as for `Send`: sharing a handle shares only `&T`, and `T` is `Sync`.
+unsafe impl<T: Object + Sync> Sync for Live<T> {}
+
+impl<T: Object> Live<T> {
+    fn get(&self) -> &T {
+        // SAFETY: the handle holding this `Live` owns a reference count on the object: an
+        // internal one, or a client one (client references together hold an internal one,
+        // module doc); an object is freed only when its last internal reference goes.
+        unsafe { self.0.as_ref() }
+    }
+}
+
 /// An internal reference on a dispatch object, owned: cloning retains (`iref`), dropping
 /// releases (and disposes the object with its last reference). The runtime's own holds on
 /// objects (an enqueued queue, a pending notification, a timer's source) are these, so a
 /// release can neither be forgotten nor done twice; `into_raw`/`from_raw` exist only for
 /// the intrusive hand-offs that must store a bare pointer (list items, C contexts).
 pub struct Ref<T: Object> {
-    ptr: core::ptr::NonNull<T>,
+    live: Live<T>,
 }
-
-// SAFETY: the object's shared state is atomic or locked (dispatch objects are used from
-// every thread); the reference count is atomic.
-unsafe impl<T: Object + Sync> Send for Ref<T> {}
-// SAFETY: as above.
-unsafe impl<T: Object + Sync> Sync for Ref<T> {}
 
 impl<T: Object> Ref<T> {
     /// Takes a new internal reference on `obj`.
     pub fn retain(obj: &T) -> Ref<T> {
         obj.header().retain_internal();
-        Ref { ptr: core::ptr::NonNull::from(obj) }
+        Ref { live: Live(core::ptr::NonNull::from(obj)) }
     }
 
     /// Gives up ownership without releasing: the reference now travels as a bare pointer
     /// (an intrusive list item, a C context) until [`Ref::from_raw`] takes it back.
     pub fn into_raw(this: Ref<T>) -> *const T {
-        let p = this.ptr.as_ptr() as *const T;
+        let p = Ref::as_ptr(&this);
         core::mem::forget(this);
         p
     }
@@ -397,7 +386,7 @@ impl<T: Object> Ref<T> {
     /// # Safety
     /// `p` must be non-null and carry one internal reference that nothing else will drop.
     pub unsafe fn from_raw(p: *const T) -> Ref<T> {
-        Ref { ptr: core::ptr::NonNull::new(p as *mut T).expect("Ref::from_raw of a null pointer") }
+        Ref { live: Live(core::ptr::NonNull::new(p as *mut T).expect("Ref::from_raw of a null pointer")) }
     }
 
     /// The same reference, on the object's header: for a holder that does not name the
@@ -405,19 +394,18 @@ impl<T: Object> Ref<T> {
     pub fn erase(this: Ref<T>) -> Ref<Header> {
         let header = core::ptr::NonNull::from(this.header());
         core::mem::forget(this);
-        Ref { ptr: header }
+        Ref { live: Live(header) }
     }
 
     pub fn as_ptr(this: &Ref<T>) -> *const T {
-        this.ptr.as_ptr()
+        this.live.0.as_ptr()
     }
 }
 
 impl<T: Object> core::ops::Deref for Ref<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the reference we own keeps the object alive.
-        unsafe { self.ptr.as_ref() }
+        self.live.get()
     }
 }
 
@@ -428,9 +416,62 @@ impl<T: Object> Clone for Ref<T> {
 }
 
 impl<T: Object> Drop for Ref<T> {
+    /// Releases the internal reference; with the last one, disposes of the object and
+    /// submits its finalizer to the queue the kind names.
     fn drop(&mut self) {
-        // SAFETY: we own one internal reference on a live object of this crate.
-        unsafe { self.header().release_internal() }
+        let h = self.live.get().header();
+        if h.is_immortal() {
+            return;
+        }
+        // AcqRel: the last release must see every other holder's writes before disposing.
+        let prev = h.iref.fetch_sub(1, Ordering::AcqRel);
+        if prev > 1 {
+            return;
+        }
+        if prev < 1 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
+        }
+        let finalizer = h.finalizer.load();
+        // Relaxed: the AcqRel decrement above ordered every holder's writes before this.
+        let context = h.context.load(Ordering::Relaxed);
+        let (dispose, header) = (h.vtable.dispose, h as *const Header);
+        // SAFETY: this was the last internal reference, so no reference to the object
+        // remains (`h` is not used again), and a header's vtable is its kind's
+        // (`Header::new`), whose `dispose` frees the allocation it heads.
+        let target = unsafe { dispose(header) };
+        if let (Some(target), Some(f)) = (target, finalizer) {
+            if !context.is_null() {
+                let submit = target.vtable.async_f.expect("a finalizer target is a queue");
+                submit(&target, context, f);
+            }
+        }
+    }
+}
+
+/// One client reference (`xref`), owned: dropping it releases it. The last one runs the
+/// kind's `xref_dispose`, then drops the internal reference all client references held
+/// together (module doc).
+struct ClientCount<T: Object> {
+    live: Live<T>,
+}
+
+impl<T: Object> Drop for ClientCount<T> {
+    fn drop(&mut self) {
+        let h = self.live.get().header();
+        if h.is_immortal() {
+            return;
+        }
+        // AcqRel: the last release must see every other holder's writes before disposing.
+        let prev = h.xref.fetch_sub(1, Ordering::AcqRel);
+        if prev > 1 {
+            return;
+        }
+        if prev < 1 {
+            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
+        }
+        (h.vtable.xref_dispose)(h);
+        // The last client reference owned the client references' internal one; it goes last.
+        drop(Ref::<T> { live: Live(self.live.0) });
     }
 }
 
@@ -440,26 +481,35 @@ impl<T: Object> Drop for Ref<T> {
 /// source that must stay alive and uncancelled (a source whose last client reference goes
 /// away cancels itself), or a new object a C function returns. [`ClientRef`] owns one such
 /// reference: dropping it releases it. It also holds an internal reference, through which
-/// it reaches the object safely; that costs one uncontended increment and decrement per
-/// handle, and these handles are made per object or per wait, never per queue item.
+/// it reaches the object safely (even if a client over-releases it); that costs one
+/// uncontended increment and decrement per handle, and these handles are made per object
+/// or per wait, never per queue item.
 ///
 /// One client reference on a dispatch object, owned.
-pub struct ClientRef<T: Object>(
-    /// `None` only after [`ClientRef::into_raw`] gave the client reference away.
-    Option<Ref<T>>,
-);
+pub struct ClientRef<T: Object> {
+    /// Declared (so dropped) first: the client reference goes while `keep` holds the object.
+    client: ClientCount<T>,
+    keep: Ref<T>,
+}
 
 impl<T: Object> ClientRef<T> {
     /// Takes a new client reference on `obj`, which the caller holds one on.
     pub fn retain(obj: &T) -> ClientRef<T> {
         obj.header().retain();
-        ClientRef(Some(Ref::retain(obj)))
+        ClientRef {
+            client: ClientCount { live: Live(core::ptr::NonNull::from(obj)) },
+            keep: Ref::retain(obj),
+        }
     }
 
     /// Takes over the reference a freshly created object starts with (client count 1).
     pub fn new(obj: Box<T>) -> ClientRef<T> {
         // Leaked here, freed by the kind's `dispose` (`Box::from_raw`) with its last reference.
-        ClientRef(Some(Ref::retain(Box::leak(obj))))
+        let obj: &T = Box::leak(obj);
+        ClientRef {
+            client: ClientCount { live: Live(core::ptr::NonNull::from(obj)) },
+            keep: Ref::retain(obj),
+        }
     }
 
     /// Takes over a client reference on `obj` that the caller owns.
@@ -468,46 +518,41 @@ impl<T: Object> ClientRef<T> {
     /// The caller owns one client reference on `obj` and hands it over (nothing else
     /// will release it).
     pub unsafe fn adopt(obj: &T) -> ClientRef<T> {
-        ClientRef(Some(Ref::retain(obj)))
+        ClientRef {
+            client: ClientCount { live: Live(core::ptr::NonNull::from(obj)) },
+            keep: Ref::retain(obj),
+        }
     }
 
     /// Keeps the object by one internal reference, and never releases the client reference:
     /// for the sole holder of an object that makes the client's release checks itself (a
     /// source's queue: see `Source::create`). The client count stays where it is, so the
     /// object's `xref_dispose` never runs; dropping the `Ref` disposes it.
-    pub fn into_sole_holder(mut self) -> Ref<T> {
-        let r = self.0.take().expect("a ClientRef is consumed once");
-        // SAFETY: the client reference we keep forever held one internal reference (see
-        // the module doc), which `r` now stands for; `r`'s own keeps the object alive
-        // through this release.
-        unsafe { r.header().release_internal() };
-        r
+    pub fn into_sole_holder(self) -> Ref<T> {
+        let ClientRef { client, keep } = self;
+        let client = core::mem::ManuallyDrop::new(client);
+        // With this client reference kept forever the client count never reaches zero, so
+        // the internal reference the client references hold together (module doc) is never
+        // dropped by them: it is ours, and goes here, while `keep` holds the object.
+        drop(Ref::<T> { live: Live(client.live.0) });
+        keep
     }
 
     /// The object, alive while this handle is.
     pub fn get(&self) -> &T {
-        self.0.as_ref().expect("a ClientRef holds its object until into_raw consumes it")
+        &self.keep
     }
 
     /// The object's address, for a C callback that borrows it.
     pub fn as_ptr(&self) -> *const T {
-        self.get()
+        Ref::as_ptr(&self.keep)
     }
 
     /// Gives the client reference away as a bare pointer (a C API's return value).
-    pub fn into_raw(mut self) -> *const T {
-        let r = self.0.take().expect("a ClientRef is consumed once");
-        Ref::as_ptr(&r)
-        // `r` drops here: our internal reference goes; the client reference travels on.
-    }
-}
-
-impl<T: Object> Drop for ClientRef<T> {
-    fn drop(&mut self) {
-        if let Some(r) = &self.0 {
-            // SAFETY: this handle owns one client reference on the object, which `r` keeps
-            // alive (an object of this crate: `Object` is implemented only for those).
-            unsafe { r.header().release() };
-        }
+    pub fn into_raw(self) -> *const T {
+        let ClientRef { client, keep } = self;
+        // The client reference travels on with the pointer; our internal one goes.
+        core::mem::forget(client);
+        Ref::as_ptr(&keep)
     }
 }

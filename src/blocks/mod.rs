@@ -11,11 +11,13 @@
 //!
 //! * [`layout`]: the `repr(C)` shapes of a block, its descriptor and a `__block` variable.
 //! * [`runtime`]: copy, release, and the helpers' `_Block_object_assign`/`_dispose`.
+//! * [`owned`]: [`owned::OwnedBlock`], a heap copy released on drop.
 //! * [`submit`]: blocks as work items (copy once, run, release once).
 //! * [`dispatch_block`]: blocks made by `dispatch_block_create*`, which carry private data
 //!   (flags, QoS, cancel state, a group for wait/notify) where the reference lays it out.
 
 pub mod dispatch_block;
 pub mod layout;
+pub mod owned;
 pub mod runtime;
 pub mod submit;

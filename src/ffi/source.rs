@@ -8,6 +8,7 @@
 
 use super::block::dispatch_block_t;
 use super::{dispatch_function_t, dispatch_queue_t, dispatch_time_t, intptr_t, queue_arg, size_t, uintptr_t};
+use crate::blocks::owned::OwnedBlock;
 use crate::object::Kind;
 use crate::source::kinds::SourceKind;
 use crate::source::{HandlerSlot, Source};
@@ -93,8 +94,8 @@ unsafe fn set_handler_f(
 ) {
     // SAFETY: the client passes a source.
     let s = unsafe { source_arg(source, what) };
-    // SAFETY: no block involved.
-    unsafe { s.set_handler(slot, handler, core::ptr::null()) };
+    // SAFETY: the client's handler may be called with the source's context.
+    unsafe { s.set_handler(slot, handler) };
 }
 
 unsafe fn set_handler_block(
@@ -105,8 +106,8 @@ unsafe fn set_handler_block(
 ) {
     // SAFETY: the client passes a source.
     let s = unsafe { source_arg(source, what) };
-    // SAFETY: the client passes a block or NULL; it is copied.
-    unsafe { s.set_handler(slot, None, handler) };
+    // SAFETY: the client passes a block or NULL, handed to dispatch; it is copied.
+    s.set_block_handler(slot, unsafe { OwnedBlock::copy(handler) });
 }
 
 #[no_mangle]

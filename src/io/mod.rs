@@ -460,11 +460,11 @@ impl Channel {
             return Err(libc::EBADF);
         };
         // SAFETY: `create` hands over the new source's client reference, which the handle
-        // now owns; the handlers are functions, not blocks (`set_handler` copies a block).
+        // now owns; the handlers are ours, called with the source's context.
         let source = unsafe {
             let source = ClientRef::adopt(&*source);
-            source.get().set_handler(HandlerSlot::Event, Some(wait_callout::<false>), core::ptr::null());
-            source.get().set_handler(HandlerSlot::Cancel, Some(wait_callout::<true>), core::ptr::null());
+            source.get().set_handler(HandlerSlot::Event, Some(wait_callout::<false>));
+            source.get().set_handler(HandlerSlot::Cancel, Some(wait_callout::<true>));
             source
         };
         let s = Ref::retain(source.get()); // to activate it below, unlocked

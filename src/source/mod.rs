@@ -27,7 +27,7 @@ pub mod kinds;
 mod timer;
 
 use crate::blocks::dispatch_block::call_void_block;
-use crate::blocks::runtime;
+use crate::blocks::owned::OwnedBlock;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
@@ -44,24 +44,6 @@ const ACTIVATED: u32 = 2;
 /// The registration item is queued: deliveries may be queued behind it.
 const DELIVERABLE: u32 = 4;
 
-/// Our heap copy of a client's `void (^)(void)` handler block, released when the last
-/// `Arc` on it goes (a handler being replaced while a delivery calls it stays alive until
-/// that call returned).
-struct BlockCopy(*mut c_void);
-
-// SAFETY: a block copy is immutable once made and its reference count is atomic; the
-// client handed it to a source whose handlers run on any thread.
-unsafe impl Send for BlockCopy {}
-// SAFETY: as above.
-unsafe impl Sync for BlockCopy {}
-
-impl Drop for BlockCopy {
-    fn drop(&mut self) {
-        // SAFETY: the reference `set_handler`'s copy made, owned by this value alone.
-        unsafe { runtime::release(self.0) };
-    }
-}
-
 /// A handler as the client set it: a function called with the source's context, or a
 /// block (our copy) called with no argument. Cloning one to call it outside the lock
 /// costs nothing for a function and one count for a block.
@@ -69,7 +51,9 @@ impl Drop for BlockCopy {
 enum Handler {
     None,
     Function(WorkFn),
-    Block(Arc<BlockCopy>),
+    /// Our heap copy, released when the last `Arc` on it goes (a handler being replaced
+    /// while a delivery calls it stays alive until that call returned).
+    Block(Arc<OwnedBlock>),
 }
 
 impl Handler {
@@ -82,7 +66,7 @@ impl Handler {
             match self {
                 Handler::None => {}
                 Handler::Function(f) => f(context),
-                Handler::Block(b) => call_void_block(b.0),
+                Handler::Block(b) => call_void_block(b.as_ptr()),
             }
         }
     }
@@ -214,15 +198,20 @@ impl Source {
         queue::async_f(self.queue(), held as *mut c_void, run_callout::<CALLOUT>);
     }
 
+    /// Sets a function handler (`None` clears the slot).
+    ///
     /// # Safety
-    /// `block`, for a block handler, must be a block literal (it is copied).
-    pub unsafe fn set_handler(&self, slot: HandlerSlot, function: Option<WorkFn>, block: *const c_void) {
-        let new = match (function, block.is_null()) {
-            (Some(f), _) => Handler::Function(f),
-            // SAFETY: a block literal per the contract; the copy is released by `BlockCopy`.
-            (None, false) => Handler::Block(Arc::new(BlockCopy(unsafe { runtime::copy(block) }))),
-            (None, true) => Handler::None,
-        };
+    /// `function` may be called with the source's context, on any thread.
+    pub unsafe fn set_handler(&self, slot: HandlerSlot, function: Option<WorkFn>) {
+        self.install_handler(slot, function.map_or(Handler::None, Handler::Function));
+    }
+
+    /// Sets a block handler, our copy of the client's block (`None` clears the slot).
+    pub fn set_block_handler(&self, slot: HandlerSlot, block: Option<OwnedBlock>) {
+        self.install_handler(slot, block.map_or(Handler::None, |b| Handler::Block(Arc::new(b))));
+    }
+
+    fn install_handler(&self, slot: HandlerSlot, new: Handler) {
         let old = {
             let mut h = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
             let place = match slot {

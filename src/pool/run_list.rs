@@ -3,6 +3,11 @@
 //! Root lists have many consumers (every worker), so the MPSC list of custom queues does
 //! not fit; a futex mutex held for a few pointer writes is simple and uncontended in the
 //! common case.
+//!
+//! Only links between items are ever read: the tail's own `next` is not (`pop` knows the
+//! last item by `tail`), so a push writes one link (the old tail's) and never its own
+//! item's, and the fork check counts items instead of walking them. The pointer writes and
+//! reads of those links are the list's two unsafe primitives.
 
 use super::job::Item;
 use core::ptr;
@@ -12,6 +17,8 @@ use std::sync::Mutex;
 struct Links {
     head: *mut Item,
     tail: *mut Item,
+    /// Items linked (for the fork check).
+    len: usize,
 }
 
 // SAFETY: the raw pointers are only touched under the mutex.
@@ -23,22 +30,22 @@ pub struct RunList {
 
 impl RunList {
     pub fn new() -> RunList {
-        RunList { links: Mutex::new(Links { head: ptr::null_mut(), tail: ptr::null_mut() }) }
+        RunList { links: Mutex::new(Links { head: ptr::null_mut(), tail: ptr::null_mut(), len: 0 }) }
     }
 
     /// Appends `item`; `became_nonempty` runs under the lock when the list was empty.
     pub fn push(&self, item: *mut Item, became_nonempty: impl FnOnce()) {
         let mut l = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the pusher owns `item`; linked items are only touched under the lock.
-        unsafe { (*item).next.store(ptr::null_mut(), Ordering::Relaxed) };
         if l.tail.is_null() {
             l.head = item;
             became_nonempty();
         } else {
-            // SAFETY: `tail` is a live linked item.
+            // SAFETY: `tail` is a live linked item, only touched under the lock we hold.
+            // Relaxed: the lock orders every access to the links.
             unsafe { (*l.tail).next.store(item, Ordering::Relaxed) };
         }
         l.tail = item;
+        l.len += 1;
     }
 
     /// Removes the first item; `became_empty` runs under the lock when it was the last.
@@ -48,12 +55,17 @@ impl RunList {
         if head.is_null() {
             return None;
         }
-        // SAFETY: `head` is a live linked item.
-        l.head = unsafe { (*head).next.load(Ordering::Relaxed) };
-        if l.head.is_null() {
+        if head == l.tail {
+            l.head = ptr::null_mut();
             l.tail = ptr::null_mut();
             became_empty();
+        } else {
+            // SAFETY: `head` is a live linked item other than the tail, so a push linked
+            // its `next`; linked items are only touched under the lock we hold.
+            // Relaxed: the lock orders every access to the links.
+            l.head = unsafe { (*head).next.load(Ordering::Relaxed) };
         }
+        l.len -= 1;
         Some(head)
     }
 }
@@ -70,15 +82,8 @@ impl RunList {
 }
 
 impl ForkHeld {
-    /// Items on the list (walked under the held lock).
+    /// Items on the list (counted under the held lock).
     pub fn len(&self) -> usize {
-        let mut n = 0;
-        let mut p = self.0.head;
-        while !p.is_null() {
-            n += 1;
-            // SAFETY: linked items are live and only touched under the lock we hold.
-            p = unsafe { (*p).next.load(Ordering::Relaxed) };
-        }
-        n
+        self.0.len
     }
 }

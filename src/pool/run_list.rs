@@ -87,3 +87,33 @@ impl ForkHeld {
         self.0.len
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::pool::job::ItemKind;
+
+    /// FIFO order, the empty/non-empty callbacks at the edges, and the count the fork check
+    /// reads, with a stale `next` left in popped items (the tail's link is never read).
+    #[test]
+    fn fifo_edges_and_count() {
+        let list: &'static RunList = Box::leak(Box::new(RunList::new()));
+        let items: Vec<*mut Item> =
+            (0..3).map(|i| Box::leak(Box::new(Item::new(ItemKind::Continuation, i))) as *mut Item).collect();
+        let (mut nonempty, mut empty) = (0, 0);
+        for round in 0..2 {
+            for &it in &items {
+                list.push(it, || nonempty += 1);
+            }
+            assert_eq!(list.lock_for_fork().len(), 3);
+            let popped: Vec<*mut Item> = core::iter::from_fn(|| list.pop(|| empty += 1)).collect();
+            assert_eq!(popped, items);
+            assert_eq!(list.lock_for_fork().len(), 0);
+            assert_eq!((nonempty, empty), (round + 1, round + 1));
+        }
+        list.push(items[2], || nonempty += 1);
+        assert_eq!(list.pop(|| empty += 1), Some(items[2]));
+        assert_eq!(list.pop(|| empty += 1), None);
+        assert_eq!((nonempty, empty), (3, 3));
+    }
+}

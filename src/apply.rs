@@ -9,6 +9,7 @@
 //!
 //! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
 
+use crate::callback::{ClientApplyFn, ClientFn};
 use crate::park::Event;
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, frames, root, sync, Queue};
@@ -17,15 +18,12 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub type ApplyFn = unsafe extern "C" fn(*mut c_void, usize);
-
 struct Shared {
     next: AtomicUsize,
     finished: AtomicUsize,
     n: usize,
     chunk: usize,
-    ctxt: usize,
-    work: ApplyFn,
+    work: ClientApplyFn,
     done: Event,
 }
 
@@ -40,9 +38,8 @@ impl Shared {
             }
             let end = (start + self.chunk).min(self.n);
             for i in start..end {
-                // SAFETY: the client promised `work` may be called with its context and
-                // any index below `n`.
-                unsafe { (self.work)(self.ctxt as *mut c_void, i) };
+                // Each index below `n` is handed out once, by the counter.
+                self.work.call(i);
             }
             // AcqRel: the caller's Acquire load of the total sees every iteration's effects.
             if self.finished.fetch_add(end - start, Ordering::AcqRel) + (end - start) == self.n {
@@ -53,7 +50,7 @@ impl Shared {
 }
 
 /// `dispatch_apply_f`. `q` is `None` for `DISPATCH_APPLY_AUTO`.
-pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
+pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     if n == 0 {
         return;
     }
@@ -66,7 +63,6 @@ pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
         finished: AtomicUsize::new(0),
         n,
         chunk,
-        ctxt: ctxt as usize,
         work,
         done: Event::new(),
     });
@@ -81,7 +77,10 @@ pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
             // SAFETY: `p` is the `Shared` the caller keeps alive across the sync.
             unsafe { (*(p as *const Shared)).run() };
         }
-        sync::sync_f(q, Arc::as_ptr(&shared) as *mut c_void, run_shared, false, false);
+        // SAFETY: `run_shared` takes a `Shared`, which `Arc::as_ptr` points at and this
+        // frame keeps alive across the sync; a sync calls its function once.
+        let work = unsafe { ClientFn::new(run_shared, Arc::as_ptr(&shared) as *mut c_void) };
+        sync::sync_f(q, work, false, false);
     }
     // Acquire: pairs with the helpers' AcqRel increments.
     while shared.finished.load(Ordering::Acquire) < n {

@@ -3,6 +3,7 @@
 
 use super::item::{Item, ItemKind};
 use super::Queue;
+use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
@@ -30,7 +31,7 @@ pub struct Continuation {
 /// What a continuation calls.
 enum Work {
     /// A C function and its context, which the C API promises may be called once.
-    C(WorkFn, *mut c_void),
+    C(ClientFn),
     /// A Rust closure (internal redirects, `dispatch_apply` helpers).
     Closure(Box<dyn FnOnce() + Send>),
 }
@@ -46,9 +47,9 @@ pub fn install_group_leave(leave: fn(&Header)) {
 }
 
 impl Continuation {
-    /// A heap continuation calling `func(ctxt)`, owned by the caller until submitted.
-    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> Box<Continuation> {
-        Continuation::alloc(Work::C(func, ctxt), barrier)
+    /// A heap continuation calling `work` (once), owned by the caller until submitted.
+    pub fn boxed(work: ClientFn, barrier: bool) -> Box<Continuation> {
+        Continuation::alloc(Work::C(work), barrier)
     }
 
     /// The one place work items are allocated. Out of memory aborts with a message that
@@ -89,10 +90,8 @@ impl Continuation {
         let pool = super::autorelease::begin();
         let Continuation { work, group, qos, width_of, .. } = self;
         crate::qos::with_raised(qos, || match work {
-            // SAFETY: `func` and `ctxt` came together from the C API, whose contract is
-            // that the function may be called once with its context (the submission
-            // functions take the pair on that promise); consumed here, it runs once.
-            Work::C(func, ctxt) => unsafe { func(ctxt) },
+            // Consumed here: a continuation's function runs once.
+            Work::C(f) => f.call(),
             Work::Closure(f) => f(),
         });
         super::autorelease::end(pool);
@@ -136,8 +135,7 @@ pub struct SyncWaiter<'a> {
     /// The drainer runs `func` itself and then wakes the waiter (`dispatch_async_and_wait`
     /// on a busy queue, and any sync onto a thread-bound queue such as the main queue).
     pub run_by_drainer: bool,
-    pub func: WorkFn,
-    pub ctxt: *mut c_void,
+    pub work: ClientFn,
     /// For `run_by_drainer`: the queue the function logically runs on (it may be a queue
     /// below the one this waiter sits on; the drainer shows it as the current queue).
     pub current: &'a Queue,
@@ -159,8 +157,7 @@ impl<'a> SyncWaiter<'a> {
     pub fn new(
         exclusive: bool,
         run_by_drainer: bool,
-        func: WorkFn,
-        ctxt: *mut c_void,
+        work: ClientFn,
         current: &'a Queue,
         tid: u32,
     ) -> SyncWaiter<'a> {
@@ -168,19 +165,16 @@ impl<'a> SyncWaiter<'a> {
             item: Item::new(ItemKind::SyncWaiter, 0),
             exclusive,
             run_by_drainer,
-            func,
-            ctxt,
+            work,
             current,
             tid,
             event: Event::new(),
         }
     }
 
-    /// Calls the waiter's function (on whichever thread runs it).
+    /// Calls the waiter's function (on whichever thread runs it): once, by its caller
+    /// after a hand-off or by the drainer for `run_by_drainer`, never both.
     pub fn call(&self) {
-        // SAFETY: as in `Continuation::run`: the pair came from the C API with the promise
-        // that `func(ctxt)` may be called; a waiter's function runs once (by its caller
-        // after a hand-off, or by the drainer for `run_by_drainer`, never both).
-        unsafe { (self.func)(self.ctxt) }
+        self.work.call()
     }
 }

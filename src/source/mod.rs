@@ -28,6 +28,7 @@ mod timer;
 
 use crate::blocks::dispatch_block::call_void_block;
 use crate::blocks::runtime;
+use crate::callback::ClientFn;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::WorkFn;
@@ -211,7 +212,10 @@ impl Source {
     /// reference on the source until it ran.
     fn submit<const CALLOUT: u8>(&self) {
         let held = Ref::into_raw(Ref::retain(self));
-        queue::async_f(self.queue(), held as *mut c_void, run_callout::<CALLOUT>);
+        // SAFETY: `run_callout`'s contract: `held` is `Ref::into_raw`'s pointer, and the
+        // item runs its function once.
+        let work = unsafe { ClientFn::new(run_callout::<CALLOUT>, held as *mut c_void) };
+        queue::async_f(self.queue(), work);
     }
 
     /// # Safety

@@ -9,12 +9,11 @@
 //!
 //! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
 
-use crate::callback::{ClientApplyFn, ClientFn};
+use crate::callback::ClientApplyFn;
 use crate::park::Event;
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, frames, root, sync, Queue};
 use crate::sys;
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -73,14 +72,7 @@ pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     if q.is_root() {
         frames::with_frame(q, || shared.run());
     } else {
-        unsafe extern "C" fn run_shared(p: *mut c_void) {
-            // SAFETY: `p` is the `Shared` the caller keeps alive across the sync.
-            unsafe { (*(p as *const Shared)).run() };
-        }
-        // SAFETY: `run_shared` takes a `Shared`, which `Arc::as_ptr` points at and this
-        // frame keeps alive across the sync; a sync calls its function once.
-        let work = unsafe { ClientFn::new(run_shared, Arc::as_ptr(&shared) as *mut c_void) };
-        sync::sync_f(q, work, false, false);
+        sync::sync_run(q, &|| shared.run(), false, false);
     }
     // Acquire: pairs with the helpers' AcqRel increments.
     while shared.finished.load(Ordering::Acquire) < n {

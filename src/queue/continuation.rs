@@ -135,7 +135,8 @@ pub struct SyncWaiter<'a> {
     /// The drainer runs `func` itself and then wakes the waiter (`dispatch_async_and_wait`
     /// on a busy queue, and any sync onto a thread-bound queue such as the main queue).
     pub run_by_drainer: bool,
-    pub work: ClientFn,
+    /// Borrowed from the caller's frame, which outlives the waiter.
+    pub work: &'a (dyn Fn() + Sync),
     /// For `run_by_drainer`: the queue the function logically runs on (it may be a queue
     /// below the one this waiter sits on; the drainer shows it as the current queue).
     pub current: &'a Queue,
@@ -157,7 +158,7 @@ impl<'a> SyncWaiter<'a> {
     pub fn new(
         exclusive: bool,
         run_by_drainer: bool,
-        work: ClientFn,
+        work: &'a (dyn Fn() + Sync),
         current: &'a Queue,
         tid: u32,
     ) -> SyncWaiter<'a> {
@@ -175,6 +176,6 @@ impl<'a> SyncWaiter<'a> {
     /// Calls the waiter's function (on whichever thread runs it): once, by its caller
     /// after a hand-off or by the drainer for `run_by_drainer`, never both.
     pub fn call(&self) {
-        self.work.call()
+        (self.work)()
     }
 }

@@ -34,8 +34,15 @@ fn level_needs_exclusive(q: &Queue) -> bool {
 /// `barrier`: `dispatch_barrier_sync`. `and_wait`: `dispatch_async_and_wait` semantics
 /// (run by the queue's drainer when it has one).
 pub fn sync_f(q: &Queue, work: ClientFn, barrier: bool, and_wait: bool) {
-    // Called once, on whichever path runs it.
-    let call = || work.call();
+    sync_run(q, &move || work.call(), barrier, and_wait);
+}
+
+/// [`sync_f`] for any function: `f` is called once, on this thread or (thread-bound
+/// levels, `and_wait` onto a busy queue) by the drainer, which reaches it through the
+/// waiter on this stack; hence `Sync`, and borrowed for the call.
+#[inline]
+pub fn sync_run<F: Fn() + Sync>(q: &Queue, f: &F, barrier: bool, and_wait: bool) {
+    let call = || f();
     if q.is_root() {
         frames::with_frame(q, call);
         return;
@@ -71,7 +78,7 @@ pub fn sync_f(q: &Queue, work: ClientFn, barrier: bool, and_wait: bool) {
     }
     let tid = frames::thread_id();
     check_deadlock(q, exclusive, tid);
-    run_at_level(q, q, exclusive, and_wait, tid, work, call);
+    run_at_level(q, q, exclusive, and_wait, tid, f, call);
 }
 
 fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
@@ -130,7 +137,7 @@ fn run_at_level(
     exclusive: bool,
     and_wait: bool,
     tid: u32,
-    work: ClientFn,
+    work: &(dyn Fn() + Sync),
     call: impl FnOnce(),
 ) {
     match level.flavor {

@@ -86,3 +86,33 @@ impl ClientApplyFn {
         unsafe { (self.f)(self.ctxt, index) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Two words each, as the `func`/`ctxt` pairs they replace: the async and sync fast
+    /// paths carry no more than before.
+    #[test]
+    fn a_client_function_is_two_words() {
+        assert_eq!(core::mem::size_of::<ClientFn>(), 2 * core::mem::size_of::<usize>());
+        assert_eq!(core::mem::size_of::<ClientApplyFn>(), 2 * core::mem::size_of::<usize>());
+        assert_eq!(core::mem::size_of::<Option<ClientFn>>(), 2 * core::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn call_passes_the_context() {
+        extern "C" fn bump(ctxt: *mut c_void) {
+            // `ctxt` is only compared here, never dereferenced: a safe function.
+            let counter = COUNTER.as_ptr() as *mut c_void;
+            assert_eq!(ctxt, counter);
+            COUNTER.fetch_add(1, Ordering::Relaxed);
+        }
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let f = ClientFn::from_safe(bump, COUNTER.as_ptr() as *mut c_void);
+        f.call();
+        std::thread::spawn(move || f.call()).join().unwrap();
+        assert_eq!(COUNTER.load(Ordering::Relaxed), 2);
+    }
+}

@@ -34,6 +34,9 @@ enum Work {
     C(ClientFn),
     /// A Rust closure (internal redirects, `dispatch_apply` helpers).
     Closure(Box<dyn FnOnce() + Send>),
+    /// An object's own callout (a source's handlers): the item owns a reference on the
+    /// object, dropped once the function returned.
+    Object(fn(&Header), Ref<Header>),
 }
 
 /// How a finished continuation leaves its group: the group layer (above this one) installs
@@ -83,6 +86,12 @@ impl Continuation {
         Continuation::alloc(Work::Closure(f), false)
     }
 
+    /// A heap continuation calling `f(&obj)`, then dropping `obj`: how an object queues
+    /// work on itself without a C trampoline or a closure allocation.
+    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> Box<Continuation> {
+        Continuation::alloc(Work::Object(f, obj), false)
+    }
+
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
     /// pool), then its `width_of` reference goes, then it leaves its group.
     pub fn run(self) {
@@ -93,6 +102,7 @@ impl Continuation {
             // Consumed here: a continuation's function runs once.
             Work::C(f) => f.call(),
             Work::Closure(f) => f(),
+            Work::Object(f, obj) => f(&obj),
         });
         super::autorelease::end(pool);
         drop(width_of); // after the function, as before the box was split

@@ -9,23 +9,20 @@
 //!
 //! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
 
+use crate::callback::ClientApplyFn;
 use crate::park::Event;
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, frames, root, sync, Queue};
 use crate::sys;
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-
-pub type ApplyFn = unsafe extern "C" fn(*mut c_void, usize);
 
 struct Shared {
     next: AtomicUsize,
     finished: AtomicUsize,
     n: usize,
     chunk: usize,
-    ctxt: usize,
-    work: ApplyFn,
+    work: ClientApplyFn,
     done: Event,
 }
 
@@ -40,9 +37,8 @@ impl Shared {
             }
             let end = (start + self.chunk).min(self.n);
             for i in start..end {
-                // SAFETY: the client promised `work` may be called with its context and
-                // any index below `n`.
-                unsafe { (self.work)(self.ctxt as *mut c_void, i) };
+                // Each index below `n` is handed out once, by the counter.
+                self.work.call(i);
             }
             // AcqRel: the caller's Acquire load of the total sees every iteration's effects.
             if self.finished.fetch_add(end - start, Ordering::AcqRel) + (end - start) == self.n {
@@ -53,7 +49,7 @@ impl Shared {
 }
 
 /// `dispatch_apply_f`. `q` is `None` for `DISPATCH_APPLY_AUTO`.
-pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
+pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     if n == 0 {
         return;
     }
@@ -66,7 +62,6 @@ pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
         finished: AtomicUsize::new(0),
         n,
         chunk,
-        ctxt: ctxt as usize,
         work,
         done: Event::new(),
     });
@@ -77,11 +72,7 @@ pub fn apply_f(n: usize, q: Option<&Queue>, ctxt: *mut c_void, work: ApplyFn) {
     if q.is_root() {
         frames::with_frame(q, || shared.run());
     } else {
-        unsafe extern "C" fn run_shared(p: *mut c_void) {
-            // SAFETY: `p` is the `Shared` the caller keeps alive across the sync.
-            unsafe { (*(p as *const Shared)).run() };
-        }
-        sync::sync_f(q, Arc::as_ptr(&shared) as *mut c_void, run_shared, false, false);
+        sync::sync_run(q, &|| shared.run(), false, false);
     }
     // Acquire: pairs with the helpers' AcqRel increments.
     while shared.finished.load(Ordering::Acquire) < n {

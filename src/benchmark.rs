@@ -8,39 +8,41 @@
 //! first call short). A result below the loop cost is 0, not a wrapped-around value. A
 //! `count` of 0 calls nothing and returns 0.
 
-use crate::queue::continuation::WorkFn;
+use crate::callback::ClientFn;
 use crate::sys::{self, Clock};
 use core::ffi::c_void;
 use std::sync::OnceLock;
 
 const CALIBRATION_CALLS: usize = 1_000_000;
 
-/// Total nanoseconds of `count` calls `f(ctxt)`.
-fn measure(count: usize, ctxt: *mut c_void, f: WorkFn) -> u64 {
+/// Total nanoseconds of `count` calls of `f`.
+fn measure(count: usize, f: ClientFn) -> u64 {
     // Through `black_box`, so the compiler cannot see (and inline or drop) the empty
     // function of the calibration: both loops make the same indirect call.
     let f = core::hint::black_box(f);
     let start = sys::now_ns(Clock::Monotonic);
     for _ in 0..count {
-        // SAFETY: the caller's function, called with the caller's context.
-        unsafe { f(core::hint::black_box(ctxt)) };
+        core::hint::black_box(f).call();
     }
     sys::now_ns(Clock::Monotonic) - start
 }
 
-unsafe extern "C" fn empty(_ctxt: *mut c_void) {}
+extern "C" fn empty(_ctxt: *mut c_void) {}
 
 /// Nanoseconds the loop adds to each call, measured once.
 fn loop_cost() -> u64 {
     static COST: OnceLock<u64> = OnceLock::new();
-    *COST.get_or_init(|| measure(CALIBRATION_CALLS, core::ptr::null_mut(), empty) / CALIBRATION_CALLS as u64)
+    *COST.get_or_init(|| {
+        measure(CALIBRATION_CALLS, ClientFn::from_safe(empty, core::ptr::null_mut()))
+            / CALIBRATION_CALLS as u64
+    })
 }
 
-/// Average nanoseconds per call of `f(ctxt)` over `count` calls, loop cost subtracted.
-pub fn benchmark(count: usize, ctxt: *mut c_void, f: WorkFn) -> u64 {
+/// Average nanoseconds per call of `f` over `count` calls, loop cost subtracted.
+pub fn benchmark(count: usize, f: ClientFn) -> u64 {
     let cost = loop_cost();
     if count == 0 {
         return 0;
     }
-    (measure(count, ctxt, f) / count as u64).saturating_sub(cost)
+    (measure(count, f) / count as u64).saturating_sub(cost)
 }

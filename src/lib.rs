@@ -8,6 +8,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+mod callback;
 mod primitive;
 
 #[cfg(test)]

@@ -322,7 +322,7 @@ pub unsafe fn wait(block: *const c_void, deadline: Option<(Clock, u64)>) -> isiz
 ///
 /// # Safety
 /// `block` must be NULL or a block literal.
-pub unsafe fn notify(block: *const c_void, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
+pub unsafe fn notify(block: *const c_void, q: &Queue, work: crate::callback::ClientFn) {
     // SAFETY: forwarded contract.
     let d = unsafe { data(block, "dispatch_block_notify()") };
     if d.performed.load(Relaxed) > 1 {
@@ -331,7 +331,7 @@ pub unsafe fn notify(block: *const c_void, q: &Queue, ctxt: *mut c_void, func: W
         );
     }
     // SAFETY: as in `wait`.
-    unsafe { (*d.group).notify(q, ctxt, func) };
+    unsafe { (*d.group).notify(q, work) };
 }
 
 /// `dispatch_block_cancel`.

@@ -86,7 +86,10 @@ pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (Box
             run_qos = block_qos;
         }
     }
-    let mut c = Continuation::boxed(call_and_release, copy, barrier);
+    // SAFETY: `copy` is our copy of a block literal, which `call_and_release` calls once and
+    // releases; a continuation runs once.
+    let mut c =
+        Continuation::boxed(unsafe { crate::callback::ClientFn::new(call_and_release, copy) }, barrier);
     c.qos = run_qos;
     let target = match q.flavor {
         Flavor::Root(index) if run_qos != 0 && rank_of_qos(run_qos) > rank_of_qos(q.qos()) => {

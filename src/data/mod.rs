@@ -16,10 +16,9 @@
 
 pub mod transform;
 
-use crate::blocks::submit::call_and_release;
+use crate::callback::ClientFn;
 pub use crate::object::ClientRef;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
-use crate::queue::continuation::WorkFn;
 use crate::queue::{self, root, Queue};
 use crate::sys;
 use core::ffi::c_void;
@@ -34,11 +33,10 @@ pub enum Destructor {
     Munmap,
     /// `DISPATCH_DATA_DESTRUCTOR_NONE`: the client keeps the buffer.
     None,
-    /// A client block (our copy, released after it ran), run on `queue` (`None`: the
-    /// default queue).
-    Block { block: *mut c_void, queue: Option<Ref<Queue>> },
-    /// A client function, called with the buffer on `queue` (`dispatch_data_create_f`).
-    Function { func: WorkFn, queue: Option<Ref<Queue>> },
+    /// Work submitted to `queue` (`None`: the default queue): the client's function with
+    /// the buffer (`dispatch_data_create_f`), or our copy of the client's block, released
+    /// after it ran (`dispatch_data_create`).
+    Call { work: ClientFn, queue: Option<Ref<Queue>> },
 }
 
 /// A leaf's buffer.
@@ -73,13 +71,9 @@ impl Drop for Bytes {
             Destructor::Free => unsafe { sys::c_free(ptr as *mut c_void) },
             Destructor::Munmap => sys::unmap(ptr as *mut c_void, len),
             Destructor::None => {}
-            Destructor::Block { block, queue } => {
+            Destructor::Call { work, queue } => {
                 let q = queue.as_deref().unwrap_or(root::default_queue());
-                queue::async_f(q, block, call_and_release);
-            }
-            Destructor::Function { func, queue } => {
-                let q = queue.as_deref().unwrap_or(root::default_queue());
-                queue::async_f(q, ptr as *mut c_void, func);
+                queue::async_f(q, work);
             }
         }
     }

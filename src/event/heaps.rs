@@ -10,18 +10,18 @@
 //! armed value always matches the heap), or, if no descriptor was free for it, joins the
 //! timeout too (capped at a second, see the module doc of `event`).
 
-use super::target::{TargetRef, WorkFn};
+use super::target::TargetRef;
+use crate::callback::ClientFn;
 use crate::sys::{self, Clock, TimerFd};
 use core::cmp::Reverse;
-use core::ffi::c_void;
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
 /// What a timer does when it is due. Each holds a reference on its queue or source until
 /// it fires or is disarmed.
 pub(super) enum Action {
-    /// `dispatch_after`: submit `func(ctxt)` to the queue.
-    Submit { queue: TargetRef, ctxt: *mut c_void, func: WorkFn },
+    /// `dispatch_after`: submit `work` to the queue.
+    Submit { queue: TargetRef, work: ClientFn },
     /// A timer source's next fire; stale when the source's generation moved on.
     Source { source: TargetRef, generation: u64 },
 }
@@ -31,10 +31,6 @@ pub(super) struct Timer {
     pub(super) seq: u64,
     pub(super) action: Action,
 }
-
-// SAFETY: the queue or source is a `TargetRef` (itself `Send`); the context is the
-// client's, which `dispatch_after` lets any thread pass to its function.
-unsafe impl Send for Timer {}
 
 impl PartialEq for Timer {
     fn eq(&self, other: &Self) -> bool {
@@ -99,7 +95,7 @@ pub(super) fn fire_due() -> Option<u64> {
     for t in due {
         // Each arm's reference is dropped after its call.
         match t.action {
-            Action::Submit { queue, ctxt, func } => queue.submit(ctxt, func),
+            Action::Submit { queue, work } => queue.submit(work),
             Action::Source { source, generation } => source.timer_fired(generation, t.deadline),
         }
     }

@@ -30,7 +30,7 @@ mod target;
 mod thread;
 pub mod timer;
 
-pub use target::{Release, Target, WorkFn};
+pub use target::{Release, Target};
 pub(crate) use thread::{
     event_thread, has_thread, lock_for_fork, reset_in_child, try_event_thread, ForkHeld,
 };

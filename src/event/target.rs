@@ -1,8 +1,7 @@
 //! What the event thread delivers to, and the owned references it holds on it (see the
 //! module doc of `event`).
 
-/// A function submitted at a deadline (`dispatch_function_t`).
-pub type WorkFn = unsafe extern "C" fn(*mut core::ffi::c_void);
+use crate::callback::ClientFn;
 
 /// Something the event thread delivers to: a registered descriptor or signal, or a timer
 /// heap entry. Implemented by sources (`source/mod.rs`) and queues (`queue/event_target.rs`)
@@ -21,8 +20,8 @@ pub unsafe trait Target: Sync {
     fn on_signal(&self, _n: u32) {}
     /// A timer heap entry armed with `generation` fired at `deadline`.
     fn timer_fired(&self, _generation: u64, _deadline: u64) {}
-    /// A `dispatch_after` entry fired: submit `func(ctxt)` (queues).
-    fn submit(&self, _ctxt: *mut core::ffi::c_void, _func: WorkFn) {}
+    /// A `dispatch_after` entry fired: submit `work` (queues).
+    fn submit(&self, _work: ClientFn) {}
     /// Takes the internal reference a registration or a timer heap entry holds.
     fn retain_for_event_thread(&self);
     /// Drops one reference [`Target::retain_for_event_thread`] took; `Release` proves it

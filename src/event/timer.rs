@@ -5,16 +5,16 @@
 
 use super::heaps::{lock, Action, Heaps, Timer};
 use super::registry::TOKEN_WALL;
-use super::target::{Target, TargetRef, WorkFn};
+use super::target::{Target, TargetRef};
 use super::thread::{event_thread, on_event_thread};
+use crate::callback::ClientFn;
 use crate::sys::{Clock, TimerFd};
 use core::cmp::Reverse;
-use core::ffi::c_void;
 use std::collections::BinaryHeap;
 
-/// Submits `func(ctxt)` to `q` at the absolute `deadline` on `clock`.
-pub fn after(clock: Clock, deadline: u64, q: &(dyn Target + 'static), ctxt: *mut c_void, func: WorkFn) {
-    insert(clock, deadline, Action::Submit { queue: TargetRef::retain(q), ctxt, func });
+/// Submits `work` to `q` at the absolute `deadline` on `clock`.
+pub fn after(clock: Clock, deadline: u64, q: &(dyn Target + 'static), work: ClientFn) {
+    insert(clock, deadline, Action::Submit { queue: TargetRef::retain(q), work });
 }
 
 /// Schedules the next fire of timer source `source` (generation `generation` of its

@@ -12,6 +12,7 @@ use crate::blocks::dispatch_block::{self, SPECIAL_INVOKE};
 use crate::blocks::layout::BlockLayout;
 use crate::blocks::runtime;
 use crate::blocks::submit::{async_work, block_arg, call, call_and_release, is_barrier_block};
+use crate::callback::{ClientApplyFn, ClientFn};
 use crate::queue::root::is_qos_class;
 use crate::queue::{self, sync};
 use crate::sync::once::call_once;
@@ -51,7 +52,9 @@ unsafe fn run_block_sync(
     let block = block_arg(block, what);
     // SAFETY: a block literal.
     let barrier = barrier || unsafe { is_barrier_block(block) };
-    sync::sync_f(q, block as *mut c_void, call, barrier, and_wait);
+    // SAFETY: `call` invokes a `void (^)(void)` block literal, which the caller holds
+    // until the sync returns; the sync family calls it once.
+    sync::sync_f(q, unsafe { ClientFn::new(call, block as *mut c_void) }, barrier, and_wait);
 }
 
 #[cfg(feature = "blocks")]
@@ -114,9 +117,10 @@ pub unsafe extern "C" fn dispatch_after(
             queue::submit(target, c);
         }
         Some((clock, ns)) => {
-            // SAFETY: a block literal; released by `call_and_release` when the timer fires.
-            let copy = unsafe { runtime::copy(block) };
-            event::timer::after(clock, ns, q, copy, call_and_release);
+            // SAFETY: a block literal, copied; `call_and_release` calls the copy once and
+            // releases it, and a timer entry fires once.
+            let work = unsafe { ClientFn::new(call_and_release, runtime::copy(block)) };
+            event::timer::after(clock, ns, q, work);
         }
     }
 }
@@ -140,7 +144,10 @@ pub unsafe extern "C" fn dispatch_apply(iterations: size_t, queue: dispatch_queu
         Some(unsafe { queue_arg(queue, "dispatch_apply") })
     };
     let block = block_arg(block, "dispatch_apply");
-    apply::apply_f(iterations, q, block as *mut c_void, call_apply_block);
+    // SAFETY: `call_apply_block` invokes a `void (^)(size_t)` block literal, which the
+    // caller holds until the apply returns; dispatch_apply's contract allows a call per
+    // index, concurrently on any threads.
+    apply::apply_f(iterations, q, unsafe { ClientApplyFn::new(call_apply_block, block as *mut c_void) });
 }
 
 /// Declared by hand in the header, behind the inline fast path of MACROS.md.
@@ -152,8 +159,14 @@ pub unsafe extern "C" fn dispatch_once(predicate: *mut super::dispatch_once_t, b
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_once called with a NULL or misaligned predicate",
         );
     }
-    // SAFETY: a live, aligned predicate (checked above); the block is the client's.
-    unsafe { call_once(predicate as *mut i64, || call(block as *mut c_void)) };
+    // SAFETY: as in `dispatch_once_f`: once.h's contract makes `predicate` a live
+    // `dispatch_once_t` touched only by dispatch_once (so only atomically); non-null and
+    // aligned (checked above).
+    let state = unsafe { core::sync::atomic::AtomicI64::from_ptr(predicate as *mut i64) };
+    // SAFETY: `call` invokes a `void (^)(void)` block literal, which the caller holds until
+    // dispatch_once returns; it is called at most once.
+    let init = unsafe { ClientFn::new(call, block as *mut c_void) };
+    call_once(state, || init.call());
 }
 
 #[cfg(feature = "blocks")]
@@ -182,9 +195,11 @@ pub unsafe extern "C" fn dispatch_group_notify(
     // SAFETY: the client passes a group and a queue.
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_notify"), queue_arg(queue, "dispatch_group_notify")) };
-    // SAFETY: a block literal; released by `call_and_release` after the notification ran.
-    let copy = unsafe { runtime::copy(block_arg(block, "dispatch_group_notify")) };
-    g.notify(q, copy, call_and_release);
+    // SAFETY: a block literal, copied; `call_and_release` calls the copy once and releases
+    // it, and a notification is submitted once.
+    let work =
+        unsafe { ClientFn::new(call_and_release, runtime::copy(block_arg(block, "dispatch_group_notify"))) };
+    g.notify(q, work);
 }
 
 #[cfg(feature = "blocks")]
@@ -242,8 +257,9 @@ pub unsafe extern "C" fn dispatch_block_notify(
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_block_notify") };
     let notification = block_arg(notification_block, "dispatch_block_notify");
-    // SAFETY: `notify` checks `block`; the notification copy is released after it ran.
-    unsafe { dispatch_block::notify(block, q, runtime::copy(notification), call_and_release) };
+    // SAFETY: `notify` checks `block`; the notification is a block literal, copied, which
+    // `call_and_release` calls once and releases (a notification is submitted once).
+    unsafe { dispatch_block::notify(block, q, ClientFn::new(call_and_release, runtime::copy(notification))) };
 }
 
 #[cfg(feature = "blocks")]

@@ -9,6 +9,7 @@ use super::block::dispatch_block_t;
 use super::{dispatch_function_t, dispatch_queue_t, queue_arg, size_t};
 use crate::blocks::layout::{BlockLayout, Descriptor, IS_GLOBAL};
 use crate::blocks::runtime;
+use crate::callback::ClientFn;
 use crate::data::{self, Data, Destructor};
 use crate::object::{Forwarder, Kind, Ref};
 use crate::queue::Queue;
@@ -113,9 +114,12 @@ pub unsafe extern "C" fn dispatch_data_create(
     }
     let d = match special_destructor(destructor) {
         Some(d) => d,
-        None => Destructor::Block {
-            // SAFETY: a client block, copied (released after it ran).
-            block: unsafe { runtime::copy(destructor) },
+        None => Destructor::Call {
+            // SAFETY: a client block, copied; `call_and_release` calls the copy once and
+            // releases it, and a data destructor runs once.
+            work: unsafe {
+                ClientFn::new(crate::blocks::submit::call_and_release, runtime::copy(destructor))
+            },
             // SAFETY: the client passes a queue or NULL.
             queue: unsafe { destructor_queue(queue, "dispatch_data_create") },
         },
@@ -138,8 +142,10 @@ pub unsafe extern "C" fn dispatch_data_create_f(
     };
     let d = match special_destructor(f as *const c_void) {
         Some(d) => d,
-        None => Destructor::Function {
-            func: f,
+        None => Destructor::Call {
+            // SAFETY: dispatch_data_create_f's contract: the destructor is called once with
+            // the buffer, on any thread of the queue, when the data goes.
+            work: unsafe { ClientFn::new(f, buffer as *mut c_void) },
             // SAFETY: the client passes a queue or NULL.
             queue: unsafe { destructor_queue(queue, "dispatch_data_create_f") },
         },

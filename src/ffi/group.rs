@@ -4,6 +4,7 @@ use super::{
     dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, intptr_t,
     queue_arg,
 };
+use crate::callback::ClientFn;
 use crate::object::Kind;
 use crate::queue;
 use crate::queue::continuation::Continuation;
@@ -43,7 +44,10 @@ pub unsafe extern "C" fn dispatch_group_async_f(
     // SAFETY: the client passes a group and a queue.
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_async_f"), queue_arg(queue, "dispatch_group_async_f")) };
-    let mut c = Continuation::boxed(function_arg(work, "dispatch_group_async_f"), context, false);
+    // SAFETY: dispatch_group_async_f's contract: the function is called once with the
+    // context, on a thread of the queue's choosing.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_group_async_f"), context) };
+    let mut c = Continuation::boxed(work, false);
     g.attach(&mut c);
     queue::submit(q, c);
 }
@@ -58,7 +62,9 @@ pub unsafe extern "C" fn dispatch_group_notify_f(
     // SAFETY: the client passes a group and a queue.
     let (g, q) =
         unsafe { (group_arg(group, "dispatch_group_notify_f"), queue_arg(queue, "dispatch_group_notify_f")) };
-    g.notify(q, context, function_arg(work, "dispatch_group_notify_f"));
+    // SAFETY: dispatch_group_notify_f's contract: the function is called once with the
+    // context, on the queue, when the group is empty.
+    g.notify(q, unsafe { ClientFn::new(function_arg(work, "dispatch_group_notify_f"), context) });
 }
 
 #[no_mangle]

@@ -2,8 +2,10 @@
 //! yet `~0l`.
 
 use super::{dispatch_function_t, dispatch_once_t, function_arg};
+use crate::callback::ClientFn;
 use crate::sync::once::call_once;
 use core::ffi::c_void;
+use core::sync::atomic::AtomicI64;
 
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_once_f(
@@ -17,6 +19,12 @@ pub unsafe extern "C" fn dispatch_once_f(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_once_f called with a NULL or misaligned predicate",
         );
     }
-    // SAFETY: a live, aligned predicate (checked above); the function is the client's.
-    unsafe { call_once(predicate as *mut i64, || function(context)) };
+    // SAFETY: once.h's contract: `predicate` points at a `dispatch_once_t` (a `long`) that
+    // lives as long as the program uses it and is touched only by dispatch_once, so only
+    // atomically; non-null and aligned (checked above).
+    let state = unsafe { AtomicI64::from_ptr(predicate as *mut i64) };
+    // SAFETY: dispatch_once_f's contract: the function is called (at most) once with the
+    // context, on this thread.
+    let init = unsafe { ClientFn::new(function, context) };
+    call_once(state, || init.call());
 }

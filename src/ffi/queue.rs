@@ -5,6 +5,7 @@ use super::{
     dispatch_autorelease_frequency_t, dispatch_function_t, dispatch_qos_class_t, dispatch_queue_attr_t,
     dispatch_queue_global_t, dispatch_queue_t, intptr_t, queue_arg, uintptr_t,
 };
+use crate::callback::ClientFn;
 use crate::queue::attr::QueueAttr;
 use crate::queue::main_queue::{self, MAIN_QUEUE};
 use crate::queue::{frames, root, Queue};
@@ -155,7 +156,9 @@ pub unsafe extern "C" fn dispatch_queue_set_specific(
     if key.is_null() {
         return;
     }
-    q.set_specific(key, context, destructor);
+    // SAFETY: dispatch_queue_set_specific's contract: the destructor, if any, is called
+    // once with the context, when the value is replaced or the queue goes, on any thread.
+    q.set_specific(key, context, destructor.map(|d| unsafe { ClientFn::new(d, context) }));
 }
 
 #[no_mangle]

@@ -1,6 +1,7 @@
 //! `dispatch/queue.h`, the part that submits work: async, sync, barriers, after, apply.
 
 use super::{dispatch_function_t, dispatch_queue_t, dispatch_time_t, function_arg, queue_arg, size_t};
+use crate::callback::{ClientApplyFn, ClientFn};
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, sync};
 use crate::sys::Clock;
@@ -15,7 +16,10 @@ pub unsafe extern "C" fn dispatch_async_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_async_f") };
-    queue::submit(q, Continuation::boxed(function_arg(work, "dispatch_async_f"), context, false));
+    // SAFETY: dispatch_async_f's contract: the function is called once with the context, on
+    // a thread of the queue's choosing.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_async_f"), context) };
+    queue::submit(q, Continuation::boxed(work, false));
 }
 
 #[no_mangle]
@@ -26,7 +30,10 @@ pub unsafe extern "C" fn dispatch_barrier_async_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_barrier_async_f") };
-    queue::submit(q, Continuation::boxed(function_arg(work, "dispatch_barrier_async_f"), context, true));
+    // SAFETY: dispatch_barrier_async_f's contract: the function is called once with the context, on
+    // a thread of the queue's choosing.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_barrier_async_f"), context) };
+    queue::submit(q, Continuation::boxed(work, true));
 }
 
 #[no_mangle]
@@ -37,7 +44,10 @@ pub unsafe extern "C" fn dispatch_sync_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_sync_f") };
-    sync::sync_f(q, context, function_arg(work, "dispatch_sync_f"), false, false);
+    // SAFETY: dispatch_sync_f's contract: the function is called once with the context, on
+    // this thread or (for a thread-bound queue or an and_wait onto a busy one) another.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_sync_f"), context) };
+    sync::sync_f(q, work, false, false);
 }
 
 #[no_mangle]
@@ -48,7 +58,10 @@ pub unsafe extern "C" fn dispatch_barrier_sync_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_barrier_sync_f") };
-    sync::sync_f(q, context, function_arg(work, "dispatch_barrier_sync_f"), true, false);
+    // SAFETY: dispatch_barrier_sync_f's contract: the function is called once with the context, on
+    // this thread or (for a thread-bound queue or an and_wait onto a busy one) another.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_barrier_sync_f"), context) };
+    sync::sync_f(q, work, true, false);
 }
 
 #[no_mangle]
@@ -59,7 +72,10 @@ pub unsafe extern "C" fn dispatch_async_and_wait_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_async_and_wait_f") };
-    sync::sync_f(q, context, function_arg(work, "dispatch_async_and_wait_f"), false, true);
+    // SAFETY: dispatch_async_and_wait_f's contract: the function is called once with the context, on
+    // this thread or (for a thread-bound queue or an and_wait onto a busy one) another.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_async_and_wait_f"), context) };
+    sync::sync_f(q, work, false, true);
 }
 
 #[no_mangle]
@@ -70,7 +86,10 @@ pub unsafe extern "C" fn dispatch_barrier_async_and_wait_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_barrier_async_and_wait_f") };
-    sync::sync_f(q, context, function_arg(work, "dispatch_barrier_async_and_wait_f"), true, true);
+    // SAFETY: dispatch_barrier_async_and_wait_f's contract: the function is called once with the context, on
+    // this thread or (for a thread-bound queue or an and_wait onto a busy one) another.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_barrier_async_and_wait_f"), context) };
+    sync::sync_f(q, work, true, true);
 }
 
 #[no_mangle]
@@ -82,11 +101,13 @@ pub unsafe extern "C" fn dispatch_after_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_after_f") };
-    let work = function_arg(work, "dispatch_after_f");
+    // SAFETY: dispatch_after_f's contract: the function is called once with the context,
+    // on a thread of the queue's choosing, at or after the deadline.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_after_f"), context) };
     match time::deadline(when) {
         None => {} // DISPATCH_TIME_FOREVER: never fires, as in the reference
-        Some((Clock::Monotonic, 0)) => queue::submit(q, Continuation::boxed(work, context, false)),
-        Some((clock, ns)) => event::timer::after(clock, ns, q, context, work),
+        Some((Clock::Monotonic, 0)) => queue::submit(q, Continuation::boxed(work, false)),
+        Some((clock, ns)) => event::timer::after(clock, ns, q, work),
     }
 }
 
@@ -108,5 +129,7 @@ pub unsafe extern "C" fn dispatch_apply_f(
             "BUG IN CLIENT OF LIBDISPATCH: dispatch_apply_f called with a NULL function",
         )
     };
-    apply::apply_f(iterations, q, context, work);
+    // SAFETY: dispatch_apply_f's contract: the function is called with the context and
+    // each index below `iterations`, once per index, concurrently on any threads.
+    apply::apply_f(iterations, q, unsafe { ClientApplyFn::new(work, context) });
 }

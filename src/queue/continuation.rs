@@ -3,6 +3,7 @@
 
 use super::item::{Item, ItemKind};
 use super::Queue;
+use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
@@ -30,9 +31,12 @@ pub struct Continuation {
 /// What a continuation calls.
 enum Work {
     /// A C function and its context, which the C API promises may be called once.
-    C(WorkFn, *mut c_void),
+    C(ClientFn),
     /// A Rust closure (internal redirects, `dispatch_apply` helpers).
     Closure(Box<dyn FnOnce() + Send>),
+    /// An object's own callout (a source's handlers): the item owns a reference on the
+    /// object, dropped once the function returned.
+    Object(fn(&Header), Ref<Header>),
 }
 
 /// How a finished continuation leaves its group: the group layer (above this one) installs
@@ -46,9 +50,9 @@ pub fn install_group_leave(leave: fn(&Header)) {
 }
 
 impl Continuation {
-    /// A heap continuation calling `func(ctxt)`, owned by the caller until submitted.
-    pub fn boxed(func: WorkFn, ctxt: *mut c_void, barrier: bool) -> Box<Continuation> {
-        Continuation::alloc(Work::C(func, ctxt), barrier)
+    /// A heap continuation calling `work` (once), owned by the caller until submitted.
+    pub fn boxed(work: ClientFn, barrier: bool) -> Box<Continuation> {
+        Continuation::alloc(Work::C(work), barrier)
     }
 
     /// The one place work items are allocated. Out of memory aborts with a message that
@@ -82,6 +86,12 @@ impl Continuation {
         Continuation::alloc(Work::Closure(f), false)
     }
 
+    /// A heap continuation calling `f(&obj)`, then dropping `obj`: how an object queues
+    /// work on itself without a C trampoline or a closure allocation.
+    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> Box<Continuation> {
+        Continuation::alloc(Work::Object(f, obj), false)
+    }
+
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
     /// pool), then its `width_of` reference goes, then it leaves its group.
     pub fn run(self) {
@@ -89,11 +99,10 @@ impl Continuation {
         let pool = super::autorelease::begin();
         let Continuation { work, group, qos, width_of, .. } = self;
         crate::qos::with_raised(qos, || match work {
-            // SAFETY: `func` and `ctxt` came together from the C API, whose contract is
-            // that the function may be called once with its context (the submission
-            // functions take the pair on that promise); consumed here, it runs once.
-            Work::C(func, ctxt) => unsafe { func(ctxt) },
+            // Consumed here: a continuation's function runs once.
+            Work::C(f) => f.call(),
             Work::Closure(f) => f(),
+            Work::Object(f, obj) => f(&obj),
         });
         super::autorelease::end(pool);
         drop(width_of); // after the function, as before the box was split
@@ -136,8 +145,8 @@ pub struct SyncWaiter<'a> {
     /// The drainer runs `func` itself and then wakes the waiter (`dispatch_async_and_wait`
     /// on a busy queue, and any sync onto a thread-bound queue such as the main queue).
     pub run_by_drainer: bool,
-    pub func: WorkFn,
-    pub ctxt: *mut c_void,
+    /// Borrowed from the caller's frame, which outlives the waiter.
+    pub work: &'a (dyn Fn() + Sync),
     /// For `run_by_drainer`: the queue the function logically runs on (it may be a queue
     /// below the one this waiter sits on; the drainer shows it as the current queue).
     pub current: &'a Queue,
@@ -159,8 +168,7 @@ impl<'a> SyncWaiter<'a> {
     pub fn new(
         exclusive: bool,
         run_by_drainer: bool,
-        func: WorkFn,
-        ctxt: *mut c_void,
+        work: &'a (dyn Fn() + Sync),
         current: &'a Queue,
         tid: u32,
     ) -> SyncWaiter<'a> {
@@ -168,19 +176,16 @@ impl<'a> SyncWaiter<'a> {
             item: Item::new(ItemKind::SyncWaiter, 0),
             exclusive,
             run_by_drainer,
-            func,
-            ctxt,
+            work,
             current,
             tid,
             event: Event::new(),
         }
     }
 
-    /// Calls the waiter's function (on whichever thread runs it).
+    /// Calls the waiter's function (on whichever thread runs it): once, by its caller
+    /// after a hand-off or by the drainer for `run_by_drainer`, never both.
     pub fn call(&self) {
-        // SAFETY: as in `Continuation::run`: the pair came from the C API with the promise
-        // that `func(ctxt)` may be called; a waiter's function runs once (by its caller
-        // after a hand-off, or by the drainer for `run_by_drainer`, never both).
-        unsafe { (self.func)(self.ctxt) }
+        (self.work)()
     }
 }

@@ -2,14 +2,14 @@
 //! below the queues and know them only through [`Target`].
 
 use super::Queue;
-use crate::event::{Release, Target, WorkFn};
-use core::ffi::c_void;
+use crate::callback::ClientFn;
+use crate::event::{Release, Target};
 
 // SAFETY: `retain_for_event_thread` takes an internal reference, which keeps the queue
 // alive until `release_for_event_thread` drops it.
 unsafe impl Target for Queue {
-    fn submit(&self, ctxt: *mut c_void, func: WorkFn) {
-        super::async_f(self, ctxt, func);
+    fn submit(&self, work: ClientFn) {
+        super::async_f(self, work);
     }
 
     fn retain_for_event_thread(&self) {

@@ -27,6 +27,7 @@ pub mod sync;
 pub mod taken;
 pub mod workloop;
 
+use crate::callback::ClientFn;
 use crate::object::{ClientRef, Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::sys;
 use continuation::{Continuation, WorkFn};
@@ -53,7 +54,8 @@ pub enum Flavor {
 struct Specific {
     key: *const c_void,
     ctxt: *mut c_void,
-    destructor: Option<WorkFn>,
+    /// Called with `ctxt` when the value is replaced or the queue goes.
+    destructor: Option<ClientFn>,
 }
 
 #[repr(C)]
@@ -144,7 +146,7 @@ pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable::for_type::<Queue>()
 unsafe impl ObjectKind for Queue {
     const KIND: Kind = Kind::Queue;
     /// Finalizers of objects targeting a queue run on it.
-    const SUBMIT: Option<fn(&Queue, *mut c_void, WorkFn)> = Some(async_f);
+    const SUBMIT: Option<fn(&Queue, *mut c_void, WorkFn)> = Some(submit_finalizer);
 
     /// The client let go: releasing a queue it left suspended or inactive is its bug.
     fn xref_dispose(&self) {
@@ -163,7 +165,7 @@ unsafe impl ObjectKind for Queue {
         let specs = core::mem::take(&mut *self.specifics.lock().unwrap_or_else(|e| e.into_inner()));
         for s in specs {
             if let Some(d) = s.destructor {
-                async_f(root::default_queue(), s.ctxt, d);
+                async_f(root::default_queue(), d);
             }
         }
         let target = core::mem::replace(self.target.get_mut(), core::ptr::null_mut());
@@ -391,7 +393,8 @@ impl Queue {
         }
     }
 
-    pub fn set_specific(&self, key: *const c_void, ctxt: *mut c_void, destructor: Option<WorkFn>) {
+    /// `destructor`, if any, calls the client's destructor with `ctxt`.
+    pub fn set_specific(&self, key: *const c_void, ctxt: *mut c_void, destructor: Option<ClientFn>) {
         let old = {
             let mut specs = self.specifics.lock().unwrap_or_else(|e| e.into_inner());
             let pos = specs.iter().position(|s| s.key == key);
@@ -401,9 +404,9 @@ impl Queue {
             }
             old
         };
-        if let Some(Specific { ctxt, destructor: Some(d), .. }) = old {
+        if let Some(Specific { destructor: Some(d), .. }) = old {
             // Destructors run on the default root queue, as in the reference.
-            async_f(root::default_queue(), ctxt, d);
+            async_f(root::default_queue(), d);
         }
     }
 
@@ -521,8 +524,18 @@ pub fn submit(q: &Queue, c: Box<Continuation>) {
 }
 
 /// `dispatch_async_f`.
-pub fn async_f(q: &Queue, ctxt: *mut c_void, func: WorkFn) {
-    submit(q, Continuation::boxed(func, ctxt, false));
+pub fn async_f(q: &Queue, work: ClientFn) {
+    submit(q, Continuation::boxed(work, false));
+}
+
+/// An object's finalizer submitted to its target queue when the object goes (the object
+/// layer's `ObjectKind::SUBMIT`, whose signature carries the raw pair).
+fn submit_finalizer(q: &Queue, ctxt: *mut c_void, finalizer: WorkFn) {
+    // SAFETY: the object layer calls this only from `dispose`, with the finalizer the
+    // client set by `dispatch_set_finalizer_f` and the context it set by
+    // `dispatch_set_context`, once per object: the C API's promise is that the finalizer
+    // is called with the object's context once when the object goes, on its target queue.
+    async_f(q, unsafe { ClientFn::new(finalizer, ctxt) });
 }
 
 /// The queue whose `item` field `item` is, if it is one (a pointer computation only;

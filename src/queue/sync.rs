@@ -16,27 +16,33 @@
 //! Syncing onto a level this thread already holds exclusively can never complete; it is
 //! reported as a client bug instead of hanging.
 
-use super::continuation::{SyncWaiter, WorkFn};
+use super::continuation::SyncWaiter;
 use super::drain::{drains_in_parallel, release_width, unlock};
 use super::taken::OwnedItem;
 use super::taken::{Drain, Peeked, Taken};
 use super::{frames, main_queue, push_item, Flavor, Queue};
+use crate::callback::ClientFn;
 use crate::sys;
-use core::ffi::c_void;
 
 /// Whether work on `q` (reached from above) must hold it exclusively.
 fn level_needs_exclusive(q: &Queue) -> bool {
     !drains_in_parallel(q)
 }
 
-/// Runs `func(ctxt)` on `q` and returns when it has run.
+/// Runs `work` on `q` and returns when it has run.
 ///
 /// `barrier`: `dispatch_barrier_sync`. `and_wait`: `dispatch_async_and_wait` semantics
 /// (run by the queue's drainer when it has one).
-pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wait: bool) {
-    // SAFETY: the pair came from the C API with the promise that `func(ctxt)` may be
-    // called (see `Continuation::run`); it is called once, on whichever path runs it.
-    let call = || unsafe { func(ctxt) };
+pub fn sync_f(q: &Queue, work: ClientFn, barrier: bool, and_wait: bool) {
+    sync_run(q, &move || work.call(), barrier, and_wait);
+}
+
+/// [`sync_f`] for any function: `f` is called once, on this thread or (thread-bound
+/// levels, `and_wait` onto a busy queue) by the drainer, which reaches it through the
+/// waiter on this stack; hence `Sync`, and borrowed for the call.
+#[inline]
+pub fn sync_run<F: Fn() + Sync>(q: &Queue, f: &F, barrier: bool, and_wait: bool) {
+    let call = || f();
     if q.is_root() {
         frames::with_frame(q, call);
         return;
@@ -72,7 +78,7 @@ pub fn sync_f(q: &Queue, ctxt: *mut c_void, func: WorkFn, barrier: bool, and_wai
     }
     let tid = frames::thread_id();
     check_deadlock(q, exclusive, tid);
-    run_at_level(q, q, exclusive, and_wait, tid, (func, ctxt), call);
+    run_at_level(q, q, exclusive, and_wait, tid, f, call);
 }
 
 fn check_deadlock(q: &Queue, exclusive: bool, tid: u32) {
@@ -131,17 +137,16 @@ fn run_at_level(
     exclusive: bool,
     and_wait: bool,
     tid: u32,
-    work: (WorkFn, *mut c_void),
+    work: &(dyn Fn() + Sync),
     call: impl FnOnce(),
 ) {
-    let (func, ctxt) = work;
     match level.flavor {
         Flavor::Root(_) => {
             frames::with_frame(current, call);
             return;
         }
         Flavor::Main | Flavor::RunLoop => {
-            let w = SyncWaiter::new(true, true, func, ctxt, current, tid);
+            let w = SyncWaiter::new(true, true, work, current, tid);
             park(level, &w);
             return;
         }
@@ -151,7 +156,7 @@ fn run_at_level(
         if exclusive { level.state.try_lock_exclusive(tid) } else { level.state.try_reserve_width() };
     if !acquired {
         let run_by_drainer = and_wait && core::ptr::eq(current, level);
-        let w = SyncWaiter::new(exclusive, run_by_drainer, func, ctxt, current, tid);
+        let w = SyncWaiter::new(exclusive, run_by_drainer, work, current, tid);
         park(level, &w);
         if run_by_drainer {
             return; // the drainer ran the function and released its hold

@@ -30,7 +30,7 @@ use crate::blocks::dispatch_block::call_void_block;
 use crate::blocks::owned::OwnedBlock;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::attr::QueueAttr;
-use crate::queue::continuation::WorkFn;
+use crate::queue::continuation::{Continuation, WorkFn};
 use crate::queue::{self, Queue};
 use crate::sys;
 use coalesce::Coalescer;
@@ -194,8 +194,8 @@ impl Source {
     /// Runs `callout` on the source as an item of the source's queue; the item owns a
     /// reference on the source until it ran.
     fn submit<const CALLOUT: u8>(&self) {
-        let held = Ref::into_raw(Ref::retain(self));
-        queue::async_f(self.queue(), held as *mut c_void, run_callout::<CALLOUT>);
+        let held = Ref::erase(Ref::retain(self));
+        queue::submit(self.queue(), Continuation::for_object(run_callout::<CALLOUT>, held));
     }
 
     /// Sets a function handler (`None` clears the slot).
@@ -409,15 +409,10 @@ const REGISTRATION: u8 = 0;
 const DELIVERY: u8 = 1;
 const CANCEL: u8 = 2;
 
-/// The item function of every callout `Source::submit` queues: takes back the reference
-/// the item owns, runs the callout, and drops the reference.
-///
-/// # Safety
-/// `ctxt` must be the pointer `Source::submit` made with `Ref::into_raw`, run once.
-unsafe extern "C" fn run_callout<const CALLOUT: u8>(ctxt: *mut c_void) {
-    // SAFETY: per the contract, `ctxt` carries one internal reference on a source, given
-    // up by `submit` for this item alone.
-    let s = unsafe { Ref::from_raw(ctxt as *const Source) };
+/// The item function of every callout `Source::submit` queues, given the source the item
+/// holds a reference on (the item drops it after this returns).
+fn run_callout<const CALLOUT: u8>(h: &Header) {
+    let s = h.downcast::<Source>().expect("a source callout item holds a source");
     match CALLOUT {
         REGISTRATION => s.run_registration_handler(),
         DELIVERY => s.deliver(),

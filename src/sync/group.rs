@@ -7,12 +7,12 @@
 //! mutex after its decrement, so a notification is never lost between the two (whoever
 //! locks second sees the other's write).
 
+use crate::callback::ClientFn;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::park::Epoch;
-use crate::queue::continuation::{install_group_leave, Continuation, WorkFn};
+use crate::queue::continuation::{install_group_leave, Continuation};
 use crate::queue::{self, Queue};
 use crate::sys::{self, Clock};
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
@@ -22,13 +22,8 @@ use std::sync::Mutex;
 struct Notify {
     queue: Ref<Queue>,
     _group: Ref<Group>,
-    ctxt: *mut c_void,
-    func: WorkFn,
+    work: ClientFn,
 }
-
-// SAFETY: the context belongs to the client's function, which accepts it on any thread
-// (`dispatch_group_notify_f`'s contract); the references are `Send`.
-unsafe impl Send for Notify {}
 
 #[repr(C)]
 pub struct Group {
@@ -108,14 +103,14 @@ impl Group {
     fn fire_notifies(&self) {
         let fired = core::mem::take(&mut *self.notifies.lock().unwrap_or_else(|e| e.into_inner()));
         for n in fired {
-            queue::async_f(&n.queue, n.ctxt, n.func);
+            queue::async_f(&n.queue, n.work);
             // `n` drops here: the registration's references on the queue and the group.
         }
     }
 
     /// `dispatch_group_notify_f`.
-    pub fn notify(&self, q: &Queue, ctxt: *mut c_void, func: WorkFn) {
-        let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), ctxt, func };
+    pub fn notify(&self, q: &Queue, work: ClientFn) {
+        let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), work };
         self.notifies.lock().unwrap_or_else(|e| e.into_inner()).push(n);
         if self.count.load(SeqCst) == 0 {
             self.fire_notifies();

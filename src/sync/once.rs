@@ -58,13 +58,12 @@ compile_error!("the once futex uses the predicate's low half at its address");
 /// Runs `init` exactly once for `predicate`; every caller returns after it finished.
 /// Aborts if `init` (on the same thread) calls in again for the same predicate.
 ///
-/// # Safety
-/// `predicate` must point at a live, 8-byte-aligned `long` used only as a once predicate.
-pub unsafe fn call_once(predicate: *mut i64, init: impl FnOnce()) {
-    // SAFETY: the caller guarantees a live, aligned predicate; all access is atomic.
-    let state = unsafe { AtomicI64::from_ptr(predicate) };
-    // SAFETY: the low half of the same live word, viewed as the futex word.
-    let futex = unsafe { AtomicU32::from_ptr(predicate as *mut u32) };
+/// The boundary (`src/ffi`) turns the client's `dispatch_once_t *` into the reference.
+pub fn call_once(state: &AtomicI64, init: impl FnOnce()) {
+    // SAFETY: the low half of the word `state` borrows (little-endian, checked above): in
+    // bounds, 4-aligned as the word is 8-aligned, alive as long as the borrow, and only
+    // ever accessed atomically (here, by the futex, and through `state`).
+    let futex = unsafe { AtomicU32::from_ptr(state.as_ptr() as *mut u32) };
     let me = sys::gettid();
     let mine = running(me);
     loop {
@@ -131,8 +130,7 @@ mod tests {
     fn concurrent_callers_wait_and_see_the_result() {
         use std::sync::atomic::AtomicUsize;
         use std::sync::Barrier;
-        let mut predicate = 0i64;
-        let pred = &mut predicate as *mut i64 as usize;
+        let predicate = AtomicI64::new(0);
         let runs = AtomicUsize::new(0);
         let value = AtomicUsize::new(0);
         let barrier = Barrier::new(8);
@@ -140,19 +138,16 @@ mod tests {
             for _ in 0..8 {
                 s.spawn(|| {
                     barrier.wait();
-                    // SAFETY: the predicate outlives the scope and is used only here.
-                    unsafe {
-                        call_once(pred as *mut i64, || {
-                            runs.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(std::time::Duration::from_millis(20));
-                            value.store(7, Ordering::Relaxed);
-                        })
-                    };
+                    call_once(&predicate, || {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        value.store(7, Ordering::Relaxed);
+                    });
                     assert_eq!(value.load(Ordering::Relaxed), 7);
                 });
             }
         });
         assert_eq!(runs.load(Ordering::Relaxed), 1);
-        assert_eq!(predicate, DONE);
+        assert_eq!(predicate.load(Ordering::Relaxed), DONE);
     }
 }

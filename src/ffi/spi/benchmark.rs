@@ -3,6 +3,7 @@
 
 use super::super::{function_arg, size_t};
 use crate::benchmark::benchmark;
+use crate::callback::ClientFn;
 use core::ffi::c_void;
 
 #[no_mangle]
@@ -11,7 +12,9 @@ pub unsafe extern "C" fn dispatch_benchmark_f(
     ctxt: *mut c_void,
     func: super::super::dispatch_function_t,
 ) -> u64 {
-    benchmark(count, ctxt, function_arg(func, "dispatch_benchmark_f"))
+    // SAFETY: dispatch_benchmark_f's contract: the function is called `count` times with
+    // the context, on this thread.
+    benchmark(count, unsafe { ClientFn::new(function_arg(func, "dispatch_benchmark_f"), ctxt) })
 }
 
 #[cfg(feature = "blocks")]
@@ -26,5 +29,7 @@ pub unsafe extern "C" fn dispatch_benchmark(
     // block is called in place (not copied), as the caller holds it for the call.
     let invoke: unsafe extern "C" fn(*mut c_void) =
         unsafe { core::mem::transmute((*(block as *const BlockLayout)).invoke) };
-    benchmark(count, block as *mut c_void, invoke)
+    // SAFETY: dispatch_benchmark's contract: the block is called `count` times on this
+    // thread, through its invoke with itself as the argument.
+    benchmark(count, unsafe { ClientFn::new(invoke, block as *mut c_void) })
 }

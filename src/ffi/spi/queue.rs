@@ -7,6 +7,7 @@ use super::super::{
     dispatch_function_t, dispatch_object_t, dispatch_qos_class_t, dispatch_queue_attr_t, dispatch_queue_t,
     function_arg, queue_arg,
 };
+use crate::callback::ClientFn;
 use crate::object::{resolve, Kind};
 use crate::queue::attr::QueueAttr;
 use crate::queue::continuation::Continuation;
@@ -177,7 +178,10 @@ pub unsafe extern "C" fn dispatch_async_enforce_qos_class_f(
 ) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_async_enforce_qos_class_f") };
-    let mut c = Continuation::boxed(function_arg(work, "dispatch_async_enforce_qos_class_f"), context, false);
+    // SAFETY: as dispatch_async_f's contract: the function is called once with the
+    // context, on a thread of the queue's choosing.
+    let work = unsafe { ClientFn::new(function_arg(work, "dispatch_async_enforce_qos_class_f"), context) };
+    let mut c = Continuation::boxed(work, false);
     let run_qos = crate::qos::current();
     c.qos = run_qos;
     let target = match q.flavor {

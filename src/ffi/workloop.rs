@@ -15,7 +15,7 @@ pub type dispatch_workloop_t = *mut c_void;
 pub(crate) unsafe fn workloop_arg<'a>(wl: dispatch_workloop_t, what: &str) -> &'a Queue {
     // SAFETY: forwarded contract.
     let q = unsafe { queue_arg(wl, what) };
-    if q.workloop.is_none() {
+    if q.workloop().is_none() {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: {what} called on a queue that is not a workloop"
         ));
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn dispatch_workloop_set_autorelease_frequency(
 ) {
     // SAFETY: the client passes a workloop.
     let q = unsafe { workloop_arg(workloop, "dispatch_workloop_set_autorelease_frequency") };
-    if let Some(w) = &q.workloop {
+    if let Some(w) = q.workloop() {
         w.autorelease_frequency.store(frequency as u8, core::sync::atomic::Ordering::SeqCst);
     }
 }

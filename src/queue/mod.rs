@@ -66,8 +66,9 @@ pub struct Queue {
     pub state: QueueState,
     pub list: ItemList,
     target: AtomicPtr<Queue>,
-    /// NUL-terminated: `owned_label`'s buffer for custom queues, static otherwise.
-    label: *const c_char,
+    /// NUL-terminated: `owned_label`'s buffer for custom queues, static otherwise, or the
+    /// client's string after `dispatch_queue_set_label_nocopy`.
+    label: AtomicPtr<c_char>,
     owned_label: Option<std::ffi::CString>,
     pub flavor: Flavor,
     /// QoS class from the creation attribute (0 = unspecified) and relative priority;
@@ -77,10 +78,20 @@ pub struct Queue {
     /// What the SPI setters changed after creation (label, QoS floor/fallback, hooks).
     pub(crate) spi: QueueSpi,
     specifics: Mutex<Vec<Specific>>,
-    /// `Flavor::RunLoop` only: the eventfd its run loop polls.
-    pub(crate) port: Option<crate::sys::EventFd>,
-    /// Workloops only: the per-class FIFOs that order its items by QoS.
-    pub workloop: Option<Box<workloop::Workloop>>,
+    /// What only a few queues have, out of line so that every other queue stays small:
+    /// a run-loop queue's eventfd, a workloop's per-class FIFOs.
+    special: Option<Box<Special>>,
+}
+
+/// The out-of-line part of a run-loop queue or a workloop.
+// Boxed as a whole in `Queue::special`: a run-loop queue's box is larger than its eventfd
+// needs, but run-loop queues are few, and a second box would cost workloops an indirection.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Special {
+    /// `Flavor::RunLoop`: the eventfd its run loop polls.
+    RunLoopPort(crate::sys::EventFd),
+    /// The per-class FIFOs that order a workloop's items by QoS.
+    Workloop(workloop::Workloop),
 }
 
 // SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
@@ -90,7 +101,7 @@ unsafe impl crate::object::Object for Queue {
     }
 }
 
-// SAFETY: shared state is atomic or behind the mutex; `label` is immutable after creation.
+// SAFETY: shared state is atomic or behind the mutex; the label is published atomically.
 unsafe impl Sync for Queue {}
 // SAFETY: as above.
 unsafe impl Send for Queue {}
@@ -101,8 +112,6 @@ unsafe impl Send for Queue {}
 /// published by the activation (a SeqCst CAS of the state word); a concurrent reader sees
 /// either value, both of which are valid. The label is a pointer the client keeps alive.
 pub struct QueueSpi {
-    /// `dispatch_queue_set_label_nocopy`: the client's label (NULL: the creation label).
-    label: AtomicPtr<c_char>,
     /// `dispatch_set_qos_class_floor`: the QoS class is a minimum, so a block's own
     /// higher class is honoured (as when the queue has no class).
     pub qos_floor: AtomicBool,
@@ -117,7 +126,6 @@ pub struct QueueSpi {
 impl QueueSpi {
     pub const fn new(autorelease_frequency: u8) -> QueueSpi {
         QueueSpi {
-            label: AtomicPtr::new(core::ptr::null_mut()),
             qos_floor: AtomicBool::new(false),
             qos_fallback: AtomicU32::new(0),
             autorelease_frequency: AtomicU8::new(autorelease_frequency),
@@ -188,15 +196,14 @@ impl Queue {
             state,
             list: ItemList::new(),
             target: AtomicPtr::new(core::ptr::null_mut()),
-            label: label.as_ptr(),
+            label: AtomicPtr::new(label.as_ptr().cast_mut()),
             owned_label: None,
             flavor,
             qos: AtomicU32::new(qos),
             relative_priority: AtomicI32::new(0),
             spi: QueueSpi::new(0),
             specifics: Mutex::new(Vec::new()),
-            port: None,
-            workloop: None,
+            special: None,
         }
     }
 
@@ -230,15 +237,14 @@ impl Queue {
             list: ItemList::new(),
             // The queue's reference on its target (see `target`).
             target: AtomicPtr::new(Ref::into_raw(target).cast_mut()),
-            label,
+            label: AtomicPtr::new(label.cast_mut()),
             owned_label,
             flavor: Flavor::Custom,
             qos: AtomicU32::new(attr.qos),
             relative_priority: AtomicI32::new(attr.relative_priority),
             spi: QueueSpi::new(autorelease_frequency),
             specifics: Mutex::new(Vec::new()),
-            port: None,
-            workloop,
+            special: workloop.map(|w| Box::new(Special::Workloop(*w))),
         })
     }
 
@@ -252,18 +258,29 @@ impl Queue {
     /// Whether the queue has items not yet run: on its list, or (workloops) taken off the
     /// list into the per-class FIFOs.
     pub fn has_items(&self) -> bool {
-        !self.list.is_empty() || self.workloop.as_ref().is_some_and(|w| w.has_pending())
+        !self.list.is_empty() || self.workloop().is_some_and(|w| w.has_pending())
+    }
+
+    /// The workloop part, if this queue is a workloop.
+    pub fn workloop(&self) -> Option<&workloop::Workloop> {
+        match self.special.as_deref() {
+            Some(Special::Workloop(w)) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// A run-loop queue's eventfd.
+    pub(crate) fn port(&self) -> Option<&crate::sys::EventFd> {
+        match self.special.as_deref() {
+            Some(Special::RunLoopPort(p)) => Some(p),
+            _ => None,
+        }
     }
 
     pub fn label(&self) -> *const c_char {
         // Acquire: pairs with the Release store of `set_label_nocopy` (the client's string
         // is initialised before it is published).
-        let custom = self.spi.label.load(Ordering::Acquire);
-        if custom.is_null() {
-            self.label
-        } else {
-            custom
-        }
+        self.label.load(Ordering::Acquire)
     }
 
     /// The label as a C string (see [`Queue::label`]).
@@ -281,7 +298,7 @@ impl Queue {
     /// `label` is a NUL-terminated string the client keeps alive for the queue's life.
     pub unsafe fn set_label_nocopy(&self, label: *const c_char) {
         // Release: see `label`.
-        self.spi.label.store(label as *mut c_char, Ordering::Release);
+        self.label.store(label as *mut c_char, Ordering::Release);
     }
 
     /// QoS class (0: unspecified) and relative priority.
@@ -364,7 +381,7 @@ impl Queue {
         if self.flavor != Flavor::Custom {
             return; // Global and main queues keep their place, as in the reference.
         }
-        if self.workloop.is_some() {
+        if self.workloop().is_some() {
             sys::abort_with_message(
                 "BUG IN CLIENT OF LIBDISPATCH: Changing the target of a workloop is not allowed",
             );

@@ -7,7 +7,7 @@
 //! non-empty signals the queue's eventfd (its "port"); the loop polls the port and calls
 //! [`perform`], which runs one item and says whether more are waiting.
 
-use super::{drain, frames, state, Flavor, Queue, QUEUE_VTABLE};
+use super::{drain, frames, state, Flavor, Queue, Special, QUEUE_VTABLE};
 use crate::object::{Header, Kind};
 use crate::queue::item::{Item, ItemKind};
 use crate::queue::list::ItemList;
@@ -27,35 +27,34 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
         state: state::QueueState::thread_bound(),
         list: ItemList::new(),
         target: AtomicPtr::new(core::ptr::null_mut()),
-        label,
+        label: AtomicPtr::new(label.cast_mut()),
         owned_label,
         flavor: Flavor::RunLoop,
         qos: AtomicU32::new(0),
         relative_priority: AtomicI32::new(0),
         spi: super::QueueSpi::new(0),
         specifics: Mutex::new(Vec::new()),
-        port: Some(port),
-        workloop: None,
+        special: Some(Box::new(Special::RunLoopPort(port))),
     });
     Some(Box::into_raw(q))
 }
 
 /// Signals the loop that `q` has (or may have) work.
 pub fn wake(q: &Queue) {
-    if let Some(port) = &q.port {
+    if let Some(port) = q.port() {
         port.signal();
     }
 }
 
 /// The eventfd the loop polls for `q`.
 pub fn port(q: &Queue) -> i32 {
-    q.port.as_ref().map_or(-1, EventFd::fd)
+    q.port().map_or(-1, EventFd::fd)
 }
 
 /// `_dispatch_runloop_root_queue_perform_4CF`: runs one item of `q` on this thread.
 /// Returns whether more items are waiting (the port then stays readable).
 pub fn perform(q: &Queue) -> bool {
-    if let Some(port) = &q.port {
+    if let Some(port) = q.port() {
         port.drain();
     }
     frames::with_frame(q, || drain::run_one_thread_bound(q));

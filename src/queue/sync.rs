@@ -175,7 +175,7 @@ fn run_at_level(
 /// it exclusively, the lock goes straight to that caller's thread (the workloop hand-off,
 /// done by the releasing caller): contended `dispatch_sync` never needs a worker thread.
 fn release_exclusive(level: &Queue) {
-    if level.workloop.is_some() {
+    if level.workloop().is_some() {
         unlock(level); // its drainer picks the next item by QoS, waiters included
         return;
     }

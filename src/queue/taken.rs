@@ -181,7 +181,7 @@ impl<'q> Drain<'q> {
     /// The next item to run: the list's head, or on a workloop the oldest item of the
     /// highest class.
     pub fn take_next(&self) -> Option<Taken> {
-        match &self.queue.workloop {
+        match self.queue.workloop() {
             Some(w) => w.take_next(self),
             None => self.pop(),
         }

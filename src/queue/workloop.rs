@@ -128,14 +128,14 @@ impl Workloop {
 /// The workloop the calling thread runs on behalf of (directly or through a queue that
 /// targets it), if any.
 pub fn current() -> Option<&'static super::Queue> {
-    super::frames::find_held(|q| q.workloop.is_some())
+    super::frames::find_held(|q| q.workloop().is_some())
 }
 
 /// `_dispatch_workloop_should_yield_4NW`: whether the current workloop has work of a
 /// higher class than the item running now.
 pub fn should_yield() -> bool {
     let Some(q) = current() else { return false };
-    let Some(w) = &q.workloop else { return false };
+    let Some(w) = q.workloop() else { return false };
     // SAFETY: a workloop is serial, so holding it (a frame of this thread or below one)
     // means this thread holds its drain lock and is its list's consumer.
     let d = unsafe { Drain::new(q) };

@@ -22,7 +22,7 @@ pub unsafe extern "C" fn dispatch_workloop_set_qos_class_floor(
     // SAFETY: the client passes a workloop.
     let q = unsafe { workloop_arg(workloop, "dispatch_workloop_set_qos_class_floor") };
     let qos = if root::is_qos_class(qos) { qos } else { 0 };
-    if let Some(w) = &q.workloop {
+    if let Some(w) = q.workloop() {
         w.floor_qos.store(qos, SeqCst);
     }
 }
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn dispatch_workloop_set_cpupercent(
     let _ = refillms;
     // SAFETY: the client passes a workloop.
     let q = unsafe { workloop_arg(workloop, "dispatch_workloop_set_cpupercent") };
-    if let Some(w) = &q.workloop {
+    if let Some(w) = q.workloop() {
         w.cpu_percent.store(percent, SeqCst);
     }
 }
@@ -70,7 +70,7 @@ pub extern "C" fn dispatch_workloop_copy_current() -> dispatch_workloop_t {
 pub unsafe extern "C" fn dispatch_workloop_is_current(workloop: dispatch_workloop_t) -> bool {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(workloop, "dispatch_workloop_is_current") };
-    q.workloop.is_some() && crate::queue::frames::holds(q)
+    q.workloop().is_some() && crate::queue::frames::holds(q)
 }
 
 /// Whether the current workloop has work of a higher class than the running item.

@@ -15,24 +15,11 @@
 //! the data, counts the boundaries passed since `next` into it and re-arms the entry. The
 //! fire's check of the delivery and its park, and the delivery's un-park and take, each
 //! happen under the settings lock, so a park is always followed by a delivery that sees it.
-use super::Source;
+use super::object::Source;
+use super::parts::{TimerConfig, INTERVAL_UI_ANIMATION};
 use crate::event::timer::{arm_source, disarm_source};
 use crate::sys::{self, Clock};
 use crate::time;
-
-/// `dispatch_source_set_timer`'s settings.
-#[derive(Default)]
-pub struct TimerConfig {
-    /// The next deadline; `None` before the first `set_timer`, for a start of
-    /// `DISPATCH_TIME_FOREVER`, and after a one-shot fired.
-    next: Option<(Clock, u64)>,
-    /// Nanoseconds between fires; `None` for a one-shot (`DISPATCH_TIME_FOREVER`).
-    interval: Option<u64>,
-    generation: u64,
-    registered: bool,
-    /// Not armed until the pending delivery runs (see the module doc).
-    parked: bool,
-}
 
 fn lock(s: &Source) -> std::sync::MutexGuard<'_, TimerConfig> {
     s.timer.lock().unwrap_or_else(|e| e.into_inner())
@@ -60,7 +47,7 @@ const FRAME_NS: u64 = 1_000_000_000 / 60;
 /// multiples of the interval on the uptime clock, so every interval source of the same
 /// interval fires at the same instants (the reference's `_dispatch_source_set_interval`).
 pub fn set_interval(s: &Source, handle: usize, mask: usize) {
-    let unit = if mask & super::kinds::INTERVAL_UI_ANIMATION != 0 { FRAME_NS } else { 1_000_000 };
+    let unit = if mask & INTERVAL_UI_ANIMATION != 0 { FRAME_NS } else { 1_000_000 };
     let interval = (handle as u64).saturating_mul(unit);
     let now = sys::now_ns(Clock::Monotonic);
     let first = (now / interval).saturating_add(1).saturating_mul(interval);

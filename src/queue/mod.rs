@@ -30,7 +30,7 @@ pub mod workloop;
 use crate::callback::ClientFn;
 use crate::object::{ClientRef, Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::sys;
-use continuation::{Continuation, WorkFn};
+use continuation::Continuation;
 use core::ffi::{c_char, c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
@@ -154,7 +154,7 @@ pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable::for_type::<Queue>()
 unsafe impl ObjectKind for Queue {
     const KIND: Kind = Kind::Queue;
     /// Finalizers of objects targeting a queue run on it.
-    const SUBMIT: Option<fn(&Queue, *mut c_void, WorkFn)> = Some(submit_finalizer);
+    const SUBMIT: Option<fn(&Queue, ClientFn)> = Some(async_f);
 
     /// The client let go: releasing a queue it left suspended or inactive is its bug.
     fn xref_dispose(&self) {
@@ -566,16 +566,6 @@ pub fn submit(q: &Queue, c: Box<Continuation>) {
 /// `dispatch_async_f`.
 pub fn async_f(q: &Queue, work: ClientFn) {
     submit(q, Continuation::boxed(work, false));
-}
-
-/// An object's finalizer submitted to its target queue when the object goes (the object
-/// layer's `ObjectKind::SUBMIT`, whose signature carries the raw pair).
-fn submit_finalizer(q: &Queue, ctxt: *mut c_void, finalizer: WorkFn) {
-    // SAFETY: the object layer calls this only from `dispose`, with the finalizer the
-    // client set by `dispatch_set_finalizer_f` and the context it set by
-    // `dispatch_set_context`, once per object: the C API's promise is that the finalizer
-    // is called with the object's context once when the object goes, on its target queue.
-    async_f(q, unsafe { ClientFn::new(finalizer, ctxt) });
 }
 
 /// The queue whose `item` field `item` is, if it is one (a pointer computation only;

@@ -13,6 +13,7 @@
 //! copy relocation, so such an object is a [`Forwarder`] instead: its tag says "forward"
 //! and its second word points at the real object. [`resolve`] follows it.
 
+use crate::callback::ClientFn;
 use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
@@ -77,11 +78,8 @@ pub struct ObjectVTable {
     dispose: unsafe fn(*const Header) -> Option<Ref<Header>>,
     /// Queues only: submits `f(ctxt)` to the queue with this header. Objects name the queue
     /// their finalizer runs on by header alone, so this layer never names queues.
-    async_f: Option<fn(&Header, *mut c_void, FinalizerFn)>,
+    async_f: Option<fn(&Header, ClientFn)>,
 }
-
-/// A finalizer or other function submitted by this layer: `dispatch_function_t`.
-pub type FinalizerFn = unsafe extern "C" fn(*mut c_void);
 
 impl ObjectVTable {
     /// The vtable of `T`'s objects: its kind and its [`ObjectKind`] methods, reached from a
@@ -113,10 +111,10 @@ unsafe fn dispose_of<T: ObjectKind>(h: *const Header) -> Option<Ref<Header>> {
     obj.dispose()
 }
 
-fn submit_of<T: ObjectKind>(h: &Header, ctxt: *mut c_void, f: FinalizerFn) {
+fn submit_of<T: ObjectKind>(h: &Header, f: ClientFn) {
     let q = h.downcast::<T>().expect("a vtable is installed only on its own kind");
     if let Some(submit) = T::SUBMIT {
-        submit(q, ctxt, f);
+        submit(q, f);
     }
 }
 
@@ -131,7 +129,7 @@ fn submit_of<T: ObjectKind>(h: &Header, ctxt: *mut c_void, f: FinalizerFn) {
 pub unsafe trait ObjectKind: Object + Sized + 'static {
     const KIND: Kind;
     /// Queues only: submits `f(ctxt)` to this queue (a finalizer of an object targeting it).
-    const SUBMIT: Option<fn(&Self, *mut c_void, FinalizerFn)> = None;
+    const SUBMIT: Option<fn(&Self, ClientFn)> = None;
 
     /// The client's last reference went: may abort on a client bug (releasing a
     /// suspended queue), or start the object's shutdown (a source cancels itself).
@@ -435,15 +433,18 @@ impl<T: Object> Drop for Ref<T> {
         // Relaxed: the AcqRel decrement above ordered every holder's writes before this.
         let context = h.context.load(Ordering::Relaxed);
         let (dispose, header) = (h.vtable.dispose, h as *const Header);
+        let finalizer = finalizer.filter(|_| !context.is_null());
         // SAFETY: this was the last internal reference, so no reference to the object
         // remains (`h` is not used again), and a header's vtable is its kind's
-        // (`Header::new`), whose `dispose` frees the allocation it heads.
-        let target = unsafe { dispose(header) };
-        if let (Some(target), Some(f)) = (target, finalizer) {
-            if !context.is_null() {
-                let submit = target.vtable.async_f.expect("a finalizer target is a queue");
-                submit(&target, context, f);
-            }
+        // (`Header::new`), whose `dispose` frees the allocation it heads. The finalizer and
+        // context are the ones the client set by `dispatch_set_finalizer_f` and
+        // `dispatch_set_context`, read once as the object goes: the C API's promise is that
+        // the finalizer is called with the object's context once then, on its target queue,
+        // which is what the `ClientFn` is submitted for (and is called only there).
+        let (target, work) = unsafe { (dispose(header), finalizer.map(|f| ClientFn::new(f, context))) };
+        if let (Some(target), Some(work)) = (target, work) {
+            let submit = target.vtable.async_f.expect("a finalizer target is a queue");
+            submit(&target, work);
         }
     }
 }

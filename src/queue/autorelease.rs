@@ -34,44 +34,57 @@ pub const WORK_ITEM: u8 = 1;
 static BEGIN: AtomicPtr<AtomicPtr<c_void>> = AtomicPtr::new(core::ptr::null_mut());
 static END: AtomicPtr<AtomicPtr<c_void>> = AtomicPtr::new(core::ptr::null_mut());
 
-fn hook(slot: &AtomicPtr<AtomicPtr<c_void>>, name: &CStr, own: &'static AtomicPtr<c_void>) -> *mut c_void {
+/// The live variable's address: `own`, or the executable's copy of it (module doc).
+fn hook_address(
+    slot: &AtomicPtr<AtomicPtr<c_void>>,
+    name: &CStr,
+    own: &'static AtomicPtr<c_void>,
+) -> *const AtomicPtr<c_void> {
     let mut addr = slot.load(Relaxed);
     if addr.is_null() {
         let own = own as *const AtomicPtr<c_void>;
         addr = sys::global_symbol_address(name).unwrap_or(own as *const c_void) as *mut AtomicPtr<c_void>;
         slot.store(addr, Relaxed);
     }
-    // SAFETY: `addr` is the exported pointer-sized variable (ours or the executable's copy
-    // of it), alive for the whole process. Relaxed: the program assigns the hook before it
-    // submits the work that should use it; the submission orders the two.
-    unsafe { (*addr).load(Relaxed) }
+    addr
+}
+
+fn per_item() -> bool {
+    frames::current().is_some_and(|q| q.spi.autorelease_frequency.load(Relaxed) == WORK_ITEM)
 }
 
 /// Before an item: pushes a pool if a begin hook is set and the current queue asks for a
 /// pool per item. Returns what `end` must be given.
 #[inline]
 pub fn begin() -> Option<*mut c_void> {
-    let f = hook(&BEGIN, c"_dispatch_begin_NSAutoReleasePool", &_dispatch_begin_NSAutoReleasePool);
-    if f.is_null() {
-        return None;
-    }
-    let per_item = frames::current().is_some_and(|q| q.spi.autorelease_frequency.load(Relaxed) == WORK_ITEM);
-    if !per_item {
-        return None;
-    }
-    // SAFETY: the runtime stored a `void *(*)(void)` there (the variable's C type), whose
+    let addr = hook_address(&BEGIN, c"_dispatch_begin_NSAutoReleasePool", &_dispatch_begin_NSAutoReleasePool);
+    // SAFETY: `addr` is the exported pointer-sized variable (ours or the executable's copy
+    // of it), alive for the whole process. Relaxed: the program assigns the hook before it
+    // submits the work that should use it; the submission orders the two. A non-null value
+    // is the `void *(*)(void)` the runtime stored there (the variable's C type), whose
     // contract is to be called with no arguments.
-    Some(unsafe { core::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *mut c_void>(f)() })
+    unsafe {
+        let f = (*addr).load(Relaxed);
+        if f.is_null() || !per_item() {
+            return None;
+        }
+        Some(core::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *mut c_void>(f)())
+    }
 }
 
 /// After the item: pops the pool `begin` pushed.
 #[inline]
 pub fn end(pool: Option<*mut c_void>) {
     let Some(pool) = pool else { return };
-    let f = hook(&END, c"_dispatch_end_NSAutoReleasePool", &_dispatch_end_NSAutoReleasePool);
-    if !f.is_null() {
-        // SAFETY: the runtime stored a `void (*)(void *)` there (the variable's C type),
-        // to be called with what its begin hook returned, which `pool` is.
-        unsafe { core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(f)(pool) };
+    let addr = hook_address(&END, c"_dispatch_end_NSAutoReleasePool", &_dispatch_end_NSAutoReleasePool);
+    // SAFETY: `addr` is the exported variable, alive for the whole process (as in `begin`,
+    // whose Relaxed reason holds here too). A non-null value is the `void (*)(void *)` the
+    // runtime stored there (the variable's C type), to be called with what its begin hook
+    // returned, which `pool` is.
+    unsafe {
+        let f = (*addr).load(Relaxed);
+        if !f.is_null() {
+            core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(f)(pool);
+        }
     }
 }

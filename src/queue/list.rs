@@ -37,20 +37,24 @@ impl ItemList {
     /// # Safety
     /// `item` must be valid and not on any list until the consumer pops it.
     pub unsafe fn push(&self, item: *mut Item) -> bool {
-        // SAFETY: the caller owns `item` until it is linked.
-        unsafe { (*item).next.store(ptr::null_mut(), Ordering::Relaxed) };
-        // SeqCst: the swap is the push's linearisation point and takes part in the
-        // push-then-wake / unlock-then-recheck protocol with the queue state word.
-        let prev = self.tail.swap(item, Ordering::SeqCst);
-        if prev.is_null() {
-            // Release: the consumer's Acquire load of `head` sees the item's contents.
-            self.head.store(item, Ordering::Release);
-            true
-        } else {
-            // SAFETY: `prev` cannot be freed before its `next` is set: the consumer waits
-            // for this store before popping past it.
-            unsafe { (*prev).next.store(item, Ordering::Release) };
-            false
+        // SAFETY: the two links this writes are live: `item` is the caller's until it is
+        // linked (contract), and `prev`, the tail we displaced, cannot be freed before its
+        // `next` is set, because the consumer waits for that store before popping past it
+        // (`pop`).
+        unsafe {
+            (*item).next.store(ptr::null_mut(), Ordering::Relaxed);
+            // SeqCst: the swap is the push's linearisation point and takes part in the
+            // push-then-wake / unlock-then-recheck protocol with the queue state word.
+            let prev = self.tail.swap(item, Ordering::SeqCst);
+            if prev.is_null() {
+                // Release: the consumer's Acquire load of `head` sees the item's contents.
+                self.head.store(item, Ordering::Release);
+                true
+            } else {
+                // Release: the consumer's Acquire load of `next` sees the item's contents.
+                (*prev).next.store(item, Ordering::Release);
+                false
+            }
         }
     }
 

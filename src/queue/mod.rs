@@ -30,7 +30,7 @@ pub mod workloop;
 use crate::callback::ClientFn;
 use crate::object::{ClientRef, Header, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::sys;
-use continuation::{Continuation, WorkFn};
+use continuation::Continuation;
 use core::ffi::{c_char, c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use item::{Item, ItemKind};
@@ -65,7 +65,7 @@ pub struct Queue {
     pub item: Item,
     pub state: QueueState,
     pub list: ItemList,
-    target: AtomicPtr<Queue>,
+    target: TargetSlot,
     /// NUL-terminated: `owned_label`'s buffer for custom queues, static otherwise, or the
     /// client's string after `dispatch_queue_set_label_nocopy`.
     label: AtomicPtr<c_char>,
@@ -154,7 +154,7 @@ pub(crate) static QUEUE_VTABLE: ObjectVTable = ObjectVTable::for_type::<Queue>()
 unsafe impl ObjectKind for Queue {
     const KIND: Kind = Kind::Queue;
     /// Finalizers of objects targeting a queue run on it.
-    const SUBMIT: Option<fn(&Queue, *mut c_void, WorkFn)> = Some(submit_finalizer);
+    const SUBMIT: Option<fn(&Queue, ClientFn)> = Some(async_f);
 
     /// The client let go: releasing a queue it left suspended or inactive is its bug.
     fn xref_dispose(&self) {
@@ -169,17 +169,51 @@ unsafe impl ObjectKind for Queue {
 
     /// Submits the queue-specific destructors to the default queue; the finalizer runs on
     /// the target, with the reference this queue held on it.
-    fn dispose(mut self: Box<Queue>) -> Option<Ref<Header>> {
+    fn dispose(self: Box<Queue>) -> Option<Ref<Header>> {
         let specs = core::mem::take(&mut *self.specifics.lock().unwrap_or_else(|e| e.into_inner()));
         for s in specs {
             if let Some(d) = s.destructor {
                 async_f(root::default_queue(), d);
             }
         }
-        let target = core::mem::replace(self.target.get_mut(), core::ptr::null_mut());
-        // SAFETY: a non-null `target` carries the internal reference this queue holds on
-        // its target (`create_with`, `set_target`); taken out, nothing else drops it.
-        core::ptr::NonNull::new(target).map(|t| unsafe { Ref::from_raw(t.as_ptr()) }).map(Ref::erase)
+        self.target.swap(None).map(Ref::erase)
+    }
+}
+
+/// A queue's target pointer, owning the internal reference the queue holds on its target
+/// (null for root queues and the main queue). `repr(transparent)`: introspection reads it
+/// at `layout::TARGET` as a plain pointer.
+#[repr(transparent)]
+pub(crate) struct TargetSlot(AtomicPtr<Queue>);
+
+impl TargetSlot {
+    pub(crate) const fn empty() -> TargetSlot {
+        TargetSlot(AtomicPtr::new(core::ptr::null_mut()))
+    }
+
+    fn new(target: Ref<Queue>) -> TargetSlot {
+        TargetSlot(AtomicPtr::new(Ref::into_raw(target).cast_mut()))
+    }
+
+    /// The current target, borrowed.
+    fn get(&self) -> Option<&Queue> {
+        // SAFETY: the pointer is null or holds the reference this slot owns (`new`,
+        // `swap`), dropped only when swapped out; a replaced target may still be borrowed
+        // here, but `set_target` is called on an inactive queue or by a client that keeps
+        // the old target alive meanwhile, as in the reference (which reads `do_targetq`
+        // the same way). Acquire: pairs with `swap`'s release of the new target's state.
+        unsafe { self.0.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// Installs `new` and hands back the reference on the previous target.
+    fn swap(&self, new: Option<Ref<Queue>>) -> Option<Ref<Queue>> {
+        let new = new.map_or(core::ptr::null_mut(), |t| Ref::into_raw(t).cast_mut());
+        // AcqRel: readers of the target see the new queue's initialised state, and we see
+        // the previous one's.
+        let old = self.0.swap(new, Ordering::AcqRel);
+        // SAFETY: a non-null pointer in the slot carries the reference it owns (`new`,
+        // `swap`); swapped out, it is ours and nothing else drops it.
+        core::ptr::NonNull::new(old).map(|t| unsafe { Ref::from_raw(t.as_ptr()) })
     }
 }
 
@@ -195,7 +229,7 @@ impl Queue {
             item: Item::new(ItemKind::Queue, 0),
             state,
             list: ItemList::new(),
-            target: AtomicPtr::new(core::ptr::null_mut()),
+            target: TargetSlot::empty(),
             label: AtomicPtr::new(label.as_ptr().cast_mut()),
             owned_label: None,
             flavor,
@@ -236,7 +270,7 @@ impl Queue {
             state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
             list: ItemList::new(),
             // The queue's reference on its target (see `target`).
-            target: AtomicPtr::new(Ref::into_raw(target).cast_mut()),
+            target: TargetSlot::new(target),
             label: AtomicPtr::new(label.cast_mut()),
             owned_label,
             flavor: Flavor::Custom,
@@ -356,12 +390,7 @@ impl Queue {
 
     /// The next queue down the hierarchy; `None` for root queues and the main queue.
     pub fn target(&self) -> Option<&Queue> {
-        // SAFETY: the pointer is null or holds the internal reference this queue has on its
-        // target (`create_with`, `set_target`), dropped only when replaced or at dispose;
-        // a replaced target may still be borrowed here, but `set_target` is called on an
-        // inactive queue or by a client that keeps the old target alive meanwhile, as in
-        // the reference (which reads `do_targetq` the same way).
-        unsafe { self.target.load(Ordering::Acquire).as_ref() }
+        self.target.get()
     }
 
     /// The root queue at the bottom of this queue's hierarchy, if it is not the main queue.
@@ -401,13 +430,7 @@ impl Queue {
             }
             None => root::default_target(self.qos(), self.is_serial()),
         };
-        // AcqRel: readers of the target see the new queue's initialised state.
-        let old = self.target.swap(Ref::into_raw(new).cast_mut(), Ordering::AcqRel);
-        if !old.is_null() {
-            // SAFETY: a custom queue's target pointer carries its reference on the target
-            // (`create_with`); swapped out, it is ours to drop.
-            drop(unsafe { Ref::from_raw(old) });
-        }
+        drop(self.target.swap(Some(new)));
     }
 
     /// `destructor`, if any, calls the client's destructor with `ctxt`.
@@ -543,16 +566,6 @@ pub fn submit(q: &Queue, c: Box<Continuation>) {
 /// `dispatch_async_f`.
 pub fn async_f(q: &Queue, work: ClientFn) {
     submit(q, Continuation::boxed(work, false));
-}
-
-/// An object's finalizer submitted to its target queue when the object goes (the object
-/// layer's `ObjectKind::SUBMIT`, whose signature carries the raw pair).
-fn submit_finalizer(q: &Queue, ctxt: *mut c_void, finalizer: WorkFn) {
-    // SAFETY: the object layer calls this only from `dispose`, with the finalizer the
-    // client set by `dispatch_set_finalizer_f` and the context it set by
-    // `dispatch_set_context`, once per object: the C API's promise is that the finalizer
-    // is called with the object's context once when the object goes, on its target queue.
-    async_f(q, unsafe { ClientFn::new(finalizer, ctxt) });
 }
 
 /// The queue whose `item` field `item` is, if it is one (a pointer computation only;

@@ -26,7 +26,7 @@ pub fn create(label: Option<&CStr>) -> Option<*const Queue> {
         item: Item::new(ItemKind::Queue, 0),
         state: state::QueueState::thread_bound(),
         list: ItemList::new(),
-        target: AtomicPtr::new(core::ptr::null_mut()),
+        target: super::TargetSlot::empty(),
         label: AtomicPtr::new(label.cast_mut()),
         owned_label,
         flavor: Flavor::RunLoop,

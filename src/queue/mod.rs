@@ -250,7 +250,7 @@ impl Queue {
         label: Option<&CStr>,
         attr: &attr::QueueAttr,
         target: Option<&Queue>,
-        workloop: Option<Box<workloop::Workloop>>,
+        special: Option<Box<Special>>,
     ) -> Box<Queue> {
         let owned_label = label.map(CStr::to_owned);
         let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
@@ -278,7 +278,7 @@ impl Queue {
             relative_priority: AtomicI32::new(attr.relative_priority),
             spi: QueueSpi::new(autorelease_frequency),
             specifics: Mutex::new(Vec::new()),
-            special: workloop.map(|w| Box::new(Special::Workloop(*w))),
+            special,
         })
     }
 
@@ -286,7 +286,12 @@ impl Queue {
     /// the default class whose items run in QoS order (`workloop.rs`).
     pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
         let attr = attr::QueueAttr { inactive, ..attr::QueueAttr::SERIAL };
-        Box::into_raw(Queue::create_with(label, &attr, None, Some(Box::default())))
+        Box::into_raw(Queue::create_with(
+            label,
+            &attr,
+            None,
+            Some(Box::new(Special::Workloop(workloop::Workloop::default()))),
+        ))
     }
 
     /// Whether the queue has items not yet run: on its list, or (workloops) taken off the

@@ -105,7 +105,7 @@ pub extern "C" fn dispatch_get_global_queue(
 
 #[no_mangle]
 pub extern "C" fn dispatch_main() -> ! {
-    main_queue::dispatch_main()
+    crate::queue::thread_bound::dispatch_main()
 }
 
 /// The queue the caller runs on, as `dispatch_get_current_queue` defines it.
@@ -256,7 +256,7 @@ pub extern "C" fn _dispatch_get_main_queue_port_4CF() -> core::ffi::c_int {
 /// Drains the main queue on the calling (main) thread; `msg` is unused on Linux.
 #[no_mangle]
 pub extern "C" fn _dispatch_main_queue_callback_4CF(_msg: *mut c_void) {
-    main_queue::callback_4cf()
+    crate::queue::thread_bound::callback_4cf()
 }
 
 /// Resolves a run-loop queue argument of the `_4CF` functions.
@@ -284,7 +284,7 @@ pub unsafe extern "C" fn _dispatch_runloop_root_queue_create_4CF(
     }
     // SAFETY: NULL or a NUL-terminated label, per the API.
     let label = unsafe { label.as_ref() }.map(|_| unsafe { CStr::from_ptr(label) });
-    crate::queue::runloop::create(label).map_or(core::ptr::null_mut(), |q| q as dispatch_queue_t)
+    crate::queue::Queue::create_run_loop(label).map_or(core::ptr::null_mut(), |q| q as dispatch_queue_t)
 }
 
 /// Signals the run loop of `queue` (makes its port readable).
@@ -298,7 +298,9 @@ pub unsafe extern "C" fn _dispatch_runloop_root_queue_wakeup_4CF(queue: dispatch
 #[no_mangle]
 pub unsafe extern "C" fn _dispatch_runloop_root_queue_perform_4CF(queue: dispatch_queue_t) -> bool {
     // SAFETY: the client passes a run-loop queue.
-    crate::queue::runloop::perform(unsafe { runloop_arg(queue, "_dispatch_runloop_root_queue_perform_4CF") })
+    crate::queue::thread_bound::runloop_perform(unsafe {
+        runloop_arg(queue, "_dispatch_runloop_root_queue_perform_4CF")
+    })
 }
 
 /// The descriptor (an eventfd) that becomes readable when `queue` has work.

@@ -2,7 +2,7 @@
 //! [`SyncWaiter`]), both headed by an [`Item`] so they can sit on any queue's list.
 
 use super::item::{Item, ItemKind};
-use super::Queue;
+use super::object::Queue;
 use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;

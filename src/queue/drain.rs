@@ -1,4 +1,15 @@
-//! Draining: running a queue's items on the thread that took it off its target.
+//! How work reaches a queue and how it runs: pushing items ([`async_f`], [`push_item`],
+//! [`enqueue_on_target`]) and draining them ([`run_root_item`], [`drain_queue`]).
+//!
+//! The two halves call each other, which is why they share a file: a drain puts its queue
+//! back on its target when items remain, and a push onto a root queue hands the pool the
+//! drain as the runner of the item ([`run_pool_item`]).
+//!
+//! Work reaches a custom queue by [`push_item`]: the item goes on the queue's MPSC list
+//! and, if the list was empty, the state word decides (see `state.rs`) whether the queue
+//! itself must now be put on its target — as an item on the target's list, so a queue with
+//! pending work sits on its target exactly once. Draining happens at the bottom of the
+//! chain, on a pool worker.
 //!
 //! A worker pops an item from a root list and runs it with [`run_root_item`]. When the
 //! item is a queue, the worker claims the queue's drain lock ([`QueueState::start_drain`])
@@ -30,10 +41,13 @@
 //! [`QueueState::start_drain`]: super::state::QueueState::start_drain
 
 use super::continuation::Continuation;
-use super::frames;
-use super::state::{BarrierStart, DrainStart, Wake};
-use super::taken::{Drain, Peeked, Taken};
-use super::{enqueue_on_target, submit, Flavor, Queue};
+use super::item::Item;
+use super::object::{Flavor, Queue};
+use super::root::ROOT_QUEUES;
+use super::state::{BarrierStart, Wake};
+use super::taken::{Drain, OwnedItem, Peeked, Taken};
+use super::{forked, frames, main_queue, runloop, workloop};
+use crate::callback::ClientFn;
 use crate::object::Ref;
 use crate::sys;
 
@@ -126,10 +140,7 @@ fn stopped_by_suspension(q: &Queue) -> bool {
 pub fn drain_queue(q: Ref<Queue>) {
     let tid = frames::thread_id();
     let parallel = drains_in_parallel(&q);
-    if q.state.start_drain(tid, !parallel) == DrainStart::Acquired {
-        // SAFETY: we just took the drain lock, which makes us the list's consumer until
-        // the drain below unlocks or hands it over, and then returns.
-        let d = unsafe { Drain::new(&q) };
+    if let Some(d) = Drain::start(&q, tid, !parallel) {
         frames::with_frame(&q, || if parallel { drain_parallel(d, tid) } else { drain_exclusive(d) });
     }
 }
@@ -140,7 +151,7 @@ fn drain_exclusive(d: Drain<'_>) {
         if stopped_by_suspension(q) {
             break;
         }
-        let Some(item) = d.take_next() else { break };
+        let Some(item) = workloop::take_next(&d) else { break };
         match item {
             Taken::Continuation(c) => c.run(),
             Taken::Queue(child) => drain_queue(child),
@@ -217,27 +228,75 @@ fn drain_parallel(d: Drain<'_>, tid: u32) {
     unlock(q);
 }
 
-/// Drains a thread-bound queue (the main queue) on its thread, until it is empty or
-/// suspended.
-pub fn drain_thread_bound(q: &Queue) {
-    frames::with_frame(q, || while run_one_thread_bound(q) {})
+/// Puts `q`, whose state just gained `ENQUEUED`, on its target.
+pub fn enqueue_on_target(q: &Queue) {
+    let target = q.target().expect("a custom queue always has a target");
+    // SAFETY: a queue is on at most one list at a time: only the transition that sets
+    // `ENQUEUED` (which our caller just made) enqueues it, and only its drainer clears it,
+    // after popping it. The reference travels with the item (`taken::Taken::from_item`).
+    push_item(target, unsafe { OwnedItem::queue(Ref::retain(q)) });
 }
 
-/// Runs the first item of a thread-bound queue on this thread (the caller has pushed the
-/// queue's frame). Returns whether it ran one.
-pub fn run_one_thread_bound(q: &Queue) -> bool {
-    if q.state.snapshot().is_suspended_or_inactive() {
-        return false;
+/// Appends an item to `q` and makes sure someone will run it.
+pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
+    let item = item.into_raw();
+    let Flavor::Root(index) = q.flavor else {
+        // SAFETY: an `OwnedItem` is valid and on no list until the consumer pops it.
+        let was_empty = unsafe { q.list.push(item.as_ptr()) };
+        return pushed(q, was_empty);
+    };
+    crate::pool::push(index as usize, item.as_ptr(), run_pool_item);
+}
+
+/// After a push onto a non-root queue: whoever made the list non-empty wakes the queue.
+fn pushed(q: &Queue, was_empty: bool) {
+    match q.flavor {
+        Flavor::Root(_) => unreachable!("root queues use the pool's run lists"),
+        Flavor::Main => {
+            if was_empty {
+                main_queue::wake();
+            }
+        }
+        Flavor::RunLoop => {
+            if was_empty {
+                runloop::wake(q);
+            }
+        }
+        Flavor::Custom => {
+            if was_empty && q.state.wakeup() == Wake::Enqueue {
+                enqueue_on_target(q);
+            } else {
+                // Not the fast path (the queue had items or a drainer): in a forked
+                // child, a drainer that stayed in the parent would strand the item.
+                forked::check_usable(q);
+            }
+        }
     }
-    // SAFETY: a thread-bound queue's list is consumed only by its own thread (the main
-    // thread, or the run loop's), which is the one that calls this.
-    let d = unsafe { Drain::new(q) };
-    let Some(item) = d.pop() else { return false };
-    match item {
-        Taken::Continuation(c) => c.run(),
-        Taken::Queue(child) => drain_queue(child),
-        // Waiters on a thread-bound queue are all `run_by_drainer`.
-        Taken::Waiter(w) => w.run_here(),
-    }
-    true
+}
+
+/// `dispatch_async_f` and friends.
+///
+/// Items hold no reference on their queue: a queue with items is always enqueued (the
+/// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
+/// the client's), so it cannot go away under them.
+pub fn submit(q: &Queue, c: Box<Continuation>) {
+    push_item(q, OwnedItem::continuation(c))
+}
+
+/// `dispatch_async_f`.
+pub fn async_f(q: &Queue, work: ClientFn) {
+    submit(q, Continuation::boxed(work, false));
+}
+
+/// Runs an item popped from the pool's run list `index` (the runner the queue layer hands
+/// the pool, see [`push_item`]).
+///
+/// # Safety
+/// `item` was pushed to run list `index` and is owned by the caller.
+pub unsafe fn run_pool_item(index: usize, item: *mut Item) {
+    let item = core::ptr::NonNull::new(item).expect("the pool runs non-null items");
+    // SAFETY: every item on a root's run list was an `OwnedItem` (a typed push) that
+    // `queue::push_item` handed to the pool, and is now ours (forwarded contract).
+    let taken = unsafe { Taken::from_item(item) };
+    run_root_item(&ROOT_QUEUES[index], taken)
 }

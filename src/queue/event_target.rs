@@ -1,7 +1,7 @@
 //! A queue as a `dispatch_after` target of the event thread's timer heaps, which sit
 //! below the queues and know them only through [`Target`].
 
-use super::Queue;
+use super::object::Queue;
 use crate::callback::ClientFn;
 use crate::event::{Release, Target};
 
@@ -9,7 +9,7 @@ use crate::event::{Release, Target};
 // alive until `release_for_event_thread` drops it.
 unsafe impl Target for Queue {
     fn submit(&self, work: ClientFn) {
-        super::async_f(self, work);
+        super::drain::async_f(self, work);
     }
 
     fn retain_for_event_thread(&self) {

@@ -11,7 +11,8 @@
 //! thread under the id it had in an ancestor process (the forking thread keeps the queues
 //! it held across `fork`, under its old id).
 
-use super::{frames, Flavor, Queue};
+use super::frames;
+use super::object::{Flavor, Queue};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 

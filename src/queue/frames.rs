@@ -12,7 +12,7 @@
 //! destructor, and also caches the thread id, so the `dispatch_sync` fast path makes a
 //! single TLS lookup.
 
-use super::Queue;
+use super::object::Queue;
 use core::cell::Cell;
 use core::ptr;
 

@@ -3,8 +3,9 @@
 //! Its state word is permanently owned (`IN_BARRIER` with a placeholder owner), so no
 //! other thread ever takes its drain lock: `dispatch_sync` onto it parks a waiter whose
 //! function the main thread runs. Producers that make its list non-empty advance the
-//! `park::Epoch` the main thread sleeps on in [`dispatch_main`]; the main thread drains with
-//! [`drain`].
+//! `park::Epoch` the main thread sleeps on in `dispatch_main`; the main thread drains it
+//! there or in `callback_4cf` (`thread_bound.rs`, above the drain; this file is the part
+//! below it: the queue, its wake and its handle).
 //!
 //! The wake protocol is the usual epoch one: the main thread reads the epoch, checks the
 //! list, and sleeps only if the epoch is unchanged; a producer pushes, then bumps the
@@ -12,13 +13,12 @@
 //!
 //! A program with its own event loop (CoreFoundation's run loop on Apple platforms; here
 //! epoll, libuv, GLib...) asks for [`handle_4cf`], an eventfd that every wake also
-//! signals, and calls [`callback_4cf`] on the main thread when it is readable. The
+//! signals, and calls `callback_4cf` on the main thread when it is readable. The
 //! callback clears the eventfd before draining and again after, then re-signals it if
 //! work is left: the loop never misses the main queue's work, and is not woken for work
 //! that already ran.
 
-use super::drain;
-use super::{Flavor, Queue};
+use super::object::{Flavor, Queue};
 use crate::object::Forwarder;
 use crate::park::Epoch;
 use crate::sys::{self, EventFd};
@@ -36,8 +36,8 @@ pub static MAIN_QUEUE: Queue = Queue::new_static(
     super::root::QOS_USER_INTERACTIVE,
 );
 
-static WAKE_EPOCH: Epoch = Epoch::new();
-static LOOP_HANDLE: OnceLock<EventFd> = OnceLock::new();
+pub(super) static WAKE_EPOCH: Epoch = Epoch::new();
+pub(super) static LOOP_HANDLE: OnceLock<EventFd> = OnceLock::new();
 
 /// Signals the main thread that the main queue has (or may have) work.
 pub fn wake() {
@@ -48,7 +48,7 @@ pub fn wake() {
 }
 
 /// `_dispatch_get_main_queue_handle_4CF`: an eventfd readable while the main queue has
-/// work for a foreign event loop to drain with [`callback_4cf`].
+/// work for a foreign event loop to drain with `callback_4cf`.
 pub fn handle_4cf() -> i32 {
     let handle = LOOP_HANDLE.get_or_init(|| {
         EventFd::new().unwrap_or_else(|e| {
@@ -77,29 +77,6 @@ pub(crate) fn renew_handle_after_fork() {
     }
 }
 
-/// `_dispatch_main_queue_callback_4CF`: drains the main queue on the main thread.
-pub fn callback_4cf() {
-    if !on_main_thread() {
-        sys::abort_with_message(
-            "BUG IN CLIENT OF LIBDISPATCH: _dispatch_main_queue_callback_4CF called off the main thread",
-        );
-    }
-    let handle = LOOP_HANDLE.get();
-    if let Some(h) = handle {
-        h.drain();
-    }
-    drain();
-    // Items sent while draining ran in this drain but left the handle readable; clear it,
-    // then look again, so the loop neither wakes for nothing nor misses a late item.
-    if let Some(h) = handle {
-        h.drain();
-        let runnable = !MAIN_QUEUE.state.snapshot().is_suspended_or_inactive();
-        if runnable && !MAIN_QUEUE.list.is_empty() {
-            h.signal();
-        }
-    }
-}
-
 /// The pointer clients know the main queue by: `&_dispatch_main_q` as the executable sees
 /// it. A non-PIE executable holds a copy of the exported forwarder, and
 /// `dispatch_get_main_queue()` there yields the copy's address; the runtime's pointers to
@@ -115,27 +92,4 @@ pub fn client_handle() -> *const core::ffi::c_void {
 /// Whether the calling thread is the process's main thread.
 pub fn on_main_thread() -> bool {
     super::frames::thread_id() == sys::getpid()
-}
-
-/// Runs the items the main queue has now (and those arriving meanwhile) on this thread.
-pub fn drain() {
-    drain::drain_thread_bound(&MAIN_QUEUE);
-}
-
-/// `dispatch_main`: the main thread becomes the main queue's drainer, forever.
-pub fn dispatch_main() -> ! {
-    if !on_main_thread() {
-        sys::abort_with_message(
-            "BUG IN CLIENT OF LIBDISPATCH: dispatch_main() must be called on the main thread",
-        );
-    }
-    loop {
-        let ticket = WAKE_EPOCH.ticket();
-        drain();
-        let runnable = !MAIN_QUEUE.state.snapshot().is_suspended_or_inactive();
-        if runnable && !MAIN_QUEUE.list.is_empty() {
-            continue;
-        }
-        WAKE_EPOCH.sleep(ticket, None);
-    }
 }

@@ -5,7 +5,8 @@
 //! a thread even when every CPU is busy (custom serial queues target them by default, as
 //! in the reference implementation, so a serial queue never waits for a CPU-bound item).
 
-use super::{Flavor, Queue};
+use super::object::{Flavor, Queue};
+use super::state::{QueueState, WIDTH_MAX};
 
 // The classes, their ranks and nice values belong to the primitives layer (`qos.rs`), which
 // the pool and the QoS of the running thread use without knowing queues.
@@ -16,12 +17,7 @@ pub use crate::qos::{
 
 macro_rules! root {
     ($label:literal, $index:expr, $qos:expr) => {
-        Queue::new_static(
-            $label,
-            Flavor::Root($index),
-            super::state::QueueState::idle(super::state::WIDTH_MAX),
-            $qos,
-        )
+        Queue::new_static($label, Flavor::Root($index), QueueState::idle(WIDTH_MAX), $qos)
     };
 }
 
@@ -63,17 +59,4 @@ pub fn default_queue() -> &'static Queue {
 /// Where a new queue goes when no target was given.
 pub fn default_target(qos: u32, overcommit: bool) -> crate::object::Ref<Queue> {
     crate::object::Ref::retain(root_queue(rank_of_qos(qos), overcommit))
-}
-
-/// Runs an item popped from the pool's run list `index` (the runner the queue layer hands
-/// the pool, see `queue::mod::enqueue_on_target`).
-///
-/// # Safety
-/// `item` was pushed to run list `index` and is owned by the caller.
-pub unsafe fn run_pool_item(index: usize, item: *mut super::item::Item) {
-    let item = core::ptr::NonNull::new(item).expect("the pool runs non-null items");
-    // SAFETY: every item on a root's run list was an `OwnedItem` (a typed push) that
-    // `queue::push_item` handed to the pool, and is now ours (forwarded contract).
-    let taken = unsafe { super::taken::Taken::from_item(item) };
-    super::drain::run_root_item(&ROOT_QUEUES[index], taken)
 }

@@ -17,10 +17,11 @@
 //! reported as a client bug instead of hanging.
 
 use super::continuation::SyncWaiter;
-use super::drain::{drains_in_parallel, release_width, unlock};
+use super::drain::{drains_in_parallel, push_item, release_width, unlock};
+use super::object::{Flavor, Queue};
 use super::taken::OwnedItem;
 use super::taken::{Drain, Peeked, Taken};
-use super::{frames, main_queue, push_item, Flavor, Queue};
+use super::{frames, main_queue};
 use crate::callback::ClientFn;
 use crate::sys;
 
@@ -68,7 +69,7 @@ pub fn sync_run<F: Fn() + Sync>(q: &Queue, f: &F, barrier: bool, and_wait: bool)
                 if !exclusive {
                     release_width(q);
                 } else if !q.state.try_unlock_exclusive(tid) {
-                    release_exclusive(q); // items arrived meanwhile
+                    release_exclusive(q, tid); // items arrived meanwhile
                 }
             },
         );
@@ -165,7 +166,7 @@ fn run_at_level(
     let below = level.target().expect("a custom queue always has a target");
     run_at_level(current, below, level_needs_exclusive(below), false, tid, work, call);
     if exclusive {
-        release_exclusive(level);
+        release_exclusive(level, tid);
     } else {
         release_width(level);
     }
@@ -174,15 +175,15 @@ fn run_at_level(
 /// Gives up an exclusively held level. If the next item is another caller waiting to hold
 /// it exclusively, the lock goes straight to that caller's thread (the workloop hand-off,
 /// done by the releasing caller): contended `dispatch_sync` never needs a worker thread.
-fn release_exclusive(level: &Queue) {
+fn release_exclusive(level: &Queue, tid: u32) {
     if level.workloop().is_some() {
         unlock(level); // its drainer picks the next item by QoS, waiters included
         return;
     }
-    // SAFETY: this thread holds `level` exclusively (it took the lock, or a drainer or
-    // releasing caller handed it over), which makes it the list's consumer until it
-    // unlocks or hands the lock over below.
-    let d = unsafe { Drain::new(level) };
+    // This thread holds `level` exclusively (it took the lock, or a drainer or releasing
+    // caller handed it over), which makes it the list's consumer until it unlocks or hands
+    // the lock over below.
+    let d = Drain::held(level, tid).expect("a sync caller releases a level it holds");
     if let Some(Peeked::Waiter(w)) = d.peek() {
         if w.exclusive && !w.run_by_drainer && !level.state.snapshot().is_suspended_or_inactive() {
             if let Some(Taken::Waiter(w)) = d.pop() {

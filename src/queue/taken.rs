@@ -12,8 +12,10 @@
 //! witness of it, created where the protocol establishes it, and the only way to pop.
 
 use super::continuation::{Continuation, SyncWaiter};
+use super::frames;
 use super::item::{Item, ItemKind};
-use super::{frames, Queue};
+use super::object::{queue_of_item, Queue};
+use super::state::DrainStart;
 use crate::object::Ref;
 use core::ptr::NonNull;
 
@@ -45,7 +47,7 @@ impl Taken {
         unsafe {
             match (*p).kind {
                 ItemKind::Continuation => Taken::Continuation(Box::from_raw(p.cast::<Continuation>())),
-                ItemKind::Queue => Taken::Queue(Ref::from_raw(super::queue_of_item(p))),
+                ItemKind::Queue => Taken::Queue(Ref::from_raw(queue_of_item(p))),
                 ItemKind::SyncWaiter => Taken::Waiter(Waiter(item.cast())),
             }
         }
@@ -138,10 +140,27 @@ pub struct Drain<'q> {
 }
 
 impl<'q> Drain<'q> {
+    /// Starts draining `queue` ([`QueueState::start_drain`]): the witness if this thread
+    /// now holds its drain lock (until the drain unlocks it or hands it over).
+    ///
+    /// [`QueueState::start_drain`]: super::state::QueueState::start_drain
+    pub fn start(queue: &'q Queue, tid: u32, exclusive: bool) -> Option<Drain<'q>> {
+        (queue.state.start_drain(tid, exclusive) == DrainStart::Acquired).then_some(Drain { queue })
+    }
+
+    /// The witness for a queue thread `tid` (the caller's) holds exclusively: it took the
+    /// lock, or a drainer or a releasing sync caller handed it over.
+    pub fn held(queue: &'q Queue, tid: u32) -> Option<Drain<'q>> {
+        queue.state.snapshot().held_exclusively_by(tid).then_some(Drain { queue })
+    }
+
+    /// The witness for a thread-bound queue (the main queue, a run-loop queue), whose
+    /// state word never lets another thread drain it.
+    ///
     /// # Safety
-    /// While the witness lives, no other thread pops from `queue`'s list: the caller holds
-    /// its drain lock (or is the thread a thread-bound queue belongs to).
-    pub unsafe fn new(queue: &'q Queue) -> Drain<'q> {
+    /// The caller is the thread the queue belongs to (the main thread; the thread of the
+    /// run loop that drains it).
+    pub unsafe fn thread_bound(queue: &'q Queue) -> Drain<'q> {
         Drain { queue }
     }
 
@@ -176,14 +195,5 @@ impl<'q> Drain<'q> {
                 ItemKind::Queue => Peeked::Queue,
             }
         })
-    }
-
-    /// The next item to run: the list's head, or on a workloop the oldest item of the
-    /// highest class.
-    pub fn take_next(&self) -> Option<Taken> {
-        match self.queue.workloop() {
-            Some(w) => w.take_next(self),
-            None => self.pop(),
-        }
     }
 }

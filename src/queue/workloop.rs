@@ -19,6 +19,8 @@
 //! Items of a workloop, and items of queues that target it, run with the workloop in the
 //! thread's frame chain, which is what `dispatch_workloop_is_current` asks.
 
+use super::frames;
+use super::object::{Extension, Queue};
 use super::root::{rank_of_qos, QOS_DEFAULT};
 use super::taken::{Drain, Taken};
 use std::collections::VecDeque;
@@ -65,12 +67,21 @@ impl Default for Workloop {
     }
 }
 
-impl Workloop {
+impl Extension for Workloop {
     /// Whether items wait in the per-class FIFOs.
-    pub fn has_pending(&self) -> bool {
+    fn has_pending(&self) -> bool {
         self.count.load(SeqCst) != 0
     }
+}
 
+impl Queue {
+    /// The workloop part, if this queue is a workloop.
+    pub fn workloop(&self) -> Option<&Workloop> {
+        self.extension()
+    }
+}
+
+impl Workloop {
     /// The class rank an item runs at on this workloop.
     fn rank_of(&self, item: &Taken) -> usize {
         let qos = match item {
@@ -127,8 +138,8 @@ impl Workloop {
 
 /// The workloop the calling thread runs on behalf of (directly or through a queue that
 /// targets it), if any.
-pub fn current() -> Option<&'static super::Queue> {
-    super::frames::find_held(|q| q.workloop().is_some())
+pub fn current() -> Option<&'static Queue> {
+    frames::find_held(|q| q.workloop().is_some())
 }
 
 /// `_dispatch_workloop_should_yield_4NW`: whether the current workloop has work of a
@@ -136,8 +147,17 @@ pub fn current() -> Option<&'static super::Queue> {
 pub fn should_yield() -> bool {
     let Some(q) = current() else { return false };
     let Some(w) = q.workloop() else { return false };
-    // SAFETY: a workloop is serial, so holding it (a frame of this thread or below one)
-    // means this thread holds its drain lock and is its list's consumer.
-    let d = unsafe { Drain::new(q) };
+    // A workloop is serial, so holding it (a frame of this thread or below one) means
+    // holding its drain lock, which makes this thread its list's consumer.
+    let Some(d) = Drain::held(q, frames::thread_id()) else { return false };
     w.has_higher_waiting(&d)
+}
+
+/// The next item `d`'s consumer runs: the list's head, or on a workloop the oldest item
+/// of the highest class.
+pub fn take_next(d: &Drain<'_>) -> Option<Taken> {
+    match d.queue().workloop() {
+        Some(w) => w.take_next(d),
+        None => d.pop(),
+    }
 }

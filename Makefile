@@ -28,7 +28,7 @@ run: build
 	@mkdir -p target/examples
 	@set -e; for src in examples/*.c; do \
 	  name=$$(basename $$src .c); \
-	  pkgs=$$(sed -n 's/.*pkg-config: *//p' $$src); pkgflags=; \
+	  pkgs=$$(sed -n '/pkg-config: /{s/.*pkg-config: *//;s/ *\*\/.*//;p;}' $$src); pkgflags=; \
 	  if [ -n "$$pkgs" ]; then \
 	    if ! pkg-config --exists $$pkgs; then echo "== $$name: skipped (needs $$pkgs: apt-get install libglib2.0-dev libuv1-dev)"; continue; fi; \
 	    pkgflags=$$(pkg-config --cflags --libs $$pkgs); \

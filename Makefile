@@ -1,7 +1,7 @@
 # libdispatch for Linux, in Rust.
 #   make run    build the library and run the programs in examples/
 #   make check  build, then run every test (cargo unit tests, loom models, C API tests)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR= for staging; make uninstall removes exactly that)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -11,7 +11,7 @@ LIBDIR := target/release
 CFLAGS_EX := -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Iinclude
 LDFLAGS_EX := -L$(LIBDIR) -ldispatch -Wl,-rpath,$(abspath $(LIBDIR))
 
-.PHONY: all build header run bench soak check check-header test-rust test-loom test-c install clean
+.PHONY: all build header run bench soak check check-header test-rust test-loom test-c install uninstall clean
 
 all: build
 
@@ -22,15 +22,22 @@ build:
 # this target only exists to say so. Every other header is hand-written C.
 header: build
 
+# An example may name pkg-config modules it needs in a line "pkg-config: glib-2.0" (the
+# foreign event loop examples); it is skipped, saying what to install, when one is missing.
 run: build
 	@mkdir -p target/examples
 	@set -e; for src in examples/*.c; do \
 	  name=$$(basename $$src .c); \
+	  pkgs=$$(sed -n '/pkg-config: /{s/.*pkg-config: *//;s/ *\*\/.*//;p;}' $$src); pkgflags=; \
+	  if [ -n "$$pkgs" ]; then \
+	    if ! pkg-config --exists $$pkgs; then echo "== $$name: skipped (needs $$pkgs: apt-get install libglib2.0-dev libuv1-dev)"; continue; fi; \
+	    pkgflags=$$(pkg-config --cflags --libs $$pkgs); \
+	  fi; \
 	  if grep -q -- '-fblocks' $$src; then \
 	    if ! command -v clang >/dev/null; then echo "== $$name: skipped (needs clang: apt-get install clang)"; continue; fi; \
-	    clang -fblocks $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX); \
+	    clang -fblocks $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX) $$pkgflags; \
 	  else \
-	    $(CC) $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX); \
+	    $(CC) $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX) $$pkgflags; \
 	  fi; \
 	  echo "== $$name"; timeout 60 target/examples/$$name; \
 	done
@@ -61,6 +68,12 @@ check-header: build
 check: build check-header
 	@tools/check.sh
 
+# What install puts, relative to $(DESTDIR)$(PREFIX); uninstall removes exactly these files
+# and then the include/dispatch directories if they are left empty.
+INSTALLED_HEADERS = $(patsubst include/%,%,$(wildcard include/dispatch/*.h include/dispatch/generated/*.h))
+INSTALLED = lib/libdispatch.so lib/libdispatch.a lib/pkgconfig/dispatch.pc include/Block.h \
+	$(addprefix include/,$(INSTALLED_HEADERS))
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/dispatch/generated $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(LIBDIR)/libdispatch.so $(DESTDIR)$(PREFIX)/lib/
@@ -69,6 +82,10 @@ install: build
 	install -m 644 include/dispatch/generated/*.h $(DESTDIR)$(PREFIX)/include/dispatch/generated/
 	install -m 644 include/Block.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/dispatch.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dispatch.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/include/dispatch/generated $(DESTDIR)$(PREFIX)/include/dispatch 2>/dev/null
 
 clean:
 	$(CARGO) clean

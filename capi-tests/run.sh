@@ -7,7 +7,10 @@
 # Every capi-tests/test_*.c is compiled into target/capi-tests/ and run with a 60 s
 # timeout: test_block*.c with clang -fblocks, test_*.cpp with clang++ -fblocks, the rest
 # with gcc. A source may name libraries to link before or after -ldispatch in comment lines
-# "capi-libs-before: -lfoo" / "capi-libs-after: -lfoo" (the Blocks-runtime interop tests). Prints "PASS name" or "FAIL name" (with the last 20 lines of its output) per
+# "capi-libs-before: -lfoo" / "capi-libs-after: -lfoo" (the Blocks-runtime interop tests),
+# and pkg-config modules whose --cflags --libs it is built with in a line
+# "capi-pkg-config: glib-2.0" (the foreign event loop tests; a missing module is a compile
+# failure: .ci/run installs them). Prints "PASS name" or "FAIL name" (with the last 20 lines of its output) per
 # program, then one line "N passed, N failed". A compile failure counts as a failure.
 # Exit status: 0 only if every program passed.
 set -u
@@ -59,7 +62,16 @@ for src in "${sources[@]}"; do
     # shellcheck disable=SC2207
     after=($(sed -n 's/.*capi-libs-after: *//p' "$src"))
     ldflags=(-L"$abs_libdir" "${before[@]}" -ldispatch "${after[@]}" -Wl,-rpath,"$abs_libdir")
-    if ! "${compile[@]}" -o "$exe" "$src" "${ldflags[@]}" >"$log" 2>&1; then
+    pkgs="$(sed -n '/capi-pkg-config: /{s/.*capi-pkg-config: *//;s/ *\*\/.*//;p;}' "$src")"
+    pkgflags=()
+    # shellcheck disable=SC2207 # word splitting of pkg-config's output is intended
+    [ -z "$pkgs" ] || pkgflags=($(pkg-config --cflags --libs $pkgs 2>"$log")) || {
+        echo "FAIL $name (pkg-config $pkgs: install libglib2.0-dev libuv1-dev)"
+        failed=$((failed + 1))
+        failed_names+=("$name")
+        continue
+    }
+    if ! "${compile[@]}" -o "$exe" "$src" "${ldflags[@]}" "${pkgflags[@]}" >"$log" 2>&1; then
         echo "FAIL $name (compile)"
         tail -n 20 "$log" | sed 's/^/    /'
         failed=$((failed + 1))

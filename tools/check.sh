@@ -25,6 +25,14 @@ echo "== headers (each included alone, C99/C11/C++11/C++17; generated file holds
 tools/check_headers.sh 2>&1 | tee "$log/headers" | grep -v '^PASS'
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+echo "== packaging (make install into a temporary prefix; programs built with pkg-config alone)"
+tools/check_install.sh 2>&1 | tee "$log/install"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "== README snippets (every C and C++ snippet built with the commands under it, and run)"
+tools/check_readme.sh 2>&1 | tee "$log/readme"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 echo "== C API tests"
 capi-tests/run.sh target/release 2>&1 | tee "$log/capi"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -34,7 +42,7 @@ for f in "$log/unit" "$log/loom"; do
   while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
     sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$f")
 done
-for f in "$log/headers" "$log/capi"; do
+for f in "$log/headers" "$log/install" "$log/readme" "$log/capi"; do
   read -r p q < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$f" | tail -n 1)
   passed=$((passed + ${p:-0})); failed=$((failed + ${q:-0}))
 done

@@ -68,6 +68,10 @@
  *                              Run first, so that its first (cold) run, printed separately,
  *                              starts from an unused pool; the peak is the maximum over all
  *                              runs.
+ * 14 timer_100x10ms_*          timers (issue 12): 100 repeating 10 ms timer sources on one
+ *    set_timer_*_live          serial queue, leeway 0 and 5 ms: CPU and context switches per
+ *                              second, fires counted and lost; dispatch_source_set_timer with
+ *                              1k and 100k live timers (see the block "timers (issue 12)").
  *
  * Targets (for a 2-core machine) are printed next to each comparison. A watchdog (alarm,
  * re-armed per figure) ends the program if a figure hangs; waits on the library time out.
@@ -1255,6 +1259,213 @@ static void fig_fanout(void)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* timers (issue 12)                                                                     */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * timer_100x10ms_*: 100 repeating DISPATCH_SOURCE_TYPE_TIMER sources of 10 ms on one serial
+ * queue (10,000 fires/s), their starts 100 us apart (so no two share a deadline: with
+ * leeway 0 every fire is its own wake-up). After 200 ms of warm-up, the whole process's
+ * user+system CPU and context switches (getrusage: ru_nvcsw + ru_nivcsw) over 2 s, per
+ * second. Fires are counted (the sum of dispatch_source_get_data per timer): after a mark
+ * taken at the end, the bench waits (up to 1 s) for every timer to count the boundaries
+ * passed by the mark; what is still missing is reported as lost. Lateness: handler call
+ * time - the deadline of the last fire it counts, averaged.
+ * baseline_nanosleep_10k_wakeups: one thread sleeping (clock_nanosleep, TIMER_ABSTIME) to
+ * the same 10,000 instants per second, for 1 s: the CPU cost of the wake-ups alone.
+ * set_timer_*_live: dispatch_source_set_timer on one timer (one-shot, 1 h ahead) while 1,000
+ * or 100,000 other timer sources are armed; ns per call; the ratio shows the growth.
+ */
+#define TMR_N 100
+#define TMR_INTERVAL (10 * NSEC_PER_MSEC)
+
+struct tmr {
+    dispatch_source_t src;
+    uint64_t start;
+    long calls, fires;
+    double late_sum;
+};
+
+static struct tmr tmrs[TMR_N];
+
+static uint64_t tmr_boundaries(const struct tmr *t, uint64_t at)
+{
+    return at < t->start ? 0 : (at - t->start) / TMR_INTERVAL + 1;
+}
+
+static void tmr_fire(void *p)
+{
+    struct tmr *t = p;
+    uint64_t now = now_ns();
+    long data = (long)dispatch_source_get_data(t->src);
+    t->calls++;
+    __atomic_fetch_add(&t->fires, data, __ATOMIC_RELAXED);
+    uint64_t deadline = t->start + (uint64_t)(t->fires - 1) * TMR_INTERVAL;
+    t->late_sum += (double)((int64_t)(now - deadline));
+}
+
+struct rusage_sample {
+    double cpu_ms;
+    long ctxsw;
+};
+
+static struct rusage_sample rusage_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (struct rusage_sample){
+        (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3,
+        ru.ru_nvcsw + ru.ru_nivcsw,
+    };
+}
+
+/* out: CPU ms/s, context switches/s, fires, lost fires, mean lateness (us), calls */
+static void m_timers_100(uint64_t leeway, double out[6])
+{
+    dispatch_queue_t q = dispatch_queue_create("bench.timers", DISPATCH_QUEUE_SERIAL);
+    memset(tmrs, 0, sizeof tmrs);
+    uint64_t base = now_ns() + 20 * NSEC_PER_MSEC;
+    for (int i = 0; i < TMR_N; i++) {
+        struct tmr *t = &tmrs[i];
+        t->src = dispatch_source_create(DISPATCH_SOURCE_TYPE_TIMER, 0, 0, q);
+        if (t->src == NULL)
+            die("dispatch_source_create(TIMER) returned NULL");
+        dispatch_set_context(t->src, t);
+        dispatch_source_set_event_handler_f(t->src, tmr_fire);
+        t->start = base + (uint64_t)i * (TMR_INTERVAL / TMR_N);
+        dispatch_source_set_timer(t->src, t->start, TMR_INTERVAL, leeway);
+        dispatch_resume(t->src);
+    }
+    sleep_ns(200 * NSEC_PER_MSEC);
+    struct rusage_sample a = rusage_now();
+    uint64_t t0 = now_ns();
+    sleep_ns(2 * NSEC_PER_SEC);
+    struct rusage_sample b = rusage_now();
+    uint64_t mark = now_ns();
+    double secs = (double)(mark - t0) / 1e9;
+    long lost = 0;
+    for (int i = 0; i < TMR_N; i++) {
+        while ((uint64_t)__atomic_load_n(&tmrs[i].fires, __ATOMIC_RELAXED) < tmr_boundaries(&tmrs[i], mark) &&
+               now_ns() - mark < NSEC_PER_SEC)
+            sleep_ns(NSEC_PER_MSEC);
+    }
+    for (int i = 0; i < TMR_N; i++)
+        dispatch_source_cancel(tmrs[i].src);
+    dispatch_sync_f(q, NULL, item_noop);
+    uint64_t end = now_ns();
+    long fires = 0, calls = 0;
+    double late = 0;
+    for (int i = 0; i < TMR_N; i++) {
+        struct tmr *t = &tmrs[i];
+        long want = (long)tmr_boundaries(t, mark);
+        if (t->fires < want)
+            lost += want - t->fires;
+        if ((uint64_t)t->fires > tmr_boundaries(t, end))
+            printf("# WARNING: timer %d counted %ld fires, more than the %llu boundaries passed\n", i,
+                   t->fires, (unsigned long long)tmr_boundaries(t, end));
+        fires += t->fires;
+        calls += t->calls;
+        late += t->late_sum;
+        dispatch_release(t->src);
+    }
+    dispatch_release(q);
+    out[0] = (b.cpu_ms - a.cpu_ms) / secs;
+    out[1] = (double)(b.ctxsw - a.ctxsw) / secs;
+    out[2] = (double)fires;
+    out[3] = (double)lost;
+    out[4] = calls ? late / (double)calls / 1e3 : 0;
+    out[5] = (double)calls;
+}
+
+static double m_nanosleep_10k_wakeups(void)
+{
+    struct rusage_sample a = rusage_now();
+    uint64_t t0 = now_ns(), next = t0;
+    while (next - t0 < NSEC_PER_SEC) {
+        next += TMR_INTERVAL / TMR_N;
+        struct timespec ts = { .tv_sec = (time_t)(next / NSEC_PER_SEC), .tv_nsec = (long)(next % NSEC_PER_SEC) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+    }
+    struct rusage_sample b = rusage_now();
+    return (b.cpu_ms - a.cpu_ms) / ((double)(now_ns() - t0) / 1e9);
+}
+
+#define SET_TIMER_CALLS 2000
+
+/* ns per dispatch_source_set_timer with `live` other timers armed */
+static double m_set_timer_live(long live)
+{
+    dispatch_queue_t q = dispatch_queue_create("bench.set_timer", DISPATCH_QUEUE_SERIAL);
+    dispatch_source_t *srcs = malloc(sizeof *srcs * (size_t)(live + 1));
+    if (srcs == NULL)
+        die("malloc");
+    for (long i = 0; i <= live; i++) {
+        srcs[i] = dispatch_source_create(DISPATCH_SOURCE_TYPE_TIMER, 0, 0, q);
+        if (srcs[i] == NULL)
+            die("dispatch_source_create(TIMER) returned NULL");
+        dispatch_source_set_timer(srcs[i], dispatch_time(DISPATCH_TIME_NOW, 3600 * (int64_t)NSEC_PER_SEC + i),
+                                  DISPATCH_TIME_FOREVER, 0);
+        dispatch_resume(srcs[i]);
+    }
+    dispatch_source_t x = srcs[live / 2];
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < SET_TIMER_CALLS; i++)
+        dispatch_source_set_timer(x, dispatch_time(DISPATCH_TIME_NOW, 3600 * (int64_t)NSEC_PER_SEC + i * 7),
+                                  DISPATCH_TIME_FOREVER, 0);
+    double ns = (double)(now_ns() - t0) / SET_TIMER_CALLS;
+    for (long i = 0; i <= live; i++) {
+        dispatch_source_cancel(srcs[i]);
+        dispatch_release(srcs[i]);
+    }
+    dispatch_sync_f(q, NULL, item_noop);
+    free(srcs);
+    dispatch_release(q);
+    return ns;
+}
+
+static void fig_timers_issue12(void)
+{
+    double l0[6], l5[6];
+    begin_figure("100 timers x 10 ms, leeway 0");
+    m_timers_100(0, l0);
+    begin_figure("100 timers x 10 ms, leeway 5 ms");
+    m_timers_100(5 * NSEC_PER_MSEC, l5);
+    begin_figure("nanosleep 10k wake-ups");
+    double floor_cpu = m_nanosleep_10k_wakeups();
+    report("timer_100x10ms_cpu_ms_per_s", l0[0], "ms/s");
+    report("timer_100x10ms_ctxsw_per_s", l0[1], "/s");
+    report("timer_100x10ms_fires", l0[2], "fires");
+    report("timer_100x10ms_calls", l0[5], "calls");
+    report("timer_100x10ms_lost_fires", l0[3], "fires");
+    report("timer_100x10ms_mean_lateness", l0[4], "us");
+    report("timer_100x10ms_leeway5_cpu_ms_per_s", l5[0], "ms/s");
+    report("timer_100x10ms_leeway5_ctxsw_per_s", l5[1], "/s");
+    report("timer_100x10ms_leeway5_fires", l5[2], "fires");
+    report("timer_100x10ms_leeway5_calls", l5[5], "calls");
+    report("timer_100x10ms_leeway5_lost_fires", l5[3], "fires");
+    report("timer_100x10ms_leeway5_mean_lateness", l5[4], "us");
+    report("baseline_nanosleep_10k_wakeups_cpu_ms_per_s", floor_cpu, "ms/s");
+    report_check("timer_100x10ms_cpu_ms_per_s", l0[0], "ms/s", "<=", 100);
+    report_ratio("timer_100x10ms_cpu_ms_per_s", "baseline_nanosleep_10k_wakeups_cpu_ms_per_s",
+                 l0[0] / floor_cpu, NULL, 0);
+    report_check("timer_100x10ms_leeway5_cpu_ms_per_s", l5[0], "ms/s", "<=", 30);
+    report_check("timer_100x10ms_leeway5_ctxsw_per_s", l5[1], "/s", "<=", 1000);
+    report_check("timer_100x10ms_lost_fires", l0[3], "fires", "<=", 0);
+    report_check("timer_100x10ms_leeway5_lost_fires", l5[3], "fires", "<=", 0);
+    report_check("timer_100x10ms_leeway5_mean_lateness", l5[4], "us", "<=", 5000);
+
+    begin_figure("set_timer with 1k live timers");
+    double small = m_set_timer_live(1000);
+    begin_figure("set_timer with 100k live timers");
+    double big = m_set_timer_live(100000);
+    report("set_timer_1k_live", small, "ns");
+    report("set_timer_100k_live", big, "ns");
+    report_ratio("set_timer_100k_live", "set_timer_1k_live", big / small, "<=", 3);
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 static void print_environment(void)
 {
@@ -1297,6 +1508,7 @@ int main(void)
     fig_wakeups();
     fig_timing();
     fig_queues();
+    fig_timers_issue12();
     fig_idle(); /* last: the library has been used, the pool has threads */
 
     printf("# targets: %d met, %d not met; total run time %.1f s\n", targets_met, targets_missed,

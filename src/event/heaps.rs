@@ -2,19 +2,31 @@
 //! sources): the entries, and what the event thread does with them. Arming an entry
 //! (`timer.rs`) starts and wakes the event thread, so it sits above it.
 //!
-//! Each heap is a binary min-heap on the deadline (ties broken by insertion order, so
-//! timers with equal deadlines fire in the order they were set). The uptime heap's minimum
-//! is the event thread's wait timeout ([`fire_due`] returns it); a new minimum inserted by
-//! another thread wakes the event thread to shorten its wait. The wall-clock heap's minimum
-//! arms a timerfd created on the first wall timer (re-armed under the heap lock, so the
-//! armed value always matches the heap), or, if no descriptor was free for it, joins the
-//! timeout too (capped at a second, see the module doc of `event`).
+//! *Soft and hard deadlines.* Every entry has a window: its deadline (the earliest it may
+//! fire) and its hard deadline, the deadline plus the timer's leeway (the latest it should
+//! fire; `dispatch_after` has no leeway). Each clock keeps its entries twice, ordered by
+//! deadline and by hard deadline (the two heaps of the reference's timer code, here two
+//! ordered maps keyed by the instant and an insertion sequence number, so timers with equal
+//! deadlines fire in the order they were set, and an entry can be removed by its key in
+//! O(log n)). The event thread wakes at the earliest *hard* deadline, the latest instant
+//! that still lies in the window of every entry due by then, and fires every entry whose
+//! deadline has passed: timers with leeway are batched into shared wake-ups, no entry fires
+//! before its deadline, and none after its hard deadline but for the wake-up's own latency.
+//! An entry without leeway has a one-instant window, so it alone decides the wake-up. After
+//! firing, the thread looks again before it sleeps: entries that fell due meanwhile fire in
+//! the same wake-up.
+//!
+//! The uptime clock's earliest hard deadline is the event thread's wait timeout
+//! ([`fire_due`] returns it); a new earliest one inserted by another thread wakes the event
+//! thread to shorten its wait. The wall clock's arms a timerfd created on the first wall
+//! timer (re-armed under the heap lock, so the armed value always matches the heap), or, if
+//! no descriptor was free for it, joins the timeout too (capped at a second, see the module
+//! doc of `event`).
 
 use super::target::TargetRef;
 use crate::callback::ClientFn;
 use crate::sys::{self, Clock, TimerFd};
-use core::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// What a timer does when it is due. Each holds a reference on its queue or source until
@@ -27,38 +39,105 @@ pub(super) enum Action {
 }
 
 pub(super) struct Timer {
-    pub(super) deadline: u64,
-    pub(super) seq: u64,
+    /// The deadline plus the leeway: when the event thread must be awake for this entry.
+    pub(super) hard: u64,
     pub(super) action: Action,
 }
 
-impl PartialEq for Timer {
-    fn eq(&self, other: &Self) -> bool {
-        (self.deadline, self.seq) == (other.deadline, other.seq)
-    }
+/// Names one armed entry, for [`Heaps::remove`] (a timer source keeps the key of its live
+/// entry so re-setting or cancelling it removes that entry without a scan).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerKey {
+    pub(super) clock: Clock,
+    pub(super) deadline: u64,
+    pub(super) seq: u64,
 }
-impl Eq for Timer {}
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
+
+/// One clock's entries, ordered by deadline and by hard deadline (see the module doc).
+pub(super) struct ClockTimers {
+    by_deadline: BTreeMap<(u64, u64), Timer>,
+    by_hard: BTreeSet<(u64, u64)>,
 }
-impl Ord for Timer {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+
+impl ClockTimers {
+    const fn new() -> ClockTimers {
+        ClockTimers { by_deadline: BTreeMap::new(), by_hard: BTreeSet::new() }
+    }
+
+    /// When the event thread must next be awake for this clock: the earliest hard deadline.
+    pub(super) fn wake_at(&self) -> Option<u64> {
+        self.by_hard.first().map(|&(hard, _)| hard)
+    }
+
+    pub(super) fn insert(&mut self, deadline: u64, seq: u64, timer: Timer) {
+        self.by_hard.insert((timer.hard, seq));
+        self.by_deadline.insert((deadline, seq), timer);
+    }
+
+    fn remove(&mut self, deadline: u64, seq: u64) -> Option<Timer> {
+        let timer = self.by_deadline.remove(&(deadline, seq))?;
+        self.by_hard.remove(&(timer.hard, seq));
+        Some(timer)
+    }
+
+    /// Moves every entry whose deadline is at or before `now` to `due`, earliest first.
+    fn pop_due(&mut self, now: u64, due: &mut Vec<(u64, Timer)>) {
+        while let Some(entry) = self.by_deadline.first_entry() {
+            let (deadline, seq) = *entry.key();
+            if deadline > now {
+                break;
+            }
+            let timer = entry.remove();
+            self.by_hard.remove(&(timer.hard, seq));
+            due.push((deadline, timer));
+        }
+    }
+
+    fn forget(&mut self) {
+        core::mem::forget(core::mem::replace(self, ClockTimers::new()));
     }
 }
 
 pub(super) struct Heaps {
-    pub(super) mono: BinaryHeap<Reverse<Timer>>,
-    pub(super) wall: BinaryHeap<Reverse<Timer>>,
+    pub(super) mono: ClockTimers,
+    pub(super) wall: ClockTimers,
     pub(super) seq: u64,
     /// The wall clock's timerfd, created (and put in epoll) by the first wall timer.
     pub(super) wall_fd: Option<TimerFd>,
+    /// What `wall_fd` is armed for, so it is re-armed only when that changes.
+    pub(super) wall_armed: Option<u64>,
 }
 
-static HEAPS: Mutex<Heaps> =
-    Mutex::new(Heaps { mono: BinaryHeap::new(), wall: BinaryHeap::new(), seq: 0, wall_fd: None });
+impl Heaps {
+    pub(super) fn clock(&mut self, clock: Clock) -> &mut ClockTimers {
+        match clock {
+            Clock::Monotonic => &mut self.mono,
+            Clock::Realtime => &mut self.wall,
+        }
+    }
+
+    /// Removes the entry `key` names, if it has not been popped yet.
+    pub(super) fn remove(&mut self, key: TimerKey) -> Option<Timer> {
+        self.clock(key.clock).remove(key.deadline, key.seq)
+    }
+
+    /// Arms the wall timerfd (if there is one) for the wall clock's earliest hard deadline.
+    pub(super) fn rearm_wall_fd(&mut self) {
+        let want = self.wall.wake_at();
+        if let (Some(fd), true) = (&self.wall_fd, want != self.wall_armed) {
+            fd.arm(want, true);
+            self.wall_armed = want;
+        }
+    }
+}
+
+static HEAPS: Mutex<Heaps> = Mutex::new(Heaps {
+    mono: ClockTimers::new(),
+    wall: ClockTimers::new(),
+    seq: 0,
+    wall_fd: None,
+    wall_armed: None,
+});
 
 /// How long the event thread waits at most while wall timers are due and no timerfd
 /// watches the wall clock: the delay before it notices that the clock was set.
@@ -68,50 +147,54 @@ pub(super) fn lock() -> std::sync::MutexGuard<'static, Heaps> {
     HEAPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Consumes the wall timerfd's expiration (or clock-set cancellation).
+/// Consumes the wall timerfd's expiration (or clock-set cancellation). The timerfd is
+/// disarmed now, so it is re-armed by the next [`fire_due`].
 pub(super) fn drain_wall_timerfd() {
-    if let Some(fd) = &lock().wall_fd {
+    let mut heaps = lock();
+    if let Some(fd) = &heaps.wall_fd {
         fd.drain();
+        heaps.wall_armed = None;
     }
 }
 
-/// Fires every due timer; returns how long the event thread may wait for the next one
-/// (`None`: no uptime timer, and wall timers, if any, have their timerfd).
-pub(super) fn fire_due() -> Option<u64> {
-    let mut due = Vec::new();
-    {
-        let mut heaps = lock();
-        let heaps = &mut *heaps;
-        for (heap, clock) in [(&mut heaps.mono, Clock::Monotonic), (&mut heaps.wall, Clock::Realtime)] {
-            let now = sys::now_ns(clock);
-            while heap.peek().is_some_and(|Reverse(t)| t.deadline <= now) {
-                due.push(heap.pop().expect("peeked").0);
+/// Fires every due timer, looking again until none is due; returns how long the event
+/// thread may wait for the next wake-up (`None`: no uptime timer, and wall timers, if any,
+/// have their timerfd). `due` is the caller's scratch list (empty on entry and return).
+pub(super) fn fire_due(due: &mut Vec<(u64, Timer)>) -> Option<u64> {
+    loop {
+        {
+            let mut heaps = lock();
+            let heaps = &mut *heaps;
+            let mono_now = sys::now_ns(Clock::Monotonic);
+            heaps.mono.pop_due(mono_now, due);
+            if heaps.wall.wake_at().is_some() {
+                heaps.wall.pop_due(sys::now_ns(Clock::Realtime), due);
+            }
+            heaps.rearm_wall_fd();
+            if due.is_empty() {
+                // Nothing due: every hard deadline lies ahead (a passed one would have
+                // made its entry due), so the wait below is never zero for nothing.
+                let mono = heaps.mono.wake_at().map(|at| at.saturating_sub(mono_now));
+                let wall = match heaps.wall_fd {
+                    Some(_) => None,
+                    None => heaps
+                        .wall
+                        .wake_at()
+                        .map(|at| at.saturating_sub(sys::now_ns(Clock::Realtime)).min(WALL_POLL_NS)),
+                };
+                return match (mono, wall) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
         }
-        if let Some(fd) = &heaps.wall_fd {
-            fd.arm(heaps.wall.peek().map(|Reverse(t)| t.deadline), true);
+        for (deadline, t) in due.drain(..) {
+            // Each arm's reference is dropped after its call.
+            match t.action {
+                Action::Submit { queue, work } => queue.submit(work),
+                Action::Source { source, generation } => source.timer_fired(generation, deadline),
+            }
         }
-    }
-    for t in due {
-        // Each arm's reference is dropped after its call.
-        match t.action {
-            Action::Submit { queue, work } => queue.submit(work),
-            Action::Source { source, generation } => source.timer_fired(generation, t.deadline),
-        }
-    }
-    // Computed after the actions ran: a repeating timer re-armed above is in the heap.
-    let heaps = lock();
-    let until = |heap: &BinaryHeap<Reverse<Timer>>, clock| {
-        heap.peek().map(|Reverse(t)| t.deadline.saturating_sub(sys::now_ns(clock)))
-    };
-    let mono = until(&heaps.mono, Clock::Monotonic);
-    let wall = match heaps.wall_fd {
-        Some(_) => None,
-        None => until(&heaps.wall, Clock::Realtime).map(|ns| ns.min(WALL_POLL_NS)),
-    };
-    match (mono, wall) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
@@ -129,10 +212,11 @@ impl ForkHeld {
     /// finalizer, a block's destructor) runs because of them.
     pub(crate) fn forget_all(&mut self) {
         // Forgotten, not dropped: dropping would release the references.
-        core::mem::forget(core::mem::take(&mut self.0.mono));
-        core::mem::forget(core::mem::take(&mut self.0.wall));
+        self.0.mono.forget();
+        self.0.wall.forget();
         // The wall timerfd is an open file shared with the parent; the child's first wall
         // timer creates its own (closing this copy leaves the parent's untouched).
         self.0.wall_fd = None;
+        self.0.wall_armed = None;
     }
 }

@@ -6,9 +6,9 @@
 //! the [`registry`]; the first wall-clock timer adds a timerfd (below).
 //!
 //! Timers cost no descriptor. After each round the thread computes how long until the
-//! earliest uptime deadline (`dispatch_time`) and waits exactly that long: no polling, no
-//! periodic tick. A thread that adds a timer earlier than every other wakes it through the
-//! eventfd, so it waits again with the shorter timeout; timers added by the thread itself
+//! earliest uptime hard deadline (`dispatch_time` deadline plus leeway, see `heaps.rs`)
+//! and waits exactly that long: no polling, no periodic tick. A thread that adds a timer
+//! whose hard deadline is earlier than every other wakes it through the eventfd, so it waits again with the shorter timeout; timers added by the thread itself
 //! (a repeating timer re-armed as it fires) need no wake. Its timer slack is 1 ns, so the
 //! kernel adds no 50 us of batching to a deadline.
 //!

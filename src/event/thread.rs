@@ -59,6 +59,7 @@ fn run() {
     crate::sys::set_thread_timer_slack(1);
     let et = event_thread();
     let mut ready = Vec::new();
+    let mut due = Vec::new();
     let mut timeout = None;
     loop {
         et.epoll.wait(&mut ready, timeout);
@@ -72,7 +73,7 @@ fn run() {
                 token => registry::deliver_ready(token),
             }
         }
-        timeout = heaps::fire_due();
+        timeout = heaps::fire_due(&mut due);
     }
 }
 

@@ -129,6 +129,12 @@ pub struct TimerConfig {
     pub(super) next: Option<(Clock, u64)>,
     /// Nanoseconds between fires; `None` for a one-shot (`DISPATCH_TIME_FOREVER`).
     pub(super) interval: Option<u64>,
+    /// How much later than `next` the fire may come, so the event thread can batch it
+    /// with other timers' (at most half the interval, see `timer.rs`).
+    pub(super) leeway: u64,
+    /// The key of the live heap entry, if one is armed: re-setting or cancelling removes
+    /// it by key (O(log n)), not by a scan of the heap.
+    pub(super) armed: Option<crate::event::timer::TimerKey>,
     pub(super) generation: u64,
     pub(super) registered: bool,
     /// Not armed until the pending delivery runs (see the module doc).

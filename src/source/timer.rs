@@ -15,6 +15,15 @@
 //! the data, counts the boundaries passed since `next` into it and re-arms the entry. The
 //! fire's check of the delivery and its park, and the delivery's un-park and take, each
 //! happen under the settings lock, so a park is always followed by a delivery that sees it.
+//! The fire merges its count after releasing the lock: a delivery that runs in between
+//! (un-parking, taking the data) only means the count comes in the next delivery, and the
+//! worker running a delivery never blocks on a lock the event thread holds while it wakes
+//! that worker.
+//!
+//! *Leeway.* The entry is armed with the window `[next, next + leeway]`; the event thread
+//! batches fires within their windows (`event/heaps.rs`). The leeway is capped at half the
+//! interval, as the reference does, so a fire that comes late by its whole leeway still
+//! precedes the next boundary and each fire counts one interval.
 use super::object::Source;
 use super::parts::{TimerConfig, INTERVAL_UI_ANIMATION};
 use crate::event::timer::{arm_source, disarm_source};
@@ -25,18 +34,27 @@ fn lock(s: &Source) -> std::sync::MutexGuard<'_, TimerConfig> {
     s.timer.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Arms the heap entry for `cfg.next` if the source is registered. Called under the lock.
-fn arm(s: &Source, cfg: &TimerConfig) {
+/// Arms the heap entry for `cfg.next` if the source is registered (removing any entry still
+/// armed). Called under the lock.
+fn arm(s: &Source, cfg: &mut TimerConfig) {
+    disarm(cfg);
     if let (true, Some((clock, deadline))) = (cfg.registered, cfg.next) {
-        arm_source(clock, deadline, s, cfg.generation);
+        cfg.armed = Some(arm_source(clock, deadline, cfg.leeway, s, cfg.generation));
     }
 }
 
-pub fn set(s: &Source, start: u64, interval: u64, _leeway: u64) {
+/// Removes the live heap entry, if any. Called under the lock.
+fn disarm(cfg: &mut TimerConfig) {
+    if let Some(key) = cfg.armed.take() {
+        disarm_source(key);
+    }
+}
+
+pub fn set(s: &Source, start: u64, interval: u64, leeway: u64) {
     if !s.kind.is_timer() || s.is_cancelled() {
         return;
     }
-    configure(s, start, interval);
+    configure(s, start, interval, leeway);
 }
 
 /// Nanoseconds in one animation frame (`DISPATCH_INTERVAL_UI_ANIMATION`: 1/60 s).
@@ -51,19 +69,23 @@ pub fn set_interval(s: &Source, handle: usize, mask: usize) {
     let interval = (handle as u64).saturating_mul(unit);
     let now = sys::now_ns(Clock::Monotonic);
     let first = (now / interval).saturating_add(1).saturating_mul(interval);
-    configure(s, first, interval);
+    configure(s, first, interval, 0);
 }
 
-fn configure(s: &Source, start: u64, interval: u64) {
+fn configure(s: &Source, start: u64, interval: u64, leeway: u64) {
     let mut cfg = lock(s);
     cfg.generation += 1;
     cfg.parked = false;
-    disarm_source(s);
+    disarm(&mut cfg);
     cfg.next =
         time::deadline(start).map(|(clock, ns)| (clock, if ns == 0 { sys::now_ns(clock) } else { ns }));
     // An interval of 0 would fire continuously; the reference clamps it to a minimum too.
     cfg.interval = (interval != u64::MAX).then_some(interval.max(1_000));
-    arm(s, &cfg);
+    cfg.leeway = match cfg.interval {
+        Some(interval) => leeway.min(interval / 2),
+        None => leeway,
+    };
+    arm(s, &mut cfg);
 }
 
 /// The source's registration completed: start the heap entry if the timer is set.
@@ -73,7 +95,7 @@ pub fn registered(s: &Source) {
     }
     let mut cfg = lock(s);
     cfg.registered = true;
-    arm(s, &cfg);
+    arm(s, &mut cfg);
 }
 
 pub fn cancelled(s: &Source) {
@@ -84,7 +106,7 @@ pub fn cancelled(s: &Source) {
     cfg.generation += 1;
     cfg.registered = false;
     cfg.parked = false;
-    disarm_source(s);
+    disarm(&mut cfg);
 }
 
 pub fn fired(s: &Source, generation: u64, deadline: u64) {
@@ -92,6 +114,8 @@ pub fn fired(s: &Source, generation: u64, deadline: u64) {
     if generation != cfg.generation || !cfg.registered {
         return;
     }
+    // The entry that fired was the live one (same generation): it is gone from the heap.
+    cfg.armed = None;
     let Some((clock, _)) = cfg.next else { return };
     let fires = match cfg.interval {
         None => {
@@ -106,12 +130,14 @@ pub fn fired(s: &Source, generation: u64, deadline: u64) {
             if undelivered {
                 cfg.parked = true;
             } else {
-                arm(s, &cfg);
+                arm(s, &mut cfg);
             }
             passed + 1
         }
     };
-    // Under the lock: a delivery must not un-park between the check above and this merge.
+    drop(cfg);
+    // After the lock (see the module doc): a delivery that un-parked in between took the
+    // data without these fires, which then make a delivery of their own.
     s.merge(fires);
 }
 
@@ -126,7 +152,7 @@ pub fn take_delivery(s: &Source) -> Option<u64> {
             let now = sys::now_ns(clock);
             let missed = if now >= next { (now - next) / interval + 1 } else { 0 };
             cfg.next = Some((clock, next + missed * interval));
-            arm(s, &cfg);
+            arm(s, &mut cfg);
             // A delivery is scheduled (this one), so this coalesces into it.
             s.merge(missed);
         }

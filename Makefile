@@ -39,7 +39,7 @@ run: build
 # against another libdispatch: LD_LIBRARY_PATH=/path/to/other target/bench/bench
 bench: build
 	@mkdir -p target/bench
-	$(CC) $(CFLAGS_EX) bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
+	$(CC) $(CFLAGS_EX) -fopenmp bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
 	timeout 300 target/bench/bench
 
 # Instructions per operation on the hot paths, under callgrind, against the budgets of

@@ -11,7 +11,7 @@ LIBDIR := target/release
 CFLAGS_EX := -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Iinclude
 LDFLAGS_EX := -L$(LIBDIR) -ldispatch -Wl,-rpath,$(abspath $(LIBDIR))
 
-.PHONY: all build header run bench soak check check-header test-rust test-loom test-c install uninstall clean
+.PHONY: all build header run bench bench-instr soak check check-header test-rust test-loom test-c install uninstall clean
 
 all: build
 
@@ -46,8 +46,18 @@ run: build
 # against another libdispatch: LD_LIBRARY_PATH=/path/to/other target/bench/bench
 bench: build
 	@mkdir -p target/bench
-	$(CC) $(CFLAGS_EX) bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
+	$(CC) $(CFLAGS_EX) -fopenmp bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
 	timeout 300 target/bench/bench
+
+# Instructions per operation on the hot paths, under callgrind, against the budgets of
+# issue 12 (bench/README.md, "Instruction counts"). INSTR_N operations vs 2 * INSTR_N.
+INSTR_N ?= 50000
+INSTR_REPS ?= 5
+bench-instr: build
+	@command -v valgrind >/dev/null || { echo "bench-instr needs valgrind: apt-get install valgrind"; exit 1; }
+	@mkdir -p target/bench
+	$(CC) $(CFLAGS_EX) -g bench/instr.c -o target/bench/instr $(LDFLAGS_EX)
+	timeout 600 python3 bench/instr.py --n $(INSTR_N) --reps $(INSTR_REPS)
 
 # Soak: every workload at once for SECONDS seconds, then drain and check (soak/soak.c says
 # what is checked). Exit status 1 on any violation. `make check` runs a 3 s soak too

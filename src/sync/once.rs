@@ -60,11 +60,21 @@ compile_error!("the once futex uses the predicate's low half at its address");
 ///
 /// The boundary (`src/ffi`) turns the client's `dispatch_once_t *` into the reference.
 pub fn call_once(state: &AtomicI64, init: impl FnOnce()) {
+    // The common case, first and alone: done long ago. Acquire: the initializer's writes
+    // become visible (pairs with the Release swap below).
+    if state.load(Ordering::Acquire) == DONE {
+        return;
+    }
+    call_once_slow(state, init)
+}
+
+#[cold]
+fn call_once_slow(state: &AtomicI64, init: impl FnOnce()) {
     // SAFETY: the low half of the word `state` borrows (little-endian, checked above): in
     // bounds, 4-aligned as the word is 8-aligned, alive as long as the borrow, and only
     // ever accessed atomically (here, by the futex, and through `state`).
     let futex = unsafe { AtomicU32::from_ptr(state.as_ptr() as *mut u32) };
-    let me = sys::gettid();
+    let me = crate::queue::frames::thread_id();
     let mine = running(me);
     loop {
         // Acquire on every path that returns: the initializer's writes become visible.

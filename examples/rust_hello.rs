@@ -1,16 +1,21 @@
 // The README's Rust example: a serial queue, a parallel loop, a group and a semaphore.
 // Run: cargo run --release --example rust_hello
 use dispatch::{Group, Queue, QueueAttribute, QueuePriority, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 fn main() {
     let serial = Queue::create("com.example.log", QueueAttribute::Serial);
     let global = Queue::global(QueuePriority::Default);
 
-    // A parallel loop over a slice, on the global queue's worker threads.
-    let mut squares = vec![0u64; 8];
-    global.for_each(&mut squares, |x| *x = 7);
-    global.apply(8, |i| assert!(i < 8));
+    // Parallel loops on the global queue's worker threads: over a range, over a slice.
+    let sum = AtomicUsize::new(0);
+    global.apply(100, |i| {
+        sum.fetch_add(i, Ordering::Relaxed);
+    });
+    let mut squares: Vec<u64> = (0..8).collect();
+    global.for_each(&mut squares, |x| *x *= *x);
+    assert_eq!((sum.into_inner(), squares[7]), (4950, 49));
 
     // Fan out into a group; a serial queue keeps the log in order.
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -36,5 +41,5 @@ fn main() {
         signal.signal();
     });
     done.wait();
-    println!("squares {logged:?}, all {} slots set to {}", squares.len(), squares[0]);
+    println!("logged {logged:?}, squares {squares:?}");
 }

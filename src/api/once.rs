@@ -7,7 +7,6 @@
 
 use super::callout::InPlace;
 use crate::ffi::once::dispatch_once_f;
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicIsize, Ordering};
 
 /// Runs an initializer once per `Once`, however many threads call
@@ -72,7 +71,7 @@ impl Once {
         // the runtime) for as long as `&self` lives, which covers the call; `ctx` is `call`,
         // alive until dispatch_once_f returns, which it does after running `f` (on this
         // thread) or after another caller's initializer finished.
-        unsafe { dispatch_once_f(self.predicate.as_ptr(), ctx as *mut c_void, f) }
+        unsafe { dispatch_once_f(self.predicate.as_ptr(), ctx, f) }
     }
 
     /// Whether an initializer has run to completion.

@@ -1,6 +1,6 @@
 # libdispatch for Linux, in Rust.
-#   make run    build the library and run the programs in examples/
-#   make check  build, then run every test (cargo unit tests, loom models, C API tests)
+#   make run    build the library and run the programs in examples/ (C and Rust)
+#   make check  build, then run every test (cargo unit tests and doctests, loom models, C API tests)
 #   make install PREFIX=/usr/local   (DESTDIR= for staging; make uninstall removes exactly that)
 
 SHELL := /bin/bash
@@ -40,6 +40,10 @@ run: build
 	    $(CC) $(CFLAGS_EX) $$src -o target/examples/$$name $(LDFLAGS_EX) $$pkgflags; \
 	  fi; \
 	  echo "== $$name"; timeout 60 target/examples/$$name; \
+	done
+	@set -e; for src in examples/*.rs; do \
+	  name=$$(basename $$src .rs); \
+	  echo "== $$name (Rust)"; timeout 300 $(CARGO) run -q --release --example $$name; \
 	done
 
 # Performance figures next to in-run baselines (bench/README.md). To run the same binary

@@ -48,10 +48,12 @@ const LAYERS: &[(&str, u8)] = &[
     ("fork", 4),
     // 5: the C surface.
     ("ffi", 5),
-    // The crate root declares the modules.
-    ("lib", 6),
+    // 6: the safe Rust API, a client of the C surface.
+    ("api", 6),
+    // The crate root declares the modules (and re-exports the Rust API).
+    ("lib", 7),
     // This test.
-    ("layers", 6),
+    ("layers", 7),
 ];
 
 #[cfg(test)]
@@ -497,8 +499,9 @@ mod tests {
         );
     }
 
-    /// Lines with an `unsafe` block outside `ffi/`, `sys/` and `blocks/` (issue 11: unsafe
-    /// stays at the edges), counted like grep does (lines with the unsafe keyword and a brace). Lower the budget as blocks
+    /// Lines with an `unsafe` block outside `ffi/`, `sys/`, `blocks/` and `api/` (issue 11:
+    /// unsafe stays at the edges; `api/` is the Rust side of the C boundary, calling the
+    /// exported functions as any C client does), counted like grep does (lines with the unsafe keyword and a brace). Lower the budget as blocks
     /// go; never raise it.
     const UNSAFE_BUDGET: usize = 40;
 
@@ -512,7 +515,7 @@ mod tests {
         let mut per_dir: BTreeMap<String, usize> = BTreeMap::new();
         for file in &files {
             let top = file.iter().next().expect("a path").to_string_lossy().into_owned();
-            if ["ffi", "sys", "blocks"].contains(&top.as_str()) {
+            if ["ffi", "sys", "blocks", "api"].contains(&top.as_str()) {
                 continue;
             }
             let src = std::fs::read_to_string(root.join(file)).expect("readable source");
@@ -524,7 +527,7 @@ mod tests {
         let total: usize = per_dir.values().sum();
         assert!(
             total <= UNSAFE_BUDGET,
-            "{total} lines with an unsafe block outside ffi/, sys/ and blocks/ (budget {UNSAFE_BUDGET}):\n{}",
+            "{total} lines with an unsafe block outside ffi/, sys/, blocks/ and api/ (budget {UNSAFE_BUDGET}):\n{}",
             per_dir.iter().map(|(d, n)| format!("    {d}: {n}")).collect::<Vec<_>>().join("\n")
         );
     }

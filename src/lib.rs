@@ -4,7 +4,18 @@
 //! (syscalls) → primitives (`primitive`, `time`, `park`, `qos`, `threads`) → `pool`
 //! (type-erased jobs) and `event` (type-erased targets) → objects and queues (`object`,
 //! `queue`, `sync`, `apply`) → `source`, `data`, `io`, `blocks`, `debug`, `benchmark`,
-//! `fork` → `ffi` (the exported C functions).
+//! `fork` → `ffi` (the exported C functions) → `api` (the safe Rust API).
+//!
+//! # The Rust API
+//!
+//! Rust programs use the same runtime without C: [`Queue`] (serial, concurrent, global by
+//! [`QueuePriority`] or [`Qos`], main), [`Group`], [`Semaphore`], [`Once`], [`Source`]
+//! (timers, descriptors, signals, custom data), [`Data`], [`apply`] and [`main`]. The
+//! names follow the `dispatch` crate, so porting from it is a rename of the dependency
+//! (the package is `gcd-linux`, the library `dispatch`). The README's example
+//! (`examples/rust_hello.rs`):
+//!
+#![doc = concat!("```\n", include_str!("../examples/rust_hello.rs"), "```")]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
@@ -14,6 +25,8 @@ mod primitive;
 #[cfg(test)]
 mod layers;
 
+#[cfg(not(loom))]
+mod api;
 #[cfg(not(loom))]
 mod apply;
 #[cfg(not(loom))]
@@ -50,6 +63,12 @@ mod sys;
 mod threads;
 #[cfg(not(loom))]
 mod time;
+
+#[cfg(not(loom))]
+pub use api::{
+    apply, main, Data, Group, GroupGuard, Once, Qos, Queue, QueueAttribute, QueuePriority, Semaphore,
+    SemaphoreGuard, Source, SourceKind, SuspendGuard, WaitTimeout,
+};
 
 /// Under loom only the lock-free protocols are compiled, against loom's atomics (plus
 /// `park`, whose futex is modelled with loom's mutex and condvar, and `sys`, which `park`

@@ -16,6 +16,13 @@ echo "== cargo test (unit tests)"
 cargo test --release --lib 2>&1 | tee "$log/unit" | grep -E '^(test |test result|error|failures)' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# Doctests: the Rust API's examples and the README's Rust program. The dev profile: each
+# doctest is its own binary, and linking them against the release rlib (thin LTO) is ~10x
+# slower.
+echo "== cargo test --doc (Rust API examples, README snippet)"
+cargo test --doc 2>&1 | tee "$log/doc" | grep -E '^(test result|error|failures)|FAILED' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 echo "== cargo test (loom models of the lock-free protocols)"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --lib loom 2>&1 | tee "$log/loom" | grep -E '^(test |test result|error|failures)' || true
@@ -38,7 +45,7 @@ capi-tests/run.sh target/release 2>&1 | tee "$log/capi"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 passed=0 failed=0
-for f in "$log/unit" "$log/loom"; do
+for f in "$log/unit" "$log/doc" "$log/loom"; do
   while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
     sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$f")
 done

@@ -48,10 +48,12 @@ run: build
 
 # Performance figures next to in-run baselines (bench/README.md). To run the same binary
 # against another libdispatch: LD_LIBRARY_PATH=/path/to/other target/bench/bench
+# The output is kept in target/bench/bench.txt and drawn as bench/chart.svg (never fails).
 bench: build
 	@mkdir -p target/bench
 	$(CC) $(CFLAGS_EX) -fopenmp bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
-	timeout 300 target/bench/bench
+	set -o pipefail; timeout 300 target/bench/bench | tee target/bench/bench.txt
+	-python3 tools/bench_chart.py target/bench/bench.txt -o bench/chart.svg
 
 # Instructions per operation on the hot paths, under callgrind, against the budgets of
 # issue 12 (bench/README.md, "Instruction counts"). INSTR_N operations vs 2 * INSTR_N.

@@ -53,6 +53,10 @@ for f in "$log/headers" "$log/install" "$log/readme" "$log/capi"; do
   read -r p q < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$f" | tail -n 1)
   passed=$((passed + ${p:-0})); failed=$((failed + ${q:-0}))
 done
+
+echo "== bench chart (tools/bench_chart.py --self-test: the parser of the bench output)"
+if python3 tools/bench_chart.py --self-test; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a suite that did not even run
 echo "total: $passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

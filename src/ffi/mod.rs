@@ -19,7 +19,7 @@ pub mod time;
 pub mod work;
 pub mod workloop;
 
-use crate::object::{resolve, Kind};
+use crate::object::{resolve_kind, try_resolve_kind, Kind};
 use crate::queue::Queue;
 use crate::sys;
 use core::ffi::c_void;
@@ -47,9 +47,23 @@ pub type dispatch_autorelease_frequency_t = u64;
 /// # Safety
 /// `p` must be NULL or a dispatch object; `T` must be the object type of `kind` (every
 /// object type starts with its `Header`).
+#[inline(always)]
 pub(crate) unsafe fn object_arg<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
-    // SAFETY: forwarded contract; `resolve` checked the kind, whose type starts with it.
-    unsafe { &*(resolve(p, Some(kind), what) as *const _ as *const T) }
+    // SAFETY: forwarded contract; `resolve_kind` checked the kind, whose type starts with it.
+    unsafe { &*(resolve_kind(p, kind, what) as *const _ as *const T) }
+}
+
+/// [`object_arg`]'s fast case alone: `Some` for a live object of `kind`, `None` for
+/// anything else, which the caller passes to a cold function that calls [`object_arg`]
+/// (and aborts there on misuse). For the entry points whose fast path must make no call.
+///
+/// # Safety
+/// As for [`object_arg`].
+#[inline(always)]
+pub(crate) unsafe fn try_object_arg<'a, T>(p: *const c_void, kind: Kind) -> Option<&'a T> {
+    // SAFETY: forwarded contract; `try_resolve_kind` checked the kind, whose type starts
+    // with its header.
+    unsafe { try_resolve_kind(p, kind).map(|h| &*(h as *const _ as *const T)) }
 }
 
 /// Resolves a queue argument.

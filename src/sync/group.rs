@@ -48,6 +48,9 @@ static GROUP_VTABLE: ObjectVTable = ObjectVTable::for_type::<Group>();
 
 impl Group {
     pub fn create() -> *const Group {
+        // Here rather than in `attach`, which runs per `dispatch_group_async` item: every
+        // group, so every attached one, was created first.
+        install_group_leave(leave_by_header);
         Box::into_raw(Box::new(Group {
             header: Header::new(Kind::Group, &GROUP_VTABLE),
             members: Members::new(),
@@ -58,7 +61,6 @@ impl Group {
     /// enters it, and the continuation leaves it and drops the reference taken here once
     /// its function returned (`Continuation::run`).
     pub fn attach(&self, c: &mut Continuation) {
-        install_group_leave(leave_by_header);
         self.enter();
         c.group = Some(crate::object::Ref::retain(&self.header));
     }

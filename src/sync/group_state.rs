@@ -6,11 +6,11 @@
 //! One `AtomicU32`, read as an `i32`: `state = 4 * count - flags`, where `count` is the
 //! number of `enter`s not yet matched by a `leave` and `flags` is a subset of
 //! `WAITERS` (1: a thread sleeps in `wait`) and `NOTIFIED` (2: notifications are
-//! registered). Flags are stored negated so that the two common operations are one
-//! atomic add whose flags decide (x86: `lock add; js` and `lock sub; js`):
+//! registered). Flags are stored negated so that each common operation is one atomic
+//! instruction and one branch (x86: `lock add; js` and `lock xadd; cmp; jle`):
 //!
 //! - `enter` adds 4. The result is negative only when the count overflowed (2^29
-//!   unbalanced enters), which aborts.
+//!   outstanding enters), which aborts.
 //! - `leave` subtracts 4. The old value is below 4 exactly when this leave emptied a
 //!   group with a flag set (old value 1..3) or the group was already empty (old value
 //!   0..-3: an unbalanced leave, which aborts). An empty-making leave with no flag set

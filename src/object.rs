@@ -317,49 +317,6 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
     header
 }
 
-/// The common case of [`resolve`] with a kind, inline: a live object of `kind` is
-/// recognised by its tag alone (a null test, one load, one compare). `None` for anything
-/// else (NULL, a forwarder, a freed object, another kind), which the caller hands to
-/// [`resolve`]: it follows a forwarder or aborts naming the misuse, exactly as before.
-///
-/// # Safety
-/// As for [`resolve`].
-#[inline(always)]
-pub unsafe fn try_resolve_kind<'a>(ptr: *const c_void, kind: Kind) -> Option<&'a Header> {
-    if ptr.is_null() {
-        return None;
-    }
-    let h = ptr as *const Header;
-    // SAFETY: the caller passes a dispatch object, whose first word is its tag; one
-    // tagged `kind` is itself the header.
-    unsafe { ((*h).tag == kind.tag()).then(|| &*h) }
-}
-
-/// [`resolve`] with a kind, with [`try_resolve_kind`]'s common case inline.
-///
-/// # Safety
-/// As for [`resolve`].
-#[inline(always)]
-pub unsafe fn resolve_kind<'a>(ptr: *const c_void, kind: Kind, what: &str) -> &'a Header {
-    // SAFETY: forwarded contract.
-    match unsafe { try_resolve_kind(ptr, kind) } {
-        Some(h) => h,
-        // SAFETY: forwarded contract.
-        None => unsafe { resolve_cold(ptr, kind, what) },
-    }
-}
-
-/// The rare branch of [`resolve_kind`], out of line so that the fast path stays small.
-///
-/// # Safety
-/// As for [`resolve`].
-#[cold]
-#[inline(never)]
-unsafe fn resolve_cold<'a>(ptr: *const c_void, kind: Kind, what: &str) -> &'a Header {
-    // SAFETY: forwarded contract.
-    unsafe { resolve(ptr, Some(kind), what) }
-}
-
 /// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the
 /// object is a pointer to its header and back.
 ///

@@ -1,6 +1,7 @@
 //! `dispatch_group_t`: the object around [`Members`] (`group_state.rs`, which explains the
-//! protocol): notifications are queue submissions holding references, and the reference
-//! the `NOTIFIED` flag holds is an internal reference on the group.
+//! protocol): a notification is a queue submission holding references on its queue and on
+//! the group, which keep the group alive while it is registered (the protocol relies on
+//! that, see "who may touch the group when").
 
 use super::group_state::Members;
 use crate::callback::ClientFn;
@@ -81,28 +82,16 @@ impl Group {
 
     #[cold]
     #[inline(never)]
-    fn last_leave(this: *const Group, prev: i32) {
-        let drop_flag_ref = || {
-            // SAFETY: called only when this leave cleared `NOTIFIED`, taking over the
-            // internal reference the flag held (`Members::notify` forgot it into the flag).
-            drop(unsafe { Ref::from_raw(this) })
-        };
-        // SAFETY: `this` is live (our caller's `leave` was called on it): the contract of
-        // `finish_last_leave`, which touches it no more once it may be freed.
-        unsafe {
-            Members::finish_last_leave(
-                core::ptr::addr_of!((*this).members),
-                prev,
-                |n: Notify| queue::async_f(&n.queue, n.work),
-                drop_flag_ref,
-            )
-        }
+    fn last_leave(&self, prev: i32) {
+        // Each notification holds its own references (queue, group): submitting it
+        // touches no more of this group than the notification's reference keeps alive.
+        self.members.last_leave(prev, |n: Notify| queue::async_f(&n.queue, n.work));
     }
 
     /// `dispatch_group_notify_f`.
     pub fn notify(&self, q: &Queue, work: ClientFn) {
         let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), work };
-        for n in self.members.notify(n, || Ref::retain(self)) {
+        if let Some(n) = self.members.notify(n) {
             queue::async_f(&n.queue, n.work);
             // `n` drops here: the registration's references on the queue and the group.
         }

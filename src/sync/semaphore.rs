@@ -8,8 +8,8 @@
 //! still negative; if a signal beat it to that, the token is on its way and it takes it.
 //!
 //! The fast paths are what `dispatch_semaphore_signal`/`_wait` inline: one `lock add`
-//! each whose flags decide (x86: `lock add; js` and `lock sub; jl`), no clock read (the
-//! wait's deadline is converted only when it must block), no futex.
+//! each whose flags decide (x86: `lock inc; jle` and `lock dec; jl`), no conversion of the
+//! wait's timeout unless it must block, no futex.
 //!
 //! Orderings, each checked by the loom models at the end of this file:
 //! - `value`: Release on `signal` and Acquire on `wait`, so that what the signaller wrote

@@ -12,6 +12,16 @@
  *   empty_group           wait on an empty group returns 0 at once; notify on it fires.
  *   reuse                 a group that emptied can be used again: new items, new wait, new
  *                         notify; several notifies registered at once all fire once.
+ *   wait_then_release     2000 rounds of: enter, a worker leaves while the main thread
+ *                         waits, the main thread releases the group as soon as the wait
+ *                         returned 0 (the last leave's wake and the waiter race every round).
+ *   notify_races_leave    2000 rounds of: enter, a worker leaves while the main thread
+ *                         registers a notify and releases the group; every notify runs
+ *                         exactly once (counted after draining its serial queue), none
+ *                         before its round's leave.
+ *   wait_across_reentry   a thread waits (forever) while the main thread empties and
+ *                         re-enters the group 1000 times, then leaves for good: the wait
+ *                         returns 0, and only once the group was empty.
  */
 #include "check.h"
 
@@ -259,6 +269,123 @@ static void test_reuse(void)
     OK("reuse");
 }
 
+/* ------------------------------------------------------------------ */
+
+static atomic_int race_left;
+
+static void leave_ctx(void *ctx)
+{
+    atomic_fetch_add(&race_left, 1);
+    dispatch_group_leave((dispatch_group_t)ctx);
+}
+
+static void test_wait_then_release(void)
+{
+    test_start("wait_then_release", 60);
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    atomic_store(&race_left, 0);
+    for (int i = 0; i < 2000; i++) {
+        dispatch_group_t g = dispatch_group_create();
+        dispatch_group_enter(g);
+        dispatch_async_f(q, g, leave_ctx);
+        CHECK(dispatch_group_wait(g, in_ms(5000)) == 0, "round %d: wait did not return 0", i);
+        CHECK(atomic_load(&race_left) == i + 1, "round %d: wait returned before the leave", i);
+        dispatch_release(g);
+    }
+    OK("wait_then_release");
+}
+
+#define NR_ROUNDS 2000
+static struct nr_round {
+    dispatch_group_t g;
+    atomic_int left;
+} nr_rounds[NR_ROUNDS];
+static atomic_int nr_fired, nr_fired_early;
+
+static void nr_leave(void *ctx)
+{
+    struct nr_round *r = ctx;
+    atomic_store(&r->left, 1);
+    dispatch_group_leave(r->g);
+}
+
+static void nr_notify(void *ctx)
+{
+    struct nr_round *r = ctx;
+    if (!atomic_load(&r->left))
+        atomic_fetch_add(&nr_fired_early, 1);
+    atomic_fetch_add(&nr_fired, 1);
+}
+
+static void nr_noop(void *ctx)
+{
+    UNUSED(ctx);
+}
+
+static void test_notify_races_leave(void)
+{
+    test_start("notify_races_leave", 60);
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    dispatch_queue_t sq = dispatch_queue_create("test.group.notify_race", NULL);
+    for (int i = 0; i < NR_ROUNDS; i++) {
+        struct nr_round *r = &nr_rounds[i];
+        r->g = dispatch_group_create();
+        dispatch_group_enter(r->g);
+        dispatch_async_f(q, r, nr_leave);
+        dispatch_group_notify_f(r->g, sq, r, nr_notify);
+        dispatch_release(r->g); /* the pending notify keeps it alive */
+    }
+    for (int spins = 0; atomic_load(&nr_fired) < NR_ROUNDS && spins < 5000; spins++)
+        sleep_ms(1);
+    dispatch_sync_f(sq, NULL, nr_noop); /* anything fired twice has run by now */
+    CHECK(atomic_load(&nr_fired) == NR_ROUNDS, "%d notifies ran for %d rounds", atomic_load(&nr_fired),
+          NR_ROUNDS);
+    CHECK(atomic_load(&nr_fired_early) == 0, "%d notifies ran before their round's leave",
+          atomic_load(&nr_fired_early));
+    dispatch_release(sq);
+    OK("notify_races_leave");
+}
+
+struct reentry {
+    dispatch_group_t g;
+    atomic_int done;
+    long result;
+};
+
+static void *reentry_waiter(void *arg)
+{
+    struct reentry *r = arg;
+    r->result = dispatch_group_wait(r->g, DISPATCH_TIME_FOREVER);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void test_wait_across_reentry(void)
+{
+    test_start("wait_across_reentry", 30);
+    struct reentry r = { dispatch_group_create(), 0, -1 };
+    pthread_t th;
+    dispatch_group_enter(r.g);
+    dispatch_group_enter(r.g);
+    CHECK(pthread_create(&th, NULL, reentry_waiter, &r) == 0, "pthread_create");
+    for (int i = 0; i < 1000; i++) {
+        dispatch_group_leave(r.g);
+        dispatch_group_enter(r.g);
+    }
+    CHECK(atomic_load(&r.done) == 0, "the wait returned while two enters were outstanding");
+    dispatch_group_leave(r.g);
+    for (int i = 0; i < 1000; i++) {
+        dispatch_group_leave(r.g); /* empties the group: the waiter may return */
+        dispatch_group_enter(r.g); /* ... or sleep on through the next round */
+    }
+    dispatch_group_leave(r.g);
+    pthread_join(th, NULL);
+    CHECK(r.result == 0, "dispatch_group_wait returned %ld", r.result);
+    CHECK(dispatch_group_wait(r.g, DISPATCH_TIME_NOW) == 0, "the group is not empty at the end");
+    dispatch_release(r.g);
+    OK("wait_across_reentry");
+}
+
 int main(void)
 {
     test_wait_timeout();
@@ -267,5 +394,8 @@ int main(void)
     test_enter_leave();
     test_empty_group();
     test_reuse();
+    test_wait_then_release();
+    test_notify_races_leave();
+    test_wait_across_reentry();
     return 0;
 }

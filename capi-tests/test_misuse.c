@@ -12,7 +12,12 @@
  *                           once-suspended queue twice.
  *   release_suspended       releasing the last reference of a suspended queue.
  *   release_inactive        releasing the last reference of a never-activated queue.
- *   group_leave_unbalanced  dispatch_group_leave without an enter; one leave too many.
+ *   group_leave_unbalanced  dispatch_group_leave without an enter; one leave too many; one
+ *                           leave too many after a notify and a wait set the group's flags
+ *                           (the leave's cold path).
+ *   wrong_kind              the one-compare type check of the group and semaphore fast
+ *                           paths: dispatch_group_enter/leave with a queue, a semaphore or
+ *                           NULL, dispatch_semaphore_signal/wait with a group or NULL.
  *   sync_deadlock           dispatch_sync_f onto the serial queue the thread is running:
  *                           from a sync item, from an async item (worker thread), and via
  *                           the target chain (onto a queue targeting the current one).
@@ -28,6 +33,11 @@
 static void noop(void *ctx)
 {
     UNUSED(ctx);
+}
+
+static void signal_ctx(void *ctx)
+{
+    dispatch_semaphore_signal((dispatch_semaphore_t)ctx);
 }
 
 /* The main thread of a child waits here (bounded) while a worker is expected to abort. */
@@ -130,12 +140,74 @@ static void leave_twice(void)
     dispatch_group_leave(g);
 }
 
+static void leave_twice_after_notify_and_wait(void)
+{
+    dispatch_group_t g = dispatch_group_create();
+    dispatch_semaphore_t fired = dispatch_semaphore_create(0);
+    dispatch_group_enter(g);
+    dispatch_group_notify_f(g, dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0), fired, signal_ctx);
+    /* A timed-out wait leaves the waiters flag set, so the last leave takes the cold path. */
+    if (dispatch_group_wait(g, in_ms(20)) == 0)
+        _exit(4);
+    dispatch_group_leave(g);
+    if (!sem_wait_ms(fired, 5000))
+        _exit(5);
+    dispatch_group_leave(g);
+}
+
 static void test_group_leave_unbalanced(void)
 {
     test_start("group_leave_unbalanced", 30);
     CHECK(expect_abort(leave_without_enter, "dispatch_group_leave|unbalanced"), "leave without enter");
     CHECK(expect_abort(leave_twice, "dispatch_group_leave|unbalanced"), "one leave too many");
+    CHECK(expect_abort(leave_twice_after_notify_and_wait, "dispatch_group_leave|unbalanced"),
+          "one leave too many after a notify and a timed-out wait");
     OK("group_leave_unbalanced");
+}
+
+/* ------------------------------------------------------------------ */
+
+static void enter_a_queue(void)
+{
+    dispatch_group_enter((dispatch_group_t)dispatch_queue_create("misuse.kind", NULL));
+}
+
+static void leave_a_semaphore(void)
+{
+    dispatch_group_leave((dispatch_group_t)dispatch_semaphore_create(1));
+}
+
+static void enter_null(void)
+{
+    dispatch_group_enter((dispatch_group_t)NULL);
+}
+
+static void signal_a_group(void)
+{
+    dispatch_semaphore_signal((dispatch_semaphore_t)dispatch_group_create());
+}
+
+static void wait_on_a_queue(void)
+{
+    dispatch_semaphore_wait((dispatch_semaphore_t)dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0),
+                            DISPATCH_TIME_NOW);
+}
+
+static void signal_null(void)
+{
+    dispatch_semaphore_signal((dispatch_semaphore_t)NULL);
+}
+
+static void test_wrong_kind(void)
+{
+    test_start("wrong_kind", 30);
+    CHECK(expect_abort(enter_a_queue, "not a dispatch group"), "dispatch_group_enter(queue)");
+    CHECK(expect_abort(leave_a_semaphore, "not a dispatch group"), "dispatch_group_leave(semaphore)");
+    CHECK(expect_abort(enter_null, "NULL"), "dispatch_group_enter(NULL)");
+    CHECK(expect_abort(signal_a_group, "not a dispatch semaphore"), "dispatch_semaphore_signal(group)");
+    CHECK(expect_abort(wait_on_a_queue, "not a dispatch semaphore"), "dispatch_semaphore_wait(queue)");
+    CHECK(expect_abort(signal_null, "NULL"), "dispatch_semaphore_signal(NULL)");
+    OK("wrong_kind");
 }
 
 /* ------------------------------------------------------------------ */
@@ -313,6 +385,7 @@ int main(void)
     test_release_suspended();
     test_release_inactive();
     test_group_leave_unbalanced();
+    test_wrong_kind();
     test_sync_deadlock();
     test_assert_queue();
     test_assert_queue_not();

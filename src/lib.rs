@@ -88,3 +88,8 @@ mod pool {
 mod source {
     pub mod coalesce;
 }
+#[cfg(loom)]
+mod sync {
+    pub mod group_state;
+    pub mod semaphore;
+}

@@ -21,9 +21,12 @@ use crossbeam_utils::atomic::AtomicCell;
 
 pub type DispatchFunction = Option<unsafe extern "C" fn(*mut c_void)>;
 
-/// High bits shared by every object tag ("dspt").
-const OBJECT_MAGIC: usize = 0x6473_7074_0000_0000;
-const MAGIC_MASK: usize = 0xffff_ffff_0000_0000;
+/// High bits shared by every object tag. The high half is all ones (a kernel-half address,
+/// never a user-space pointer) and bit 31 is set, so a whole tag is the sign extension of
+/// its low 32 bits: x86-64 compares a word with a tag in one instruction with a 32-bit
+/// immediate (`cmpq $imm32, (ptr)`), the type check of every entry point's fast path.
+const OBJECT_MAGIC: usize = 0xffff_ffff_d5b0_0000;
+const MAGIC_MASK: usize = 0xffff_ffff_ffff_0000;
 /// Tag of a [`Forwarder`].
 pub const FORWARD_TAG: usize = OBJECT_MAGIC | 0xf0f0;
 

@@ -23,15 +23,14 @@
 //!   consumed by [`Event::wait`] with an Acquire swap back to `EMPTY`, so everything the
 //!   setter wrote before `set` is visible to the waiter after `wait`.
 //! - [`Epoch`]: "sleep until the epoch moves", for any number of sleepers whose condition
-//!   lives elsewhere (the pool's idle workers, the pool monitor, the main thread, group
-//!   waiters). The sleeper takes a [`Epoch::ticket`] *before* it checks its condition and
+//!   lives elsewhere (the pool's idle workers, the pool monitor, the main thread). The sleeper takes a [`Epoch::ticket`] *before* it checks its condition and
 //!   sleeps on that ticket; the notifier makes the condition true, then
 //!   [`Epoch::advance`]s and wakes. Either the sleeper's check sees the condition, or its
 //!   sleep sees the new epoch and returns at once. The epoch wraps; a sleeper would have to
 //!   miss exactly 2^32 advances between its ticket and its sleep to be fooled.
 //!
-//! The other word-based users (semaphore wake tokens, the once predicate, a source's
-//! `cancel_and_wait`) call [`wait`]/[`wake_one`]/[`wake_all`] directly on their own word.
+//! The other word-based users (semaphore wake tokens, a group's state word, the once
+//! predicate, a source's `cancel_and_wait`) call [`wait`]/[`wake_one`]/[`wake_all`] directly on their own word.
 //!
 //! ## Under loom
 //!
@@ -263,11 +262,6 @@ impl Epoch {
         wake_one(&self.word);
     }
 
-    /// Wakes every sleeper (after [`Epoch::advance`]).
-    pub fn wake_all(&self) {
-        wake_all(&self.word);
-    }
-
     /// [`Epoch::advance`], then [`Epoch::wake_one`].
     pub fn notify_one(&self) {
         self.advance();
@@ -380,7 +374,8 @@ mod loom_tests {
         });
     }
 
-    /// `Epoch::wake_all` (group waiters): one advance releases every sleeper.
+    /// An epoch with several sleepers: one advance and a [`wake_all`] on its word releases
+    /// every sleeper.
     #[test]
     fn epoch_wake_all_releases_every_sleeper() {
         loom::model(|| {
@@ -400,7 +395,7 @@ mod loom_tests {
                 .collect();
             ready.store(true, SeqCst);
             e.advance();
-            e.wake_all();
+            wake_all(&e.word);
             for s in sleepers {
                 s.join().unwrap();
             }

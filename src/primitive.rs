@@ -5,10 +5,18 @@
 //! (`queue/state.rs`, `park::Event`) comes from here.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+pub(crate) use core::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+};
+#[cfg(not(loom))]
+pub(crate) use std::sync::Mutex;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+};
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex;
 
 /// Hint for a spin-wait iteration.
 #[inline]

@@ -12,6 +12,7 @@ use crate::sync::group::Group;
 use crate::time;
 use core::ffi::c_void;
 
+#[inline(always)]
 pub(super) unsafe fn group_arg<'a>(g: dispatch_group_t, what: &str) -> &'a Group {
     // SAFETY: forwarded contract.
     unsafe { super::object_arg(g, Kind::Group, what) }
@@ -22,15 +23,41 @@ pub extern "C" fn dispatch_group_create() -> dispatch_group_t {
     Group::create() as dispatch_group_t
 }
 
+// `dispatch_group_enter`/`_leave` are one atomic instruction behind the type check: the
+// fast path makes no call (a misused argument goes to a cold function that aborts, and
+// the group's own rare paths are tail calls), so it needs no stack frame either.
+
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_group_enter(group: dispatch_group_t) {
     // SAFETY: the client passes a group.
+    match unsafe { super::try_object_arg::<Group>(group, Kind::Group) } {
+        Some(g) => g.enter(),
+        // SAFETY: as above.
+        None => unsafe { enter_misused(group) },
+    }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn enter_misused(group: dispatch_group_t) {
+    // SAFETY: forwarded contract; aborts naming the misuse.
     unsafe { group_arg(group, "dispatch_group_enter") }.enter();
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_group_leave(group: dispatch_group_t) {
     // SAFETY: the client passes a group.
+    match unsafe { super::try_object_arg::<Group>(group, Kind::Group) } {
+        Some(g) => g.leave(),
+        // SAFETY: as above.
+        None => unsafe { leave_misused(group) },
+    }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn leave_misused(group: dispatch_group_t) {
+    // SAFETY: forwarded contract; aborts naming the misuse.
     unsafe { group_arg(group, "dispatch_group_leave") }.leave();
 }
 

@@ -42,14 +42,50 @@ pub type dispatch_once_t = isize;
 pub type dispatch_qos_class_t = u32;
 pub type dispatch_autorelease_frequency_t = u64;
 
-/// Resolves an object argument of kind `kind` to its typed object.
+/// Resolves an object argument of kind `kind` to its typed object: [`try_object_arg`]'s
+/// one compare inline, anything else through `resolve` out of line (which follows a
+/// forwarder or aborts naming the misuse).
 ///
 /// # Safety
 /// `p` must be NULL or a dispatch object; `T` must be the object type of `kind` (every
 /// object type starts with its `Header`).
+#[inline(always)]
 pub(crate) unsafe fn object_arg<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
+    // SAFETY: forwarded contract.
+    match unsafe { try_object_arg(p, kind) } {
+        Some(t) => t,
+        // SAFETY: forwarded contract.
+        None => unsafe { object_arg_cold(p, kind, what) },
+    }
+}
+
+/// The rare branch of [`object_arg`], out of line so that the fast path stays small.
+///
+/// # Safety
+/// As for [`object_arg`].
+#[cold]
+#[inline(never)]
+unsafe fn object_arg_cold<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
     // SAFETY: forwarded contract; `resolve` checked the kind, whose type starts with it.
     unsafe { &*(resolve(p, Some(kind), what) as *const _ as *const T) }
+}
+
+/// [`object_arg`]'s fast case alone: `Some` for a live object of `kind`, recognised by its
+/// tag alone (a null test and one compare: tags fit a sign-extended 32-bit immediate,
+/// `object.rs`); `None` for anything else (NULL, a forwarder, a freed object, another
+/// kind), which the caller hands to a cold function that calls [`object_arg`] and aborts
+/// there on misuse. For the entry points whose fast path must make no call.
+///
+/// # Safety
+/// As for [`object_arg`].
+#[inline(always)]
+pub(crate) unsafe fn try_object_arg<'a, T>(p: *const c_void, kind: Kind) -> Option<&'a T> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes a dispatch object, whose first word is its tag
+    // (`object.rs`); one tagged `kind` is a `T`, which starts with its header.
+    unsafe { (*(p as *const usize) == kind.tag()).then(|| &*(p as *const T)) }
 }
 
 /// Resolves a queue argument.

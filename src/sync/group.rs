@@ -1,20 +1,14 @@
-//! `dispatch_group_t`: a count of unfinished work, with waiters and notifications.
-//!
-//! `count` is the number of `enter`s not yet matched by a `leave`. The transition to zero
-//! advances the epoch `generation` (waking every `dispatch_group_wait`) and fires the
-//! notifications registered so far. Notifications are registered under a small mutex and
-//! the registrar re-checks `count` afterwards; the leaver takes the list under the same
-//! mutex after its decrement, so a notification is never lost between the two (whoever
-//! locks second sees the other's write).
+//! `dispatch_group_t`: the object around [`Members`] (`group_state.rs`, which explains the
+//! protocol): a notification is a queue submission holding references on its queue and on
+//! the group, which keep the group alive while it is registered (the protocol relies on
+//! that, see "who may touch the group when").
 
+use super::group_state::Members;
 use crate::callback::ClientFn;
 use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
-use crate::park::Epoch;
 use crate::queue::continuation::{install_group_leave, Continuation};
 use crate::queue::{self, Queue};
 use crate::sys::{self, Clock};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex;
 
 /// A registered notification; it holds a reference on the queue it will be submitted to.
 /// (The group itself is kept alive by `Group::notify`'s caller until registration, and
@@ -28,11 +22,7 @@ struct Notify {
 #[repr(C)]
 pub struct Group {
     pub header: Header,
-    count: AtomicUsize,
-    generation: Epoch,
-    /// Threads inside `wait`: the last leave makes the wake syscall only if there are any.
-    waiters: AtomicU32,
-    notifies: Mutex<Vec<Notify>>,
+    members: Members<Notify>,
 }
 
 // SAFETY: `#[repr(C)]` with its `Header` first; created with the vtable that frees it.
@@ -48,7 +38,7 @@ unsafe impl ObjectKind for Group {
     const KIND: Kind = Kind::Group;
 
     fn dispose(self: Box<Group>) -> Option<Ref<Header>> {
-        if self.count.load(SeqCst) != 0 {
+        if self.members.count() != 0 {
             sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Group object deallocated while in use");
         }
         Some(Ref::retain(&crate::queue::root::default_queue().header))
@@ -59,12 +49,12 @@ static GROUP_VTABLE: ObjectVTable = ObjectVTable::for_type::<Group>();
 
 impl Group {
     pub fn create() -> *const Group {
+        // Here rather than in `attach`, which runs per `dispatch_group_async` item: every
+        // group, so every attached one, was created first.
+        install_group_leave(leave_by_header);
         Box::into_raw(Box::new(Group {
             header: Header::new(Kind::Group, &GROUP_VTABLE),
-            count: AtomicUsize::new(0),
-            generation: Epoch::new(),
-            waiters: AtomicU32::new(0),
-            notifies: Mutex::new(Vec::new()),
+            members: Members::new(),
         }))
     }
 
@@ -72,67 +62,53 @@ impl Group {
     /// enters it, and the continuation leaves it and drops the reference taken here once
     /// its function returned (`Continuation::run`).
     pub fn attach(&self, c: &mut Continuation) {
-        install_group_leave(leave_by_header);
         self.enter();
         c.group = Some(crate::object::Ref::retain(&self.header));
     }
 
+    #[inline]
     pub fn enter(&self) {
-        self.count.fetch_add(1, SeqCst);
+        if !self.members.enter() {
+            enter_overflow(self);
+        }
     }
 
+    #[inline]
     pub fn leave(&self) {
-        let prev = self.count.fetch_sub(1, SeqCst);
-        if prev == 0 {
-            self.count.fetch_add(1, SeqCst);
-            sys::abort_with_message(
-                "BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_group_leave()",
-            );
-        }
-        if prev == 1 {
-            self.generation.advance();
-            // Dekker pair with `wait` (count to 0, then read waiters; there: count
-            // waiters, then read count): a waiter we do not see will see the empty group.
-            if self.waiters.load(SeqCst) > 0 {
-                self.generation.wake_all();
-            }
-            self.fire_notifies();
+        if let Some(prev) = self.members.leave() {
+            Group::last_leave(self, prev);
         }
     }
 
-    fn fire_notifies(&self) {
-        let fired = core::mem::take(&mut *self.notifies.lock().unwrap_or_else(|e| e.into_inner()));
-        for n in fired {
-            queue::async_f(&n.queue, n.work);
-            // `n` drops here: the registration's references on the queue and the group.
-        }
+    #[cold]
+    #[inline(never)]
+    fn last_leave(&self, prev: i32) {
+        // Each notification holds its own references (queue, group): submitting it
+        // touches no more of this group than the notification's reference keeps alive.
+        self.members.last_leave(prev, |n: Notify| queue::async_f(&n.queue, n.work));
     }
 
     /// `dispatch_group_notify_f`.
     pub fn notify(&self, q: &Queue, work: ClientFn) {
         let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), work };
-        self.notifies.lock().unwrap_or_else(|e| e.into_inner()).push(n);
-        if self.count.load(SeqCst) == 0 {
-            self.fire_notifies();
+        if let Some(n) = self.members.notify(n) {
+            queue::async_f(&n.queue, n.work);
+            // `n` drops here: the registration's references on the queue and the group.
         }
     }
 
     /// `dispatch_group_wait`: `true` when the group emptied before the deadline.
     pub fn wait(&self, deadline: Option<(Clock, u64)>) -> bool {
-        self.waiters.fetch_add(1, SeqCst);
-        let emptied = loop {
-            let ticket = self.generation.ticket();
-            if self.count.load(SeqCst) == 0 {
-                break true;
-            }
-            if deadline.is_some_and(|(clock, ns)| sys::now_ns(clock) >= ns) {
-                break false;
-            }
-            self.generation.sleep(ticket, deadline);
-        };
-        self.waiters.fetch_sub(1, SeqCst);
-        emptied
+        self.members.wait(deadline)
     }
+}
+
+/// Returns `()`, not `!`, so that `enter` reaches it by a tail jump (no stack frame).
+#[cold]
+#[inline(never)]
+fn enter_overflow(g: &Group) {
+    g.members.undo_enter();
+    sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Too many nested calls to dispatch_group_enter()")
 }
 
 /// [`Group::leave`] for a continuation, which knows its group by header.

@@ -3,5 +3,6 @@
 //! (The one-waiter event they and the queues park on is a primitive: `park.rs`.)
 
 pub mod group;
+pub mod group_state;
 pub mod once;
 pub mod semaphore;

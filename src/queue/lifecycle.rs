@@ -9,7 +9,7 @@ use super::attr::QueueAttr;
 use super::drain::{async_f, enqueue_on_target};
 use super::item::{Item, ItemKind};
 use super::list::ItemList;
-use super::object::{Extension, Flavor, Queue, QueueSpi, Specific, TargetSlot, QUEUE_VTABLE};
+use super::object::{Extension, Flavor, Queue, QueueExt, QueueSpi, Specific, TargetSlot, QUEUE_VTABLE};
 use super::runloop::RunLoopPort;
 use super::state::{self, QueueState, Wake};
 use super::workloop::Workloop;
@@ -17,9 +17,10 @@ use super::{main_queue, root, runloop};
 use crate::callback::ClientFn;
 use crate::object::{ClientRef, Header, Kind, ObjectKind, Ref};
 use crate::sys::{self, EventFd};
+use core::ffi::c_char;
 use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::alloc::Layout;
 
 // SAFETY: only `Queue::create_with` (boxed), the run-loop queues (boxed) and the immortal
 // static queues make headers of kind `Queue`, each the first field of a `Queue`.
@@ -41,21 +42,100 @@ unsafe impl ObjectKind for Queue {
 
     /// Submits the queue-specific destructors to the default queue; the finalizer runs on
     /// the target, with the reference this queue held on it.
-    fn dispose(self: Box<Queue>) -> Option<Ref<Header>> {
-        let specs = core::mem::take(&mut *self.specifics.lock().unwrap_or_else(|e| e.into_inner()));
-        for s in specs {
-            if let Some(d) = s.destructor {
-                async_f(root::default_queue(), d);
-            }
-        }
-        self.target.swap(None).map(Ref::erase)
+    fn dispose(mut self: Box<Queue>) -> Option<Ref<Header>> {
+        self.release_parts()
     }
+
+    /// A queue with its label after it (`label_bytes` > 0) is freed with the layout it was
+    /// allocated with (`allocate`); one without has a plain box's layout.
+    unsafe fn reclaim(this: *mut Queue) -> Option<Ref<Header>> {
+        // SAFETY: the caller's: a dynamic queue no reference remains to, made by `allocate`.
+        let bytes = unsafe { (*this).label_bytes };
+        if bytes == 0 {
+            // SAFETY: `allocate` gave a queue without trailing bytes a box's layout.
+            return unsafe { Box::from_raw(this) }.dispose();
+        }
+        // SAFETY: ours alone (no reference remains); the queue is dropped in place once,
+        // then its allocation freed with the layout `allocate` used for these bytes.
+        unsafe {
+            let target = (*this).release_parts();
+            core::ptr::drop_in_place(this);
+            std::alloc::dealloc(this.cast(), layout_with(bytes));
+            target
+        }
+    }
+}
+
+/// The layout of a queue followed by `label_bytes` bytes.
+fn layout_with(label_bytes: u16) -> Layout {
+    let size = core::mem::size_of::<Queue>() + usize::from(label_bytes);
+    Layout::from_size_align(size, core::mem::align_of::<Queue>()).expect("a queue's layout")
+}
+
+/// Where a new queue's label lives, chosen before the queue is built (`Queue::allocate`).
+pub(super) struct Tail {
+    /// The label's first byte (a static empty string for a queue without one).
+    label: *const c_char,
+    /// Bytes after the queue (`Queue::label_bytes`).
+    label_bytes: u16,
+    /// The queue's extension, if it has one (with a label too long for `label_bytes`).
+    ext: *mut QueueExt,
 }
 
 impl Queue {
     /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
     pub fn create(label: Option<&CStr>, attr: &QueueAttr, target: Option<&Queue>) -> ClientRef<Queue> {
-        ClientRef::new(Queue::create_with(label, attr, target, None))
+        let q = Queue::create_with(label, attr, target, None);
+        // SAFETY: a new queue starts with one client reference, which is handed over here.
+        unsafe { ClientRef::adopt(&*q) }
+    }
+
+    /// [`Queue::create`] for the C surface: the new queue's client reference travels with
+    /// the pointer (no handle to make and unmake).
+    pub fn create_for_client(label: Option<&CStr>, attr: &QueueAttr, target: Option<&Queue>) -> *const Queue {
+        Queue::create_with(label, attr, target, None)
+    }
+
+    /// Puts the queue `build` makes in memory, with `label` copied, and returns it (its
+    /// creation references: one client, one internal). A labelled queue gets the label's
+    /// bytes after it in the same allocation, so a queue costs one allocation; one without
+    /// a label (or with one too long for `label_bytes`) is a plain box, such a long label
+    /// in its extension. `build` fills in the [`Tail`] fields; the queue is built in place.
+    fn allocate(
+        label: Option<&CStr>,
+        mut ext: Option<Box<QueueExt>>,
+        build: impl FnOnce(Tail) -> Queue,
+    ) -> *const Queue {
+        let bytes = label.map_or(&[][..], CStr::to_bytes_with_nul);
+        let label_bytes = u16::try_from(bytes.len().next_multiple_of(8)).unwrap_or(0);
+        let mut text: *const c_char = c"".as_ptr();
+        if label_bytes == 0 {
+            if let Some(long) = label {
+                let owned = long.to_owned();
+                text = owned.as_ptr();
+                ext.get_or_insert_with(Box::default).owned_label = Some(owned);
+            }
+        }
+        let layout = layout_with(label_bytes);
+        // SAFETY: the layout is not zero-sized (it holds a queue).
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<Queue>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        if label_bytes != 0 {
+            // SAFETY: `p` is a fresh allocation of `layout`: a queue, then `label_bytes`
+            // bytes (the label's, NUL included, rounded up), the queue's until `reclaim`.
+            unsafe {
+                let after = p.add(1).cast::<u8>();
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), after, bytes.len());
+                text = after.cast();
+            }
+        }
+        let ext = ext.map_or(core::ptr::null_mut(), Box::into_raw);
+        // SAFETY: `p` is fresh and sized for a queue (a plain box's layout when
+        // `label_bytes` is 0, which `reclaim` frees as one).
+        unsafe { p.write(build(Tail { label: text, label_bytes, ext })) };
+        p
     }
 
     fn create_with(
@@ -63,9 +143,7 @@ impl Queue {
         attr: &QueueAttr,
         target: Option<&Queue>,
         special: Option<Box<dyn Extension>>,
-    ) -> Box<Queue> {
-        let owned_label = label.map(CStr::to_owned);
-        let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
+    ) -> *const Queue {
         let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
         let target = match target {
             Some(t) => Ref::retain(t),
@@ -73,24 +151,30 @@ impl Queue {
         };
         // INHERIT (0) takes a custom target's frequency; the roots' is NEVER on Linux.
         let autorelease_frequency = match attr.autorelease_frequency {
-            0 => target.spi.autorelease_frequency.load(Ordering::Relaxed),
+            0 => target.spi().autorelease_frequency.load(Ordering::Relaxed),
             f => f,
         };
-        Box::new(Queue {
+        let ext =
+            (special.is_some() || autorelease_frequency != 0 || attr.relative_priority != 0).then(|| {
+                Box::new(QueueExt {
+                    relative_priority: AtomicI32::new(attr.relative_priority),
+                    spi: QueueSpi::new(autorelease_frequency),
+                    special,
+                    ..QueueExt::default()
+                })
+            });
+        Queue::allocate(label, ext, |tail| Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
             state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
             list: ItemList::new(),
             // The queue's reference on its target (see `target`).
             target: TargetSlot::new(target),
-            label: AtomicPtr::new(label.cast_mut()),
-            owned_label,
-            flavor: Flavor::Custom,
+            label: AtomicPtr::new(tail.label.cast_mut()),
+            ext: AtomicPtr::new(tail.ext),
             qos: AtomicU32::new(attr.qos),
-            relative_priority: AtomicI32::new(attr.relative_priority),
-            spi: QueueSpi::new(autorelease_frequency),
-            specifics: Mutex::new(Vec::new()),
-            special,
+            flavor: Flavor::Custom,
+            label_bytes: tail.label_bytes,
         })
     }
 
@@ -98,7 +182,7 @@ impl Queue {
     /// the default class whose items run in QoS order (`workloop.rs`).
     pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
         let attr = QueueAttr { inactive, ..QueueAttr::SERIAL };
-        Box::into_raw(Queue::create_with(label, &attr, None, Some(Box::new(Workloop::default()))))
+        Queue::create_with(label, &attr, None, Some(Box::new(Workloop::default())))
     }
 
     /// `_dispatch_runloop_root_queue_create_4CF`: a queue a foreign loop drains through
@@ -106,23 +190,33 @@ impl Queue {
     /// `None` if the eventfd cannot be created.
     pub fn create_run_loop(label: Option<&CStr>) -> Option<*const Queue> {
         let port = EventFd::new().ok()?;
-        let owned_label = label.map(CStr::to_owned);
-        let label = owned_label.as_deref().unwrap_or(c"").as_ptr();
-        Some(Box::into_raw(Box::new(Queue {
+        let ext = QueueExt { special: Some(Box::new(RunLoopPort(port))), ..QueueExt::default() };
+        Some(Queue::allocate(label, Some(Box::new(ext)), |tail| Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
             state: QueueState::thread_bound(),
             list: ItemList::new(),
             target: TargetSlot::empty(),
-            label: AtomicPtr::new(label.cast_mut()),
-            owned_label,
-            flavor: Flavor::RunLoop,
+            label: AtomicPtr::new(tail.label.cast_mut()),
+            ext: AtomicPtr::new(tail.ext),
             qos: AtomicU32::new(0),
-            relative_priority: AtomicI32::new(0),
-            spi: QueueSpi::new(0),
-            specifics: Mutex::new(Vec::new()),
-            special: Some(Box::new(RunLoopPort(port))),
-        })))
+            flavor: Flavor::RunLoop,
+            label_bytes: tail.label_bytes,
+        }))
+    }
+
+    /// What a going queue releases: its specifics (their destructors are submitted), its
+    /// extension, and its reference on its target, handed back for the finalizer.
+    fn release_parts(&mut self) -> Option<Ref<Header>> {
+        if let Some(ext) = self.take_ext() {
+            let specs = ext.specifics.into_inner().unwrap_or_else(|e| e.into_inner());
+            for s in specs {
+                if let Some(d) = s.destructor {
+                    async_f(root::default_queue(), d);
+                }
+            }
+        }
+        self.target.swap(None).map(Ref::erase)
     }
 
     /// `dispatch_set_qos_class*` on an inactive custom queue: records the class and, when
@@ -130,16 +224,17 @@ impl Queue {
     /// of the class it now runs at (its class, else the fallback), keeping overcommit.
     pub fn set_qos(&self, qos: u32, relative_priority: i32, floor: bool, fallback: Option<u32>) {
         // Relaxed: see `QueueSpi`.
+        let ext = self.ext_or_init();
         if let Some(f) = fallback {
-            self.spi.qos_fallback.store(f, Ordering::Relaxed);
+            ext.spi.qos_fallback.store(f, Ordering::Relaxed);
         } else {
             self.qos.store(qos, Ordering::Relaxed);
-            self.relative_priority.store(relative_priority, Ordering::Relaxed);
-            self.spi.qos_floor.store(floor && qos != 0, Ordering::Relaxed);
+            ext.relative_priority.store(relative_priority, Ordering::Relaxed);
+            ext.spi.qos_floor.store(floor && qos != 0, Ordering::Relaxed);
         }
         let Some(Flavor::Root(index)) = self.target().map(|t| t.flavor) else { return };
         let runs_at = match self.qos() {
-            0 => self.spi.qos_fallback.load(Ordering::Relaxed),
+            0 => self.spi().qos_fallback.load(Ordering::Relaxed),
             q => q,
         };
         let new = root::root_queue(root::rank_of_qos(runs_at), index % 2 == 1);
@@ -177,7 +272,10 @@ impl Queue {
     /// `destructor`, if any, calls the client's destructor with `ctxt`.
     pub fn set_specific(&self, key: *const c_void, ctxt: *mut c_void, destructor: Option<ClientFn>) {
         let old = {
-            let mut specs = self.specifics.lock().unwrap_or_else(|e| e.into_inner());
+            if ctxt.is_null() && self.ext().is_none() {
+                return; // Nothing to remove, and no need for an extension to say so.
+            }
+            let mut specs = self.ext_or_init().specifics.lock().unwrap_or_else(|e| e.into_inner());
             let pos = specs.iter().position(|s| s.key == key);
             let old = pos.map(|i| specs.remove(i));
             if !ctxt.is_null() {

@@ -12,7 +12,7 @@
 //! half is not a canonical user-space address, so no vtable pointer can equal it. For those
 //! the functions are `dispatch_retain`/`dispatch_release` and the internal count.
 
-use crate::object::{is_object_tag, resolve, Header};
+use crate::object::{has_object_tag, resolve, Header};
 use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
@@ -49,8 +49,7 @@ unsafe fn classify<'a>(obj: _os_object_t, what: &str) -> Obj<'a> {
         sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
     // SAFETY: either kind of object starts with a pointer-sized word.
-    let first = unsafe { *(obj as *const usize) };
-    if is_object_tag(first) {
+    if unsafe { has_object_tag(obj as *const c_void) } {
         // SAFETY: a dispatch object (tag checked again by `resolve`).
         Obj::Dispatch(unsafe { resolve(obj, None, what) })
     } else {

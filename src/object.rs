@@ -338,11 +338,17 @@ mod finalizers {
 
     /// The finalizer of the object `h`, which is being disposed of: its entry goes, so a
     /// later object at the same address starts without one.
+    #[inline]
     pub(super) fn take(h: &Header) -> DispatchFunction {
         // Relaxed: see `set`.
         if h.flags.load(Ordering::Relaxed) & HAS_FINALIZER == 0 {
             return None;
         }
+        take_entry(h)
+    }
+
+    #[cold]
+    fn take_entry(h: &Header) -> DispatchFunction {
         shard(h).remove(&(h as *const Header as usize))
     }
 }
@@ -370,7 +376,32 @@ impl Forwarder {
 ///
 /// # Safety
 /// `ptr` must be null or point at memory at least two words long (any dispatch object).
+#[inline]
 pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
+    if !ptr.is_null() {
+        // SAFETY: the caller passes a dispatch object (or a forwarder), whose first word
+        // holds its tag in its high half.
+        let tag = unsafe { (*(ptr as *const Forwarder)).tag };
+        let direct = match kind {
+            Some(kind) => tag == kind.tag(),
+            None => tag & MAGIC_MASK == OBJECT_MAGIC && tag != FORWARD_TAG,
+        };
+        if direct {
+            // SAFETY: tagged as an object, so `ptr` heads one.
+            return unsafe { &*(ptr as *const Header) };
+        }
+    }
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { resolve_slow(ptr, kind, what) }
+}
+
+/// [`resolve`] of a forwarder, or of a pointer that is no object of the kind (aborts).
+///
+/// # Safety
+/// As for [`resolve`].
+#[cold]
+#[inline(never)]
+unsafe fn resolve_slow<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
     if ptr.is_null() {
         sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
@@ -531,11 +562,16 @@ unsafe fn last_release(h: &Header, prev: i32) {
     if prev < 1 {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
     }
-    let finalizer = finalizers::take(h);
+    let (dispose, header) = (h.vtable.dispose, h as *const Header);
+    let Some(finalizer) = finalizers::take(h) else {
+        // SAFETY: as below: the last reference went, and the vtable's `dispose` is the
+        // kind's; no finalizer, so the target reference it hands back just goes.
+        drop(unsafe { dispose(header) });
+        return;
+    };
     // Relaxed: the AcqRel decrement ordered every holder's writes before this.
     let context = h.context.load(Ordering::Relaxed);
-    let (dispose, header) = (h.vtable.dispose, h as *const Header);
-    let finalizer = finalizer.filter(|_| !context.is_null());
+    let finalizer = Some(finalizer).filter(|_| !context.is_null());
     // SAFETY: this was the last internal reference, so no reference to the object
     // remains (`h` is not used again), and a header's vtable is its kind's
     // (`Header::new`), whose `dispose` frees the allocation it heads. The finalizer and

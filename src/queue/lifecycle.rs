@@ -20,7 +20,6 @@ use crate::sys::{self, EventFd};
 use core::ffi::c_char;
 use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
-use std::alloc::Layout;
 
 // SAFETY: only `Queue::create_with` (boxed), the run-loop queues (boxed) and the immortal
 // static queues make headers of kind `Queue`, each the first field of a `Queue`.
@@ -41,46 +40,85 @@ unsafe impl ObjectKind for Queue {
     }
 
     /// Submits the queue-specific destructors to the default queue; the finalizer runs on
-    /// the target, with the reference this queue held on it.
+    /// the target, with the reference this queue held on it. (Queues are not boxes but C
+    /// heap blocks, which `reclaim` frees; a boxed one would go the same way.)
     fn dispose(mut self: Box<Queue>) -> Option<Ref<Header>> {
         self.release_parts()
     }
 
-    /// A queue with its label after it (`label_bytes` > 0) is freed with the layout it was
-    /// allocated with (`allocate`); one without has a plain box's layout.
+    /// Frees the C heap block `allocate` made (the queue, then its label).
     unsafe fn reclaim(this: *mut Queue) -> Option<Ref<Header>> {
-        // SAFETY: the caller's: a dynamic queue no reference remains to, made by `allocate`.
-        let bytes = unsafe { (*this).label_bytes };
-        if bytes == 0 {
-            // SAFETY: `allocate` gave a queue without trailing bytes a box's layout.
-            return unsafe { Box::from_raw(this) }.dispose();
-        }
-        // SAFETY: ours alone (no reference remains); the queue is dropped in place once,
-        // then its allocation freed with the layout `allocate` used for these bytes.
+        // SAFETY: the caller's: a dynamic queue no reference remains to, made by
+        // `allocate`; it is dropped in place once, then its block freed.
         unsafe {
             let target = (*this).release_parts();
             core::ptr::drop_in_place(this);
-            std::alloc::dealloc(this.cast(), layout_with(bytes));
+            sys::c_free(this.cast());
             target
         }
     }
 }
 
-/// The layout of a queue followed by `label_bytes` bytes.
-fn layout_with(label_bytes: u16) -> Layout {
-    let size = core::mem::size_of::<Queue>() + usize::from(label_bytes);
-    Layout::from_size_align(size, core::mem::align_of::<Queue>()).expect("a queue's layout")
+impl QueueExt {
+    /// The extension a queue is created with when its attribute or kind needs one (out of
+    /// line: most queues need none).
+    #[cold]
+    #[inline(never)]
+    fn new(
+        relative_priority: i32,
+        autorelease_frequency: u8,
+        special: Option<Box<dyn Extension>>,
+    ) -> Box<QueueExt> {
+        Box::new(QueueExt {
+            relative_priority: AtomicI32::new(relative_priority),
+            spi: QueueSpi::new(autorelease_frequency),
+            special,
+            ..QueueExt::default()
+        })
+    }
+}
+
+/// Copies `src` to `dst`: the bytes of a label, mostly short, for which a call to `memcpy`
+/// costs more than the copy.
+///
+/// # Safety
+/// `dst` is valid for `src.len()` bytes and does not overlap `src`.
+#[inline]
+unsafe fn copy_label(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    let s = src.as_ptr();
+    // SAFETY: every read is inside `src` and every write inside `dst[..n]` (the caller's);
+    // the two halves overlap when `n` is not twice their size, which writes some bytes
+    // twice with the same value.
+    unsafe {
+        if (8..=16).contains(&n) {
+            let (a, b) = (s.cast::<u64>().read_unaligned(), s.add(n - 8).cast::<u64>().read_unaligned());
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if (4..8).contains(&n) {
+            let (a, b) = (s.cast::<u32>().read_unaligned(), s.add(n - 4).cast::<u32>().read_unaligned());
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else if (1..4).contains(&n) {
+            *dst = *s;
+            *dst.add(n / 2) = *s.add(n / 2);
+            *dst.add(n - 1) = *s.add(n - 1);
+        } else {
+            core::ptr::copy_nonoverlapping(s, dst, n);
+        }
+    }
 }
 
 /// Where a new queue's label lives, chosen before the queue is built (`Queue::allocate`).
 pub(super) struct Tail {
     /// The label's first byte (a static empty string for a queue without one).
     label: *const c_char,
-    /// Bytes after the queue (`Queue::label_bytes`).
-    label_bytes: u16,
-    /// The queue's extension, if it has one (with a label too long for `label_bytes`).
+    /// The queue's extension, if it has one.
     ext: *mut QueueExt,
 }
+
+// The C heap's blocks are aligned for any fundamental type.
+const _: () = assert!(core::mem::align_of::<Queue>() <= 16);
 
 impl Queue {
     /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
@@ -97,44 +135,37 @@ impl Queue {
     }
 
     /// Puts the queue `build` makes in memory, with `label` copied, and returns it (its
-    /// creation references: one client, one internal). A labelled queue gets the label's
-    /// bytes after it in the same allocation, so a queue costs one allocation; one without
-    /// a label (or with one too long for `label_bytes`) is a plain box, such a long label
-    /// in its extension. `build` fills in the [`Tail`] fields; the queue is built in place.
+    /// creation references: one client, one internal). The label's bytes follow the queue
+    /// in the same C heap block, so a queue costs one allocation. `build` fills in the
+    /// [`Tail`] fields; the queue is built in place.
     fn allocate(
         label: Option<&CStr>,
-        mut ext: Option<Box<QueueExt>>,
+        ext: Option<Box<QueueExt>>,
         build: impl FnOnce(Tail) -> Queue,
     ) -> *const Queue {
         let bytes = label.map_or(&[][..], CStr::to_bytes_with_nul);
-        let label_bytes = u16::try_from(bytes.len().next_multiple_of(8)).unwrap_or(0);
-        let mut text: *const c_char = c"".as_ptr();
-        if label_bytes == 0 {
-            if let Some(long) = label {
-                let owned = long.to_owned();
-                text = owned.as_ptr();
-                ext.get_or_insert_with(Box::default).owned_label = Some(owned);
-            }
-        }
-        let layout = layout_with(label_bytes);
-        // SAFETY: the layout is not zero-sized (it holds a queue).
-        let p = unsafe { std::alloc::alloc(layout) }.cast::<Queue>();
+        let size = core::mem::size_of::<Queue>() + bytes.len();
+        // The C heap, not Rust's allocator: `reclaim` frees the block without knowing the
+        // label's length, and the allocator shims are not on the path.
+        let p = sys::c_malloc(size).cast::<Queue>();
         if p.is_null() {
-            std::alloc::handle_alloc_error(layout);
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::from_size_align(size, 16).expect("a queue's layout"),
+            );
         }
-        if label_bytes != 0 {
-            // SAFETY: `p` is a fresh allocation of `layout`: a queue, then `label_bytes`
-            // bytes (the label's, NUL included, rounded up), the queue's until `reclaim`.
+        let mut text: *const c_char = c"".as_ptr();
+        if !bytes.is_empty() {
+            // SAFETY: `p` is a fresh block of `size` bytes: a queue, then the label's
+            // bytes (NUL included), the queue's until `reclaim` frees them.
             unsafe {
                 let after = p.add(1).cast::<u8>();
-                core::ptr::copy_nonoverlapping(bytes.as_ptr(), after, bytes.len());
+                copy_label(bytes, after);
                 text = after.cast();
             }
         }
         let ext = ext.map_or(core::ptr::null_mut(), Box::into_raw);
-        // SAFETY: `p` is fresh and sized for a queue (a plain box's layout when
-        // `label_bytes` is 0, which `reclaim` frees as one).
-        unsafe { p.write(build(Tail { label: text, label_bytes, ext })) };
+        // SAFETY: `p` is fresh, sized and aligned for a queue (see the assertion above).
+        unsafe { p.write(build(Tail { label: text, ext })) };
         p
     }
 
@@ -154,15 +185,8 @@ impl Queue {
             0 => target.spi().autorelease_frequency.load(Ordering::Relaxed),
             f => f,
         };
-        let ext =
-            (special.is_some() || autorelease_frequency != 0 || attr.relative_priority != 0).then(|| {
-                Box::new(QueueExt {
-                    relative_priority: AtomicI32::new(attr.relative_priority),
-                    spi: QueueSpi::new(autorelease_frequency),
-                    special,
-                    ..QueueExt::default()
-                })
-            });
+        let ext = (special.is_some() || autorelease_frequency != 0 || attr.relative_priority != 0)
+            .then(|| QueueExt::new(attr.relative_priority, autorelease_frequency, special));
         Queue::allocate(label, ext, |tail| Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
@@ -174,7 +198,6 @@ impl Queue {
             ext: AtomicPtr::new(tail.ext),
             qos: AtomicU32::new(attr.qos),
             flavor: Flavor::Custom,
-            label_bytes: tail.label_bytes,
         })
     }
 
@@ -201,12 +224,12 @@ impl Queue {
             ext: AtomicPtr::new(tail.ext),
             qos: AtomicU32::new(0),
             flavor: Flavor::RunLoop,
-            label_bytes: tail.label_bytes,
         }))
     }
 
     /// What a going queue releases: its specifics (their destructors are submitted), its
     /// extension, and its reference on its target, handed back for the finalizer.
+    #[inline]
     fn release_parts(&mut self) -> Option<Ref<Header>> {
         if let Some(ext) = self.take_ext() {
             let specs = ext.specifics.into_inner().unwrap_or_else(|e| e.into_inner());

@@ -40,7 +40,8 @@ pub(super) struct Specific {
 /// keeps it so). What few queues have (specifics, SPI settings, a relative priority, a
 /// workloop's or run loop's part) is in [`QueueExt`], allocated the first time it is
 /// needed; a created queue's label is copied into the same allocation, after the queue
-/// (`lifecycle.rs`), so a labelled serial queue is one allocation of 120 bytes or so.
+/// (`lifecycle.rs`), so a serial queue labelled with up to 8 bytes is one 128-byte block
+/// of the C heap.
 #[repr(C)]
 pub struct Queue {
     pub header: Header,
@@ -59,9 +60,6 @@ pub struct Queue {
     /// may change it while the queue is inactive.
     pub(super) qos: AtomicU32,
     pub flavor: Flavor,
-    /// Bytes allocated after the queue for its label (a multiple of 8; 0: none, and the
-    /// queue is a plain `Box<Queue>`).
-    pub(super) label_bytes: u16,
 }
 
 /// What only some queues have, out of line so that every other queue stays small.
@@ -75,8 +73,6 @@ pub(crate) struct QueueExt {
     pub(super) specifics: Mutex<Vec<Specific>>,
     /// A run-loop queue's eventfd, a workloop's per-class FIFOs (see [`Extension`]).
     pub(super) special: Option<Box<dyn Extension>>,
-    /// A label too long to sit after the queue (`label_bytes` is a `u16`).
-    pub(super) owned_label: Option<std::ffi::CString>,
 }
 
 /// The out-of-line part of a queue of a special kind: a workloop's per-class FIFOs, a
@@ -207,7 +203,6 @@ impl Queue {
             ext: AtomicPtr::new(core::ptr::null_mut()),
             qos: AtomicU32::new(qos),
             flavor,
-            label_bytes: 0,
         }
     }
 

@@ -36,15 +36,11 @@ const MAGIC_MASK: u32 = 0xffff_ff00;
 /// Tag of a [`Forwarder`].
 pub const FORWARD_TAG: u32 = OBJECT_MAGIC | 0xf0;
 
-/// Whether the first word at `ptr` holds a dispatch object's tag (or a forwarder's): never
-/// a user-space pointer, whose high half is zero. Reads only the word's immutable high half
-/// (the low half of a dispatch object's is atomic flags, which another thread may change).
-///
-/// # Safety
-/// `ptr` points at memory at least one word long, aligned for a word.
-pub unsafe fn has_object_tag(ptr: *const c_void) -> bool {
-    // SAFETY: the caller's word; its high half is the second `u32` (little-endian).
-    let high = unsafe { *ptr.cast::<u32>().add(1) };
+/// Whether `high`, the high half of the first word of some object, is a dispatch object's
+/// tag (or a forwarder's): never the high half of a user-space pointer, which is zero.
+/// Callers read only that half: the low half of a dispatch object's is atomic flags,
+/// which another thread may be changing.
+pub fn is_object_tag(high: u32) -> bool {
     high & MAGIC_MASK == OBJECT_MAGIC
 }
 
@@ -119,10 +115,20 @@ fn xref_dispose_of<T: ObjectKind>(h: &Header) {
 /// # Safety
 /// `h` heads a live object of this vtable's kind to which no reference remains.
 unsafe fn dispose_of<T: ObjectKind>(h: *const Header) -> Option<Ref<Header>> {
+    let p = h as *mut T;
     // SAFETY: the vtable is `T`'s, so `h` is the `header` field, first in a `repr(C)` `T`,
-    // allocated as the kind's `reclaim` expects (`ObjectKind`'s contract; immortal objects
-    // are never disposed); no reference remains, so the allocation is ours to free.
-    unsafe { T::reclaim(h as *mut T) }
+    // allocated as the kind says (`ObjectKind`'s contract: a leaked box, or a C heap block
+    // from `new_in_c_heap` for kinds `IN_C_HEAP`; immortal objects are never
+    // disposed); no reference remains, so the object and its memory are ours to free.
+    unsafe {
+        if T::IN_C_HEAP {
+            let target = (*p).release_in_place();
+            sys::c_drop_free(p);
+            target
+        } else {
+            Box::from_raw(p).dispose()
+        }
+    }
 }
 
 fn submit_of<T: ObjectKind>(h: &Header, f: ClientFn) {
@@ -139,8 +145,8 @@ fn submit_of<T: ObjectKind>(h: &Header, f: ClientFn) {
 /// # Safety
 /// `KIND` is `Self`'s alone; every header whose tag is `KIND` is the header (first field,
 /// [`Object`]) of a `Self`, and every such object that can be disposed (not immortal) was
-/// allocated as [`ObjectKind::reclaim`] expects (by default in a `Box`, leaked), to be
-/// freed by it.
+/// allocated in a `Box` and leaked, or, for a kind `IN_C_HEAP`, made by
+/// [`new_in_c_heap`]; the vtable's `dispose` frees it accordingly.
 pub unsafe trait ObjectKind: Object + Sized + 'static {
     const KIND: Kind;
     /// Queues only: submits `f(ctxt)` to this queue (a finalizer of an object targeting it).
@@ -154,16 +160,46 @@ pub unsafe trait ObjectKind: Object + Sized + 'static {
     /// Returns the queue the finalizer runs on, with a reference on it, or `None`.
     fn dispose(self: Box<Self>) -> Option<Ref<Header>>;
 
-    /// Frees the object at `this` and returns what `dispose` returns. By default the object
-    /// is a leaked `Box<Self>`; a kind that allocates bytes after the object in the same
-    /// allocation (a queue's label) frees it its own way.
-    ///
-    /// # Safety
-    /// `this` is a live object of this kind to which no reference remains, allocated by
-    /// this kind's constructors.
-    unsafe fn reclaim(this: *mut Self) -> Option<Ref<Header>> {
-        // SAFETY: by default, objects of this kind are leaked boxes (the trait's contract).
-        unsafe { Box::from_raw(this) }.dispose()
+    /// Whether objects are C heap blocks with bytes after the object ([`new_in_c_heap`]:
+    /// a queue and its label) rather than boxes; such a kind implements `release_in_place`.
+    const IN_C_HEAP: bool = false;
+
+    /// Kinds `IN_C_HEAP` only: `dispose`'s work, done in place, before the object is
+    /// dropped and its block freed.
+    fn release_in_place(&mut self) -> Option<Ref<Header>> {
+        unreachable!("only a kind in the C heap releases in place")
+    }
+}
+
+/// A new object, alone in a C heap block with `bytes` copied after it (`build` is given
+/// their address), with its creation references: one client reference, which the
+/// returned handle carries, and the internal one all client references hold together.
+/// Aborts when the heap is exhausted.
+pub fn new_in_c_heap<T: ObjectKind>(bytes: &[u8], build: impl FnOnce(*const u8) -> T) -> NewObject<T> {
+    const { assert!(T::IN_C_HEAP, "the kind frees its objects as C heap blocks") };
+    let size = core::mem::size_of::<T>() + bytes.len();
+    match core::ptr::NonNull::new(sys::c_new_with_bytes(bytes, build)) {
+        Some(p) => NewObject(p),
+        None => std::alloc::handle_alloc_error(
+            std::alloc::Layout::from_size_align(size, 16).expect("an object's layout"),
+        ),
+    }
+}
+
+/// The creation client reference of an object [`new_in_c_heap`] made (built only there).
+pub struct NewObject<T: ObjectKind>(core::ptr::NonNull<T>);
+
+impl<T: ObjectKind> NewObject<T> {
+    /// The client reference, as a bare pointer (a C API's return value).
+    pub fn into_raw(self) -> *const T {
+        self.0.as_ptr()
+    }
+
+    /// The client reference, as a handle.
+    pub fn into_client_ref(self) -> ClientRef<T> {
+        let client = ClientCount { live: Live(self.0) };
+        let keep = Ref::retain(client.live.get());
+        ClientRef { client, keep }
     }
 }
 
@@ -378,57 +414,42 @@ impl Forwarder {
 /// `ptr` must be null or point at memory at least two words long (any dispatch object).
 #[inline]
 pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
-    if !ptr.is_null() {
-        // SAFETY: the caller passes a dispatch object (or a forwarder), whose first word
-        // holds its tag in its high half.
-        let tag = unsafe { (*(ptr as *const Forwarder)).tag };
-        let direct = match kind {
-            Some(kind) => tag == kind.tag(),
-            None => tag & MAGIC_MASK == OBJECT_MAGIC && tag != FORWARD_TAG,
-        };
-        if direct {
-            // SAFETY: tagged as an object, so `ptr` heads one.
-            return unsafe { &*(ptr as *const Header) };
-        }
-    }
-    // SAFETY: the caller's contract, forwarded.
-    unsafe { resolve_slow(ptr, kind, what) }
-}
-
-/// [`resolve`] of a forwarder, or of a pointer that is no object of the kind (aborts).
-///
-/// # Safety
-/// As for [`resolve`].
-#[cold]
-#[inline(never)]
-unsafe fn resolve_slow<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
-    if ptr.is_null() {
-        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
-    }
-    let h = ptr as *const Header;
-    // SAFETY: the caller passes a dispatch object, whose first word holds its tag in its
-    // high half (a forwarder's too); a forwarder's second word is the real object (a
-    // `'static` one).
+    // SAFETY: the caller passes null or a dispatch object, whose first word holds its tag
+    // in its high half (a forwarder's too); a forwarder's second word is the real object
+    // (a `'static` one).
     let header = unsafe {
-        match (*(ptr as *const Forwarder)).tag {
-            FORWARD_TAG => &*(*(ptr as *const Forwarder)).target,
-            _ => &*h,
+        match ptr.cast::<Forwarder>().as_ref() {
+            None => misuse(what, "called with a NULL object"),
+            Some(f) if f.tag == FORWARD_TAG => &*f.target,
+            Some(_) => &*(ptr as *const Header),
         }
     };
-    if header.tag & MAGIC_MASK != OBJECT_MAGIC {
-        sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a freed or invalid object (over-release of an object?)"
-        ));
-    }
-    if let Some(kind) = kind {
-        if header.tag != kind.tag() {
-            sys::abort_with_message(&format!(
-                "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch {}",
-                kind.name()
-            ));
-        }
+    let expected = match kind {
+        Some(kind) => header.tag == kind.tag(),
+        None => is_object_tag(header.tag),
+    };
+    if !expected {
+        wrong_object(header, kind, what);
     }
     header
+}
+
+/// Aborts: `what` was called with something that is no dispatch object of `kind`.
+#[cold]
+#[inline(never)]
+fn wrong_object(header: &Header, kind: Option<Kind>, what: &str) -> ! {
+    match kind {
+        Some(kind) if is_object_tag(header.tag) => {
+            misuse(what, &format!("called with an object that is not a dispatch {}", kind.name()))
+        }
+        _ => misuse(what, "called with a freed or invalid object (over-release of an object?)"),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn misuse(what: &str, problem: &str) -> ! {
+    sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} {problem}"))
 }
 
 /// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the
@@ -544,42 +565,41 @@ impl<T: Object> Drop for Ref<T> {
         if prev > 1 {
             return;
         }
-        // SAFETY: that was the last internal reference (or an over-release, which
-        // `last_release` reports): nothing else uses the object now.
-        unsafe { last_release(h, prev) }
+        last_release(h, prev, LastReference(()));
     }
 }
 
+/// Proof that the caller's decrement took an internal count to `prev <= 1`: built only by
+/// `Ref::drop`, right after that decrement.
+struct LastReference(());
+
 /// The last internal reference on `h` went (`prev` is the count before): disposes of the
 /// object and submits its finalizer. Out of line: every other release is two instructions.
-///
-/// # Safety
-/// The caller's decrement took `h`'s internal count from `prev`, with `prev <= 1`; `h` is
-/// not used again by the caller.
 #[cold]
 #[inline(never)]
-unsafe fn last_release(h: &Header, prev: i32) {
+fn last_release(h: &Header, prev: i32, _last: LastReference) {
     if prev < 1 {
         sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
     }
     let (dispose, header) = (h.vtable.dispose, h as *const Header);
-    let Some(finalizer) = finalizers::take(h) else {
-        // SAFETY: as below: the last reference went, and the vtable's `dispose` is the
-        // kind's; no finalizer, so the target reference it hands back just goes.
-        drop(unsafe { dispose(header) });
-        return;
-    };
-    // Relaxed: the AcqRel decrement ordered every holder's writes before this.
-    let context = h.context.load(Ordering::Relaxed);
-    let finalizer = Some(finalizer).filter(|_| !context.is_null());
-    // SAFETY: this was the last internal reference, so no reference to the object
-    // remains (`h` is not used again), and a header's vtable is its kind's
+    let finalizer = finalizers::take(h);
+    // SAFETY: this was the last internal reference (`LastReference`), so no reference to
+    // the object remains (`h` is not used again), and a header's vtable is its kind's
     // (`Header::new`), whose `dispose` frees the allocation it heads. The finalizer and
     // context are the ones the client set by `dispatch_set_finalizer_f` and
     // `dispatch_set_context`, read once as the object goes: the C API's promise is that
     // the finalizer is called with the object's context once then, on its target queue,
     // which is what the `ClientFn` is submitted for (and is called only there).
-    let (target, work) = unsafe { (dispose(header), finalizer.map(|f| ClientFn::new(f, context))) };
+    let (target, work) = unsafe {
+        let Some(finalizer) = finalizer else {
+            // No finalizer: the target reference the kind hands back just goes.
+            drop(dispose(header));
+            return;
+        };
+        // Relaxed: the AcqRel decrement ordered every holder's writes before this.
+        let context = h.context.load(Ordering::Relaxed);
+        (dispose(header), (!context.is_null()).then(|| ClientFn::new(finalizer, context)))
+    };
     if let (Some(target), Some(work)) = (target, work) {
         let submit = target.vtable.async_f.expect("a finalizer target is a queue");
         submit(&target, work);

@@ -15,11 +15,12 @@ use super::state::{self, QueueState, Wake};
 use super::workloop::Workloop;
 use super::{main_queue, root, runloop};
 use crate::callback::ClientFn;
-use crate::object::{ClientRef, Header, Kind, ObjectKind, Ref};
+use crate::object::{new_in_c_heap, ClientRef, Header, Kind, NewObject, ObjectKind, Ref};
 use crate::sys::{self, EventFd};
 use core::ffi::c_char;
 use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use once_cell::race::OnceBox;
 
 // SAFETY: only `Queue::create_with` (boxed), the run-loop queues (boxed) and the immortal
 // static queues make headers of kind `Queue`, each the first field of a `Queue`.
@@ -40,21 +41,27 @@ unsafe impl ObjectKind for Queue {
     }
 
     /// Submits the queue-specific destructors to the default queue; the finalizer runs on
-    /// the target, with the reference this queue held on it. (Queues are not boxes but C
-    /// heap blocks, which `reclaim` frees; a boxed one would go the same way.)
+    /// the target, with the reference this queue held on it. (Queues are C heap blocks,
+    /// released in place; a boxed one would go the same way.)
     fn dispose(mut self: Box<Queue>) -> Option<Ref<Header>> {
         self.release_parts()
     }
 
-    /// Frees the C heap block `allocate` made (the queue, then its label).
-    unsafe fn reclaim(this: *mut Queue) -> Option<Ref<Header>> {
-        // SAFETY: the caller's: a dynamic queue no reference remains to, made by
-        // `allocate`; it is dropped in place once, then its block freed.
-        unsafe {
-            let target = (*this).release_parts();
-            core::ptr::drop_in_place(this);
-            sys::c_free(this.cast());
-            target
+    /// A queue is one C heap block with its label after it (`Queue::allocate`).
+    const IN_C_HEAP: bool = true;
+
+    fn release_in_place(&mut self) -> Option<Ref<Header>> {
+        self.release_parts()
+    }
+}
+
+/// A going queue's specifics: their destructors run on the default queue.
+#[cold]
+fn release_specifics(ext: &QueueExt) {
+    let specs = core::mem::take(&mut *ext.specifics.lock().unwrap_or_else(|e| e.into_inner()));
+    for s in specs {
+        if let Some(d) = s.destructor {
+            async_f(root::default_queue(), d);
         }
     }
 }
@@ -78,95 +85,41 @@ impl QueueExt {
     }
 }
 
-/// Copies `src` to `dst`: the bytes of a label, mostly short, for which a call to `memcpy`
-/// costs more than the copy.
-///
-/// # Safety
-/// `dst` is valid for `src.len()` bytes and does not overlap `src`.
-#[inline]
-unsafe fn copy_label(src: &[u8], dst: *mut u8) {
-    let n = src.len();
-    let s = src.as_ptr();
-    // SAFETY: every read is inside `src` and every write inside `dst[..n]` (the caller's);
-    // the two halves overlap when `n` is not twice their size, which writes some bytes
-    // twice with the same value.
-    unsafe {
-        if (8..=16).contains(&n) {
-            let (a, b) = (s.cast::<u64>().read_unaligned(), s.add(n - 8).cast::<u64>().read_unaligned());
-            dst.cast::<u64>().write_unaligned(a);
-            dst.add(n - 8).cast::<u64>().write_unaligned(b);
-        } else if (4..8).contains(&n) {
-            let (a, b) = (s.cast::<u32>().read_unaligned(), s.add(n - 4).cast::<u32>().read_unaligned());
-            dst.cast::<u32>().write_unaligned(a);
-            dst.add(n - 4).cast::<u32>().write_unaligned(b);
-        } else if (1..4).contains(&n) {
-            *dst = *s;
-            *dst.add(n / 2) = *s.add(n / 2);
-            *dst.add(n - 1) = *s.add(n - 1);
-        } else {
-            core::ptr::copy_nonoverlapping(s, dst, n);
-        }
-    }
-}
-
 /// Where a new queue's label lives, chosen before the queue is built (`Queue::allocate`).
 pub(super) struct Tail {
     /// The label's first byte (a static empty string for a queue without one).
     label: *const c_char,
     /// The queue's extension, if it has one.
-    ext: *mut QueueExt,
+    ext: OnceBox<QueueExt>,
 }
-
-// The C heap's blocks are aligned for any fundamental type.
-const _: () = assert!(core::mem::align_of::<Queue>() <= 16);
 
 impl Queue {
     /// `dispatch_queue_create_with_target`. Returns a queue with one client reference.
     pub fn create(label: Option<&CStr>, attr: &QueueAttr, target: Option<&Queue>) -> ClientRef<Queue> {
-        let q = Queue::create_with(label, attr, target, None);
-        // SAFETY: a new queue starts with one client reference, which is handed over here.
-        unsafe { ClientRef::adopt(&*q) }
+        Queue::create_with(label, attr, target, None).into_client_ref()
     }
 
     /// [`Queue::create`] for the C surface: the new queue's client reference travels with
     /// the pointer (no handle to make and unmake).
     pub fn create_for_client(label: Option<&CStr>, attr: &QueueAttr, target: Option<&Queue>) -> *const Queue {
-        Queue::create_with(label, attr, target, None)
+        Queue::create_with(label, attr, target, None).into_raw()
     }
 
-    /// Puts the queue `build` makes in memory, with `label` copied, and returns it (its
-    /// creation references: one client, one internal). The label's bytes follow the queue
-    /// in the same C heap block, so a queue costs one allocation. `build` fills in the
-    /// [`Tail`] fields; the queue is built in place.
+    /// Puts the queue `build` makes in memory, with `label` copied, and returns it with its
+    /// creation references. The label's bytes follow the queue in the same C heap block,
+    /// so a queue costs one allocation (`new_in_c_heap`). `build` fills in the [`Tail`]
+    /// fields; the queue is built in place.
     fn allocate(
         label: Option<&CStr>,
         ext: Option<Box<QueueExt>>,
         build: impl FnOnce(Tail) -> Queue,
-    ) -> *const Queue {
+    ) -> NewObject<Queue> {
         let bytes = label.map_or(&[][..], CStr::to_bytes_with_nul);
-        let size = core::mem::size_of::<Queue>() + bytes.len();
-        // The C heap, not Rust's allocator: `reclaim` frees the block without knowing the
-        // label's length, and the allocator shims are not on the path.
-        let p = sys::c_malloc(size).cast::<Queue>();
-        if p.is_null() {
-            std::alloc::handle_alloc_error(
-                std::alloc::Layout::from_size_align(size, 16).expect("a queue's layout"),
-            );
-        }
-        let mut text: *const c_char = c"".as_ptr();
-        if !bytes.is_empty() {
-            // SAFETY: `p` is a fresh block of `size` bytes: a queue, then the label's
-            // bytes (NUL included), the queue's until `reclaim` frees them.
-            unsafe {
-                let after = p.add(1).cast::<u8>();
-                copy_label(bytes, after);
-                text = after.cast();
-            }
-        }
-        let ext = ext.map_or(core::ptr::null_mut(), Box::into_raw);
-        // SAFETY: `p` is fresh, sized and aligned for a queue (see the assertion above).
-        unsafe { p.write(build(Tail { label: text, ext })) };
-        p
+        let ext = ext.map_or_else(OnceBox::new, OnceBox::with_value);
+        new_in_c_heap(bytes, |after| {
+            let label = if bytes.is_empty() { c"".as_ptr() } else { after.cast() };
+            build(Tail { label, ext })
+        })
     }
 
     fn create_with(
@@ -174,7 +127,7 @@ impl Queue {
         attr: &QueueAttr,
         target: Option<&Queue>,
         special: Option<Box<dyn Extension>>,
-    ) -> *const Queue {
+    ) -> NewObject<Queue> {
         let width = if attr.concurrent { state::WIDTH_MAX } else { 1 };
         let target = match target {
             Some(t) => Ref::retain(t),
@@ -195,7 +148,7 @@ impl Queue {
             // The queue's reference on its target (see `target`).
             target: TargetSlot::new(target),
             label: AtomicPtr::new(tail.label.cast_mut()),
-            ext: AtomicPtr::new(tail.ext),
+            ext: tail.ext,
             qos: AtomicU32::new(attr.qos),
             flavor: Flavor::Custom,
         })
@@ -205,7 +158,7 @@ impl Queue {
     /// the default class whose items run in QoS order (`workloop.rs`).
     pub fn create_workloop(label: Option<&CStr>, inactive: bool) -> *const Queue {
         let attr = QueueAttr { inactive, ..QueueAttr::SERIAL };
-        Queue::create_with(label, &attr, None, Some(Box::new(Workloop::default())))
+        Queue::create_with(label, &attr, None, Some(Box::new(Workloop::default()))).into_raw()
     }
 
     /// `_dispatch_runloop_root_queue_create_4CF`: a queue a foreign loop drains through
@@ -214,30 +167,27 @@ impl Queue {
     pub fn create_run_loop(label: Option<&CStr>) -> Option<*const Queue> {
         let port = EventFd::new().ok()?;
         let ext = QueueExt { special: Some(Box::new(RunLoopPort(port))), ..QueueExt::default() };
-        Some(Queue::allocate(label, Some(Box::new(ext)), |tail| Queue {
+        let q = Queue::allocate(label, Some(Box::new(ext)), |tail| Queue {
             header: Header::new(Kind::Queue, &QUEUE_VTABLE),
             item: Item::new(ItemKind::Queue, 0),
             state: QueueState::thread_bound(),
             list: ItemList::new(),
             target: TargetSlot::empty(),
             label: AtomicPtr::new(tail.label.cast_mut()),
-            ext: AtomicPtr::new(tail.ext),
+            ext: tail.ext,
             qos: AtomicU32::new(0),
             flavor: Flavor::RunLoop,
-        }))
+        });
+        Some(q.into_raw())
     }
 
-    /// What a going queue releases: its specifics (their destructors are submitted), its
-    /// extension, and its reference on its target, handed back for the finalizer.
-    #[inline]
+    /// What a going queue releases: its specifics (their destructors are submitted) and
+    /// its reference on its target, handed back for the finalizer. (Its extension goes
+    /// with the queue.)
+    #[inline(always)]
     fn release_parts(&mut self) -> Option<Ref<Header>> {
-        if let Some(ext) = self.take_ext() {
-            let specs = ext.specifics.into_inner().unwrap_or_else(|e| e.into_inner());
-            for s in specs {
-                if let Some(d) = s.destructor {
-                    async_f(root::default_queue(), d);
-                }
-            }
+        if let Some(ext) = self.ext() {
+            release_specifics(ext);
         }
         self.target.swap(None).map(Ref::erase)
     }

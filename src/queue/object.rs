@@ -15,6 +15,7 @@ use crate::callback::ClientFn;
 use crate::object::{Header, Kind, ObjectVTable, Ref};
 use core::ffi::{c_char, c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use once_cell::race::OnceBox;
 use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +54,9 @@ pub struct Queue {
     /// NUL-terminated: the bytes after the queue for a created queue with a label, static
     /// otherwise, or the client's string after `dispatch_queue_set_label_nocopy`.
     pub(super) label: AtomicPtr<c_char>,
-    /// Null until something only some queues have is set (see [`QueueExt`]); then owned
-    /// by the queue, freed at dispose.
-    pub(super) ext: AtomicPtr<QueueExt>,
+    /// Empty until something only some queues have is set (see [`QueueExt`]); one
+    /// pointer, made once (a race between two first users leaves one of their boxes).
+    pub(super) ext: OnceBox<QueueExt>,
     /// QoS class from the creation attribute (0 = unspecified); `dispatch_set_qos_class*`
     /// may change it while the queue is inactive.
     pub(super) qos: AtomicU32,
@@ -91,8 +92,8 @@ unsafe impl crate::object::Object for Queue {
     }
 }
 
-// SAFETY: shared state is atomic or behind the mutex; the label and the extension are
-// published atomically.
+// SAFETY: shared state is atomic or behind the mutex; the label is published atomically,
+// the extension by `OnceBox`.
 unsafe impl Sync for Queue {}
 // SAFETY: as above.
 unsafe impl Send for Queue {}
@@ -200,7 +201,7 @@ impl Queue {
             list: ItemList::new(),
             target: TargetSlot::empty(),
             label: AtomicPtr::new(label.as_ptr().cast_mut()),
-            ext: AtomicPtr::new(core::ptr::null_mut()),
+            ext: OnceBox::new(),
             qos: AtomicU32::new(qos),
             flavor,
         }
@@ -208,40 +209,12 @@ impl Queue {
 
     /// The out-of-line part, if anything has made one.
     pub(super) fn ext(&self) -> Option<&QueueExt> {
-        // SAFETY: null, or a `Box<QueueExt>` installed once by `ext_or_init` (or at
-        // creation) and freed only by `take_ext`, at dispose, when no borrow of the queue
-        // remains. Acquire: pairs with the installing CAS (the box is initialised).
-        unsafe { self.ext.load(Ordering::Acquire).as_ref() }
+        self.ext.get()
     }
 
     /// The out-of-line part, made now if the queue has none yet.
     pub(super) fn ext_or_init(&self) -> &QueueExt {
-        if let Some(e) = self.ext() {
-            return e;
-        }
-        let new = Box::into_raw(Box::default());
-        // AcqRel: publishes the new box (Release), or sees the one another thread installed
-        // first (Acquire).
-        match self.ext.compare_exchange(core::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
-            // SAFETY: installed; owned by the queue from now on (see `ext`).
-            Ok(_) => unsafe { &*new },
-            Err(other) => {
-                // SAFETY: `new` lost the race and was never shared: ours to free. `other`
-                // is the installed box (see `ext`).
-                unsafe {
-                    drop(Box::from_raw(new));
-                    &*other
-                }
-            }
-        }
-    }
-
-    /// Hands back the out-of-line part (the queue is going: `lifecycle.rs`'s dispose).
-    pub(super) fn take_ext(&mut self) -> Option<Box<QueueExt>> {
-        let p = core::mem::replace(self.ext.get_mut(), core::ptr::null_mut());
-        // SAFETY: non-null means the box the queue owned (see `ext`); `&mut self` means no
-        // borrow of it remains.
-        (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
+        self.ext.get_or_init(Box::default)
     }
 
     /// What the SPI setters changed (all defaults if nothing did).

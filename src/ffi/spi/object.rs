@@ -12,7 +12,7 @@
 //! half is not a canonical user-space address, so no vtable pointer can equal it. For those
 //! the functions are `dispatch_retain`/`dispatch_release` and the internal count.
 
-use crate::object::{has_object_tag, resolve, Header};
+use crate::object::{is_object_tag, resolve, Header};
 use crate::sys;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
@@ -48,8 +48,10 @@ unsafe fn classify<'a>(obj: _os_object_t, what: &str) -> Obj<'a> {
     if obj.is_null() {
         sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
-    // SAFETY: either kind of object starts with a pointer-sized word.
-    if unsafe { has_object_tag(obj as *const c_void) } {
+    // SAFETY: either kind of object starts with a pointer-sized word; only its high half
+    // is read (a dispatch object's low half is atomic flags: `object.rs`).
+    let high = unsafe { *obj.cast::<u32>().add(1) };
+    if is_object_tag(high) {
         // SAFETY: a dispatch object (tag checked again by `resolve`).
         Obj::Dispatch(unsafe { resolve(obj, None, what) })
     } else {

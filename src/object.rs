@@ -8,32 +8,40 @@
 //! queue is a client bug) and the internal reference is dropped; when `iref` reaches zero
 //! the object is disposed and its finalizer is submitted to its target queue.
 //!
-//! The first word of every object is a tag: `OBJECT_MAGIC | kind`. The data objects the
-//! header refers to by address (`_dispatch_main_q`) may be *copied* into an executable by a
-//! copy relocation, so such an object is a [`Forwarder`] instead: its tag says "forward"
-//! and its second word points at the real object. [`resolve`] follows it.
+//! The first word of every object holds its tag, `OBJECT_MAGIC | kind`, in its high half
+//! (never the high half of a user-space pointer), and atomic flags in its low half. The
+//! data objects the header refers to by address (`_dispatch_main_q`) may be *copied* into
+//! an executable by a copy relocation, so such an object is a [`Forwarder`] instead: its
+//! tag says "forward" and its second word points at the real object. [`resolve`] follows it.
+//!
+//! The header is four words: every queue, group and semaphore carries it, so what few
+//! objects use stays out of it. A finalizer (`dispatch_set_finalizer_f`) is kept in a
+//! side table keyed by the object's address ([`finalizers`]); the header's
+//! `HAS_FINALIZER` flag says whether to look there, so an object without one never does.
 
 use crate::callback::ClientFn;
 use crate::sys;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
-use crossbeam_utils::atomic::AtomicCell;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
 pub type DispatchFunction = Option<unsafe extern "C" fn(*mut c_void)>;
 
-/// High bits shared by every object tag. The high half is all ones (a kernel-half address,
-/// never a user-space pointer) and bit 31 is set, so a whole tag is the sign extension of
-/// its low 32 bits: x86-64 compares a word with a tag in one instruction with a 32-bit
-/// immediate (`cmpq $imm32, (ptr)`), the type check of every entry point's fast path.
-const OBJECT_MAGIC: usize = 0xffff_ffff_d5b0_0000;
-const MAGIC_MASK: usize = 0xffff_ffff_ffff_0000;
-/// Tag of a [`Forwarder`].
-pub const FORWARD_TAG: usize = OBJECT_MAGIC | 0xf0f0;
+#[cfg(not(target_endian = "little"))]
+compile_error!("the header's tag is the high half of its first word on little-endian targets only");
 
-/// Whether `word`, the first word of some object, is a dispatch object's tag (or a
-/// forwarder's): never a user-space pointer, whose high half is zero.
-pub fn is_object_tag(word: usize) -> bool {
-    word & MAGIC_MASK == OBJECT_MAGIC
+/// High bits shared by every object tag ("dsp"): the tag is the high half of the first
+/// word, `OBJECT_MAGIC | kind`.
+const OBJECT_MAGIC: u32 = 0x6473_7000;
+const MAGIC_MASK: u32 = 0xffff_ff00;
+/// Tag of a [`Forwarder`].
+pub const FORWARD_TAG: u32 = OBJECT_MAGIC | 0xf0;
+
+/// Whether `high`, the high half of the first word of some object, is a dispatch object's
+/// tag (or a forwarder's): never the high half of a user-space pointer, which is zero.
+/// Callers read only that half: the low half of a dispatch object's is atomic flags,
+/// which another thread may be changing.
+pub fn is_object_tag(high: u32) -> bool {
+    high & MAGIC_MASK == OBJECT_MAGIC
 }
 
 /// What an object is.
@@ -49,8 +57,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const fn tag(self) -> usize {
-        OBJECT_MAGIC | self as usize
+    pub const fn tag(self) -> u32 {
+        OBJECT_MAGIC | self as u32
     }
     pub const ALL: [Kind; 6] =
         [Kind::Queue, Kind::Group, Kind::Semaphore, Kind::Source, Kind::Data, Kind::Io];
@@ -107,11 +115,20 @@ fn xref_dispose_of<T: ObjectKind>(h: &Header) {
 /// # Safety
 /// `h` heads a live object of this vtable's kind to which no reference remains.
 unsafe fn dispose_of<T: ObjectKind>(h: *const Header) -> Option<Ref<Header>> {
+    let p = h as *mut T;
     // SAFETY: the vtable is `T`'s, so `h` is the `header` field, first in a `repr(C)` `T`,
-    // of a `Box<T>` (`ObjectKind`'s contract: dynamic objects are boxed; immortal ones are
-    // never disposed); no reference remains, so the allocation is ours to free.
-    let obj = unsafe { Box::from_raw(h as *mut T) };
-    obj.dispose()
+    // allocated as the kind says (`ObjectKind`'s contract: a leaked box, or a C heap block
+    // from `new_in_c_heap` for kinds `IN_C_HEAP`; immortal objects are never
+    // disposed); no reference remains, so the object and its memory are ours to free.
+    unsafe {
+        if T::IN_C_HEAP {
+            let target = (*p).release_in_place();
+            sys::c_drop_free(p);
+            target
+        } else {
+            Box::from_raw(p).dispose()
+        }
+    }
 }
 
 fn submit_of<T: ObjectKind>(h: &Header, f: ClientFn) {
@@ -128,7 +145,8 @@ fn submit_of<T: ObjectKind>(h: &Header, f: ClientFn) {
 /// # Safety
 /// `KIND` is `Self`'s alone; every header whose tag is `KIND` is the header (first field,
 /// [`Object`]) of a `Self`, and every such object that can be disposed (not immortal) was
-/// allocated in a `Box` and leaked, to be freed by the vtable's `dispose`.
+/// allocated in a `Box` and leaked, or, for a kind `IN_C_HEAP`, made by
+/// [`new_in_c_heap`]; the vtable's `dispose` frees it accordingly.
 pub unsafe trait ObjectKind: Object + Sized + 'static {
     const KIND: Kind;
     /// Queues only: submits `f(ctxt)` to this queue (a finalizer of an object targeting it).
@@ -141,18 +159,66 @@ pub unsafe trait ObjectKind: Object + Sized + 'static {
     /// The last reference went: `self` is dropped here (its fields release what it held).
     /// Returns the queue the finalizer runs on, with a reference on it, or `None`.
     fn dispose(self: Box<Self>) -> Option<Ref<Header>>;
+
+    /// Whether objects are C heap blocks with bytes after the object ([`new_in_c_heap`]:
+    /// a queue and its label) rather than boxes; such a kind implements `release_in_place`.
+    const IN_C_HEAP: bool = false;
+
+    /// Kinds `IN_C_HEAP` only: `dispose`'s work, done in place, before the object is
+    /// dropped and its block freed.
+    fn release_in_place(&mut self) -> Option<Ref<Header>> {
+        unreachable!("only a kind in the C heap releases in place")
+    }
 }
+
+/// A new object, alone in a C heap block with `bytes` copied after it (`build` is given
+/// their address), with its creation references: one client reference, which the
+/// returned handle carries, and the internal one all client references hold together.
+/// Aborts when the heap is exhausted.
+pub fn new_in_c_heap<T: ObjectKind>(bytes: &[u8], build: impl FnOnce(*const u8) -> T) -> NewObject<T> {
+    const { assert!(T::IN_C_HEAP, "the kind frees its objects as C heap blocks") };
+    let size = core::mem::size_of::<T>() + bytes.len();
+    match core::ptr::NonNull::new(sys::c_new_with_bytes(bytes, build)) {
+        Some(p) => NewObject(p),
+        None => std::alloc::handle_alloc_error(
+            std::alloc::Layout::from_size_align(size, 16).expect("an object's layout"),
+        ),
+    }
+}
+
+/// The creation client reference of an object [`new_in_c_heap`] made (built only there).
+pub struct NewObject<T: ObjectKind>(core::ptr::NonNull<T>);
+
+impl<T: ObjectKind> NewObject<T> {
+    /// The client reference, as a bare pointer (a C API's return value).
+    pub fn into_raw(self) -> *const T {
+        self.0.as_ptr()
+    }
+
+    /// The client reference, as a handle.
+    pub fn into_client_ref(self) -> ClientRef<T> {
+        let client = ClientCount { live: Live(self.0) };
+        let keep = Ref::retain(client.live.get());
+        ClientRef { client, keep }
+    }
+}
+
+/// Header flag: the object has a finalizer in the side table ([`finalizers`]).
+const HAS_FINALIZER: u32 = 1;
 
 #[repr(C)]
 pub struct Header {
-    tag: usize,
+    /// The low half of the first word (see the module doc): `HAS_FINALIZER`.
+    flags: AtomicU32,
+    /// The high half: `OBJECT_MAGIC | kind`, immutable.
+    tag: u32,
     xref: AtomicI32,
     iref: AtomicI32,
     pub vtable: &'static ObjectVTable,
     pub context: AtomicPtr<c_void>,
-    /// A typed lock-free slot (one word: `Option` of a function pointer uses the null niche).
-    finalizer: AtomicCell<DispatchFunction>,
 }
+
+const _: () = assert!(core::mem::size_of::<Header>() == 32, "the header is four words");
 
 // SAFETY: every field is atomic or immutable after construction.
 unsafe impl Sync for Header {}
@@ -162,12 +228,12 @@ impl Header {
         // The tag and the vtable name the same type, so a header's tag says what it heads.
         assert!(kind as usize == vtable.kind as usize, "a header's vtable is its kind's");
         Header {
+            flags: AtomicU32::new(0),
             tag: kind.tag(),
             xref: AtomicI32::new(1),
             iref: AtomicI32::new(1),
             vtable,
             context: AtomicPtr::new(core::ptr::null_mut()),
-            finalizer: AtomicCell::new(None),
         }
     }
 
@@ -263,14 +329,72 @@ impl Header {
     }
 
     pub fn set_finalizer(&self, f: DispatchFunction) {
-        self.finalizer.store(f);
+        finalizers::set(self, f);
+    }
+}
+
+/// The finalizers of live objects, by object address, in a few locked shards (setting a
+/// finalizer is rare and never on a hot path; disposing of an object looks here only when
+/// its `HAS_FINALIZER` flag is set).
+mod finalizers {
+    use super::{DispatchFunction, Header, HAS_FINALIZER};
+    use core::sync::atomic::Ordering;
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, MutexGuard};
+
+    type Shard = Mutex<BTreeMap<usize, unsafe extern "C" fn(*mut core::ffi::c_void)>>;
+    const SHARDS: usize = 16;
+    static TABLE: [Shard; SHARDS] = [const { Mutex::new(BTreeMap::new()) }; SHARDS];
+
+    fn shard(
+        h: &Header,
+    ) -> MutexGuard<'static, BTreeMap<usize, unsafe extern "C" fn(*mut core::ffi::c_void)>> {
+        let addr = h as *const Header as usize;
+        // Objects are at least 32-byte apart: the bits above that spread them.
+        TABLE[(addr >> 5) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `dispatch_set_finalizer_f`: the entry and the flag change together, under the lock.
+    pub(super) fn set(h: &Header, f: DispatchFunction) {
+        let addr = h as *const Header as usize;
+        let mut table = shard(h);
+        // Relaxed: the flag is read by the disposer, which holds the last reference and so
+        // is ordered after this call by the reference count's AcqRel decrement.
+        match f {
+            Some(f) => {
+                table.insert(addr, f);
+                h.flags.fetch_or(HAS_FINALIZER, Ordering::Relaxed);
+            }
+            None => {
+                table.remove(&addr);
+                h.flags.fetch_and(!HAS_FINALIZER, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The finalizer of the object `h`, which is being disposed of: its entry goes, so a
+    /// later object at the same address starts without one.
+    #[inline]
+    pub(super) fn take(h: &Header) -> DispatchFunction {
+        // Relaxed: see `set`.
+        if h.flags.load(Ordering::Relaxed) & HAS_FINALIZER == 0 {
+            return None;
+        }
+        take_entry(h)
+    }
+
+    #[cold]
+    fn take_entry(h: &Header) -> DispatchFunction {
+        shard(h).remove(&(h as *const Header as usize))
     }
 }
 
 /// The stand-in for a data object that a binary may hold a copy of (see module doc).
 #[repr(C)]
 pub struct Forwarder {
-    tag: usize,
+    /// Zero: a header's flags.
+    low: u32,
+    tag: u32,
     target: *const Header,
 }
 
@@ -279,7 +403,7 @@ unsafe impl Sync for Forwarder {}
 
 impl Forwarder {
     pub const fn new(target: *const Header) -> Forwarder {
-        Forwarder { tag: FORWARD_TAG, target }
+        Forwarder { low: 0, tag: FORWARD_TAG, target }
     }
 }
 
@@ -288,33 +412,44 @@ impl Forwarder {
 ///
 /// # Safety
 /// `ptr` must be null or point at memory at least two words long (any dispatch object).
+#[inline]
 pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
-    if ptr.is_null() {
-        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
-    }
-    let h = ptr as *const Header;
-    // SAFETY: the caller passes a dispatch object, whose first word is its tag; a
-    // forwarder's second word is the real object (a `'static` one).
+    // SAFETY: the caller passes null or a dispatch object, whose first word holds its tag
+    // in its high half (a forwarder's too); a forwarder's second word is the real object
+    // (a `'static` one).
     let header = unsafe {
-        match (*h).tag {
-            FORWARD_TAG => &*(*(ptr as *const Forwarder)).target,
-            _ => &*h,
+        match ptr.cast::<Forwarder>().as_ref() {
+            None => misuse(what, "called with a NULL object"),
+            Some(f) if f.tag == FORWARD_TAG => &*f.target,
+            Some(_) => &*(ptr as *const Header),
         }
     };
-    if header.tag & MAGIC_MASK != OBJECT_MAGIC {
-        sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a freed or invalid object (over-release of an object?)"
-        ));
-    }
-    if let Some(kind) = kind {
-        if header.tag != kind.tag() {
-            sys::abort_with_message(&format!(
-                "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch {}",
-                kind.name()
-            ));
-        }
+    let expected = match kind {
+        Some(kind) => header.tag == kind.tag(),
+        None => is_object_tag(header.tag),
+    };
+    if !expected {
+        wrong_object(header, kind, what);
     }
     header
+}
+
+/// Aborts: `what` was called with something that is no dispatch object of `kind`.
+#[cold]
+#[inline(never)]
+fn wrong_object(header: &Header, kind: Option<Kind>, what: &str) -> ! {
+    match kind {
+        Some(kind) if is_object_tag(header.tag) => {
+            misuse(what, &format!("called with an object that is not a dispatch {}", kind.name()))
+        }
+        _ => misuse(what, "called with a freed or invalid object (over-release of an object?)"),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn misuse(what: &str, problem: &str) -> ! {
+    sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} {problem}"))
 }
 
 /// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the
@@ -419,6 +554,7 @@ impl<T: Object> Clone for Ref<T> {
 impl<T: Object> Drop for Ref<T> {
     /// Releases the internal reference; with the last one, disposes of the object and
     /// submits its finalizer to the queue the kind names.
+    #[inline]
     fn drop(&mut self) {
         let h = self.live.get().header();
         if h.is_immortal() {
@@ -429,26 +565,44 @@ impl<T: Object> Drop for Ref<T> {
         if prev > 1 {
             return;
         }
-        if prev < 1 {
-            sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
-        }
-        let finalizer = h.finalizer.load();
-        // Relaxed: the AcqRel decrement above ordered every holder's writes before this.
+        last_release(h, prev, LastReference(()));
+    }
+}
+
+/// Proof that the caller's decrement took an internal count to `prev <= 1`: built only by
+/// `Ref::drop`, right after that decrement.
+struct LastReference(());
+
+/// The last internal reference on `h` went (`prev` is the count before): disposes of the
+/// object and submits its finalizer. Out of line: every other release is two instructions.
+#[cold]
+#[inline(never)]
+fn last_release(h: &Header, prev: i32, _last: LastReference) {
+    if prev < 1 {
+        sys::abort_with_message("BUG IN CLIENT OF LIBDISPATCH: Over-release of an object");
+    }
+    let (dispose, header) = (h.vtable.dispose, h as *const Header);
+    let finalizer = finalizers::take(h);
+    // SAFETY: this was the last internal reference (`LastReference`), so no reference to
+    // the object remains (`h` is not used again), and a header's vtable is its kind's
+    // (`Header::new`), whose `dispose` frees the allocation it heads. The finalizer and
+    // context are the ones the client set by `dispatch_set_finalizer_f` and
+    // `dispatch_set_context`, read once as the object goes: the C API's promise is that
+    // the finalizer is called with the object's context once then, on its target queue,
+    // which is what the `ClientFn` is submitted for (and is called only there).
+    let (target, work) = unsafe {
+        let Some(finalizer) = finalizer else {
+            // No finalizer: the target reference the kind hands back just goes.
+            drop(dispose(header));
+            return;
+        };
+        // Relaxed: the AcqRel decrement ordered every holder's writes before this.
         let context = h.context.load(Ordering::Relaxed);
-        let (dispose, header) = (h.vtable.dispose, h as *const Header);
-        let finalizer = finalizer.filter(|_| !context.is_null());
-        // SAFETY: this was the last internal reference, so no reference to the object
-        // remains (`h` is not used again), and a header's vtable is its kind's
-        // (`Header::new`), whose `dispose` frees the allocation it heads. The finalizer and
-        // context are the ones the client set by `dispatch_set_finalizer_f` and
-        // `dispatch_set_context`, read once as the object goes: the C API's promise is that
-        // the finalizer is called with the object's context once then, on its target queue,
-        // which is what the `ClientFn` is submitted for (and is called only there).
-        let (target, work) = unsafe { (dispose(header), finalizer.map(|f| ClientFn::new(f, context))) };
-        if let (Some(target), Some(work)) = (target, work) {
-            let submit = target.vtable.async_f.expect("a finalizer target is a queue");
-            submit(&target, work);
-        }
+        (dispose(header), (!context.is_null()).then(|| ClientFn::new(finalizer, context)))
+    };
+    if let (Some(target), Some(work)) = (target, work) {
+        let submit = target.vtable.async_f.expect("a finalizer target is a queue");
+        submit(&target, work);
     }
 }
 

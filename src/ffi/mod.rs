@@ -71,8 +71,8 @@ unsafe fn object_arg_cold<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'
 }
 
 /// [`object_arg`]'s fast case alone: `Some` for a live object of `kind`, recognised by its
-/// tag alone (a null test and one compare: tags fit a sign-extended 32-bit immediate,
-/// `object.rs`); `None` for anything else (NULL, a forwarder, a freed object, another
+/// tag alone (a null test and one 32-bit compare with an immediate: the tag is the high
+/// half of the header's first word, `object.rs`); `None` for anything else (NULL, a forwarder, a freed object, another
 /// kind), which the caller hands to a cold function that calls [`object_arg`] and aborts
 /// there on misuse. For the entry points whose fast path must make no call.
 ///
@@ -83,9 +83,11 @@ pub(crate) unsafe fn try_object_arg<'a, T>(p: *const c_void, kind: Kind) -> Opti
     if p.is_null() {
         return None;
     }
-    // SAFETY: the caller passes a dispatch object, whose first word is its tag
-    // (`object.rs`); one tagged `kind` is a `T`, which starts with its header.
-    unsafe { (*(p as *const usize) == kind.tag()).then(|| &*(p as *const T)) }
+    // SAFETY: the caller passes a dispatch object, whose first word's high half is its
+    // immutable tag (`object.rs`: little-endian, so at byte 4; the low half is flags another
+    // thread may change, so it is not read); one tagged `kind` is a `T`, which starts with
+    // its header.
+    unsafe { (*(p as *const u32).add(1) == kind.tag()).then(|| &*(p as *const T)) }
 }
 
 /// Resolves a queue argument.

@@ -46,7 +46,7 @@ pub unsafe extern "C" fn dispatch_queue_create_with_target(
         // SAFETY: the client passes a queue.
         Some(unsafe { queue_arg(target, "dispatch_queue_create_with_target") })
     };
-    Queue::create(label, &attr, target).into_raw() as dispatch_queue_t
+    Queue::create_for_client(label, &attr, target) as dispatch_queue_t
 }
 
 #[no_mangle]

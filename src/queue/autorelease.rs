@@ -50,7 +50,7 @@ fn hook_address(
 }
 
 fn per_item() -> bool {
-    frames::current().is_some_and(|q| q.spi.autorelease_frequency.load(Relaxed) == WORK_ITEM)
+    frames::current().is_some_and(|q| q.spi().autorelease_frequency.load(Relaxed) == WORK_ITEM)
 }
 
 /// Before an item: pushes a pool if a begin hook is set and the current queue asks for a

@@ -15,6 +15,7 @@ use crate::callback::ClientFn;
 use crate::object::{Header, Kind, ObjectVTable, Ref};
 use core::ffi::{c_char, c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use once_cell::race::OnceBox;
 use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,12 @@ pub(super) struct Specific {
     pub(super) destructor: Option<ClientFn>,
 }
 
+/// A queue. Every field here is one every queue uses: 112 bytes (the size test below
+/// keeps it so). What few queues have (specifics, SPI settings, a relative priority, a
+/// workloop's or run loop's part) is in [`QueueExt`], allocated the first time it is
+/// needed; a created queue's label is copied into the same allocation, after the queue
+/// (`lifecycle.rs`), so a serial queue labelled with up to 8 bytes is one 128-byte block
+/// of the C heap.
 #[repr(C)]
 pub struct Queue {
     pub header: Header,
@@ -44,20 +51,28 @@ pub struct Queue {
     pub state: QueueState,
     pub list: ItemList,
     pub(super) target: TargetSlot,
-    /// NUL-terminated: `owned_label`'s buffer for custom queues, static otherwise, or the
-    /// client's string after `dispatch_queue_set_label_nocopy`.
+    /// NUL-terminated: the bytes after the queue for a created queue with a label, static
+    /// otherwise, or the client's string after `dispatch_queue_set_label_nocopy`.
     pub(super) label: AtomicPtr<c_char>,
-    pub(super) owned_label: Option<std::ffi::CString>,
-    pub flavor: Flavor,
-    /// QoS class from the creation attribute (0 = unspecified) and relative priority;
-    /// `dispatch_set_qos_class*` may change them while the queue is inactive.
+    /// Empty until something only some queues have is set (see [`QueueExt`]); one
+    /// pointer, made once (a race between two first users leaves one of their boxes).
+    pub(super) ext: OnceBox<QueueExt>,
+    /// QoS class from the creation attribute (0 = unspecified); `dispatch_set_qos_class*`
+    /// may change it while the queue is inactive.
     pub(super) qos: AtomicU32,
+    pub flavor: Flavor,
+}
+
+/// What only some queues have, out of line so that every other queue stays small.
+#[derive(Default)]
+pub(crate) struct QueueExt {
+    /// `dispatch_queue_attr_make_with_qos_class`'s and `dispatch_set_qos_class`'s relative
+    /// priority (Relaxed: see `QueueSpi`).
     pub(super) relative_priority: AtomicI32,
-    /// What the SPI setters changed after creation (label, QoS floor/fallback, hooks).
+    /// What the SPI setters changed after creation (QoS floor/fallback, autorelease).
     pub(crate) spi: QueueSpi,
     pub(super) specifics: Mutex<Vec<Specific>>,
-    /// What only a few queues have, out of line so that every other queue stays small:
-    /// a run-loop queue's eventfd, a workloop's per-class FIFOs (see [`Extension`]).
+    /// A run-loop queue's eventfd, a workloop's per-class FIFOs (see [`Extension`]).
     pub(super) special: Option<Box<dyn Extension>>,
 }
 
@@ -77,7 +92,8 @@ unsafe impl crate::object::Object for Queue {
     }
 }
 
-// SAFETY: shared state is atomic or behind the mutex; the label is published atomically.
+// SAFETY: shared state is atomic or behind the mutex; the label is published atomically,
+// the extension by `OnceBox`.
 unsafe impl Sync for Queue {}
 // SAFETY: as above.
 unsafe impl Send for Queue {}
@@ -98,6 +114,15 @@ pub struct QueueSpi {
     /// autorelease-pool hooks (`_dispatch_begin_NSAutoReleasePool`).
     pub autorelease_frequency: AtomicU8,
 }
+
+impl Default for QueueSpi {
+    fn default() -> QueueSpi {
+        QueueSpi::new(0)
+    }
+}
+
+/// The settings of a queue that has no [`QueueExt`]: nothing changed.
+static NO_SPI: QueueSpi = QueueSpi::new(0);
 
 impl QueueSpi {
     pub const fn new(autorelease_frequency: u8) -> QueueSpi {
@@ -176,26 +201,41 @@ impl Queue {
             list: ItemList::new(),
             target: TargetSlot::empty(),
             label: AtomicPtr::new(label.as_ptr().cast_mut()),
-            owned_label: None,
-            flavor,
+            ext: OnceBox::new(),
             qos: AtomicU32::new(qos),
-            relative_priority: AtomicI32::new(0),
-            spi: QueueSpi::new(0),
-            specifics: Mutex::new(Vec::new()),
-            special: None,
+            flavor,
         }
+    }
+
+    /// The out-of-line part, if anything has made one.
+    pub(super) fn ext(&self) -> Option<&QueueExt> {
+        self.ext.get()
+    }
+
+    /// The out-of-line part, made now if the queue has none yet.
+    pub(super) fn ext_or_init(&self) -> &QueueExt {
+        self.ext.get_or_init(Box::default)
+    }
+
+    /// What the SPI setters changed (all defaults if nothing did).
+    pub(crate) fn spi(&self) -> &QueueSpi {
+        self.ext().map_or(&NO_SPI, |e| &e.spi)
     }
 
     /// Whether the queue has items not yet run: on its list, or (workloops) taken off the
     /// list into the per-class FIFOs.
     pub fn has_items(&self) -> bool {
-        !self.list.is_empty() || self.special.as_ref().is_some_and(|e| e.has_pending())
+        !self.list.is_empty() || self.special().is_some_and(|e| e.has_pending())
+    }
+
+    fn special(&self) -> Option<&dyn Extension> {
+        self.ext()?.special.as_deref()
     }
 
     /// The out-of-line part of kind `E`, if the queue has one (a workloop's FIFOs, a
     /// run-loop queue's port).
     pub(crate) fn extension<E: Extension>(&self) -> Option<&E> {
-        let e: &dyn core::any::Any = self.special.as_deref()?;
+        let e: &dyn core::any::Any = self.special()?;
         e.downcast_ref()
     }
 
@@ -208,7 +248,7 @@ impl Queue {
     /// The label as a C string (see [`Queue::label`]).
     pub fn label_cstr(&self) -> &CStr {
         // SAFETY: both labels are NUL-terminated and outlive the queue's borrow: the
-        // creation label is static or owned by the queue (`owned_label`, freed at dispose),
+        // creation label is static or owned by the queue (after it, or in its extension),
         // and `set_label_nocopy`'s contract keeps a client label alive for the queue's life.
         unsafe { CStr::from_ptr(self.label()) }
     }
@@ -231,14 +271,14 @@ impl Queue {
 
     pub fn relative_priority(&self) -> i32 {
         // Relaxed: see `QueueSpi`.
-        self.relative_priority.load(Ordering::Relaxed)
+        self.ext().map_or(0, |e| e.relative_priority.load(Ordering::Relaxed))
     }
 
     /// Whether a submitted block's own QoS class counts instead of the queue's: the queue
     /// has none, or its class is only a floor.
     pub fn honours_item_qos(&self) -> bool {
         // Relaxed: see `QueueSpi`.
-        self.qos() == 0 || self.spi.qos_floor.load(Ordering::Relaxed)
+        self.qos() == 0 || self.spi().qos_floor.load(Ordering::Relaxed)
     }
 
     pub fn is_root(&self) -> bool {
@@ -273,7 +313,8 @@ impl Queue {
     }
 
     pub fn get_specific(&self, key: *const c_void) -> *mut c_void {
-        let specs = self.specifics.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(ext) = self.ext() else { return core::ptr::null_mut() };
+        let specs = ext.specifics.lock().unwrap_or_else(|e| e.into_inner());
         specs.iter().find(|s| s.key == key).map_or(core::ptr::null_mut(), |s| s.ctxt)
     }
 
@@ -295,4 +336,18 @@ impl Queue {
 /// dereferencing it is the caller's business).
 pub fn queue_of_item(item: *mut Item) -> *const Queue {
     item.cast::<u8>().wrapping_sub(core::mem::offset_of!(Queue, item)).cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes per serial queue is a figure of the bench (`queue_bytes`): a labelled queue
+    /// is this plus its label rounded up to 8, in one allocation; 112 + 8 bytes is a
+    /// 128-byte malloc chunk.
+    #[test]
+    fn a_queue_is_112_bytes() {
+        assert!(core::mem::size_of::<Queue>() <= 112, "Queue is {} bytes", core::mem::size_of::<Queue>());
+        assert_eq!(core::mem::align_of::<Queue>(), 8);
+    }
 }

@@ -48,9 +48,10 @@ unsafe fn classify<'a>(obj: _os_object_t, what: &str) -> Obj<'a> {
     if obj.is_null() {
         sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
     }
-    // SAFETY: either kind of object starts with a pointer-sized word.
-    let first = unsafe { *(obj as *const usize) };
-    if is_object_tag(first) {
+    // SAFETY: either kind of object starts with a pointer-sized word; only its high half
+    // is read (a dispatch object's low half is atomic flags: `object.rs`).
+    let high = unsafe { *obj.cast::<u32>().add(1) };
+    if is_object_tag(high) {
         // SAFETY: a dispatch object (tag checked again by `resolve`).
         Obj::Dispatch(unsafe { resolve(obj, None, what) })
     } else {

@@ -104,7 +104,13 @@ static void test_two_sources_together(void)
     stop(&b);
     dispatch_sync_f(q, NULL, nothing); /* the handlers queued before cancel are done */
     int na = atomic_load(&a.n), nb = atomic_load(&b.n), same = 0;
-    CHECK(na >= 4 && nb >= 4, "fires: %d and %d", na, nb);
+    /* Intervals, not deliveries: on a loaded machine a late delivery reports several. */
+    unsigned long ia = 0, ib = 0;
+    for (int i = 0; i < na; i++)
+        ia += a.data[i];
+    for (int i = 0; i < nb; i++)
+        ib += b.data[i];
+    CHECK(na >= 1 && nb >= 1 && ia >= 4 && ib >= 4, "intervals: %lu and %lu in %d and %d deliveries", ia, ib, na, nb);
     for (int i = 0; i < nb; i++)
         for (int j = 0; j < na; j++)
             if (b.at[i] / period == a.at[j] / period)

@@ -19,7 +19,7 @@ pub mod time;
 pub mod work;
 pub mod workloop;
 
-use crate::object::{resolve, Kind};
+use crate::object::{resolve_kind, Kind};
 use crate::queue::Queue;
 use crate::sys;
 use core::ffi::c_void;
@@ -47,26 +47,32 @@ pub type dispatch_autorelease_frequency_t = u64;
 /// # Safety
 /// `p` must be NULL or a dispatch object; `T` must be the object type of `kind` (every
 /// object type starts with its `Header`).
+#[inline(always)]
 pub(crate) unsafe fn object_arg<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
-    // SAFETY: forwarded contract; `resolve` checked the kind, whose type starts with it.
-    unsafe { &*(resolve(p, Some(kind), what) as *const _ as *const T) }
+    // SAFETY: forwarded contract; `resolve_kind` checked the kind, whose type starts with it.
+    unsafe { &*(resolve_kind(p, kind, what) as *const _ as *const T) }
 }
 
 /// Resolves a queue argument.
 ///
 /// # Safety
 /// `q` must be NULL or a dispatch object.
+#[inline(always)]
 pub(crate) unsafe fn queue_arg<'a>(q: dispatch_queue_t, what: &str) -> &'a Queue {
     // SAFETY: forwarded contract.
     unsafe { object_arg(q, Kind::Queue, what) }
 }
 
 /// Unwraps a function argument.
+#[inline(always)]
 pub(crate) fn function_arg(f: dispatch_function_t, what: &str) -> unsafe extern "C" fn(*mut c_void) {
+    #[cold]
+    #[inline(never)]
+    fn null_function(what: &str) -> ! {
+        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function"))
+    }
     match f {
         Some(f) => f,
-        None => sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function"
-        )),
+        None => null_function(what),
     }
 }

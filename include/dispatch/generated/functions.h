@@ -41,8 +41,6 @@ bool _dispatch_runloop_root_queue_perform_4CF(dispatch_queue_t queue);
 
 void _dispatch_runloop_root_queue_wakeup_4CF(dispatch_queue_t queue);
 
-extern struct ThreadSlots *_dispatch_thread_slots_get(void);
-
 void dispatch_activate(dispatch_object_t object);
 
 #if defined(__BLOCKS__)

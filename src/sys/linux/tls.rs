@@ -4,9 +4,13 @@
 
 use crate::sys::types::ThreadSlots;
 
-extern "C" {
-    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-    fn _dispatch_thread_slots_get() -> *mut ThreadSlots;
+/// cbindgen:ignore
+/// (an import from `tls.c`, not an export of the library)
+#[cfg(not(target_arch = "x86_64"))]
+mod c {
+    extern "C" {
+        pub fn _dispatch_thread_slots_get() -> *mut super::ThreadSlots;
+    }
 }
 
 /// The calling thread's slots. On x86_64 the two instructions of the initial-exec sequence
@@ -29,7 +33,7 @@ pub fn thread_slots() -> &'static ThreadSlots {
     #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: a C function without preconditions returning the variable's address.
     unsafe {
-        p = _dispatch_thread_slots_get();
+        p = c::_dispatch_thread_slots_get();
     }
     // SAFETY: `p` is this thread's instance of the variable, zero-initialised by the C
     // library (a valid `ThreadSlots`: null pointer, id 0), and it lives as long as the

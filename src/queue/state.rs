@@ -694,6 +694,129 @@ mod loom_tests {
         });
     }
 
+    /// The weakened sync fast paths (Acquire to take, Release to give back), checked for
+    /// what those orderings are for: the previous holder's writes happen before the next
+    /// holder's accesses. A loom cell stands for the client's data; loom reports any two
+    /// accesses that no happens-before edge orders. A serial caller that finds DIRTY set
+    /// releases through the SeqCst `unlock`, as `sync.rs` does.
+    struct Data(loom::cell::UnsafeCell<u32>);
+    // SAFETY: shared between the model's threads on purpose: whether their accesses are
+    // ordered is what loom's cell checks.
+    unsafe impl Sync for Data {}
+
+    fn exclusive_sync(st: &QueueState, tid: u32, data: &Data) {
+        while !st.try_lock_exclusive(tid) {
+            loom::thread::yield_now();
+        }
+        // SAFETY: the claim under test: the lock orders this access with every other;
+        // loom's cell checks it.
+        data.0.with_mut(|d| unsafe { *d += 1 });
+        if !st.try_unlock_exclusive(tid) {
+            let _ = st.unlock(|| true);
+        }
+    }
+
+    /// Two serial `dispatch_sync` callers on the fast paths: their functions' writes are
+    /// ordered by the lock (Acquire on lock, Release on unlock), in either order.
+    #[test]
+    fn fast_exclusive_sync_orders_the_functions() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            let data = Arc::new(Data(loom::cell::UnsafeCell::new(0)));
+            let t = {
+                let (st, data) = (st.clone(), data.clone());
+                loom::thread::spawn(move || exclusive_sync(&st, 2, &data))
+            };
+            exclusive_sync(&st, 1, &data);
+            t.join().unwrap();
+            // SAFETY: both callers are joined.
+            assert_eq!(data.0.with(|d| unsafe { *d }), 2);
+            assert_eq!(st.load(), 0);
+        });
+    }
+
+    /// A width `dispatch_sync` reader (fast reserve and fast release) against a barrier
+    /// sync writer on the same concurrent queue: the reader's read and the writer's write
+    /// are ordered whichever runs first (the reader's Acquire sees a finished writer's
+    /// Release; the writer's Acquire sees a finished reader's Release).
+    #[test]
+    fn fast_width_reader_and_barrier_writer_are_ordered() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            let data = Arc::new(Data(loom::cell::UnsafeCell::new(0)));
+            let reader = {
+                let (st, data) = (st.clone(), data.clone());
+                loom::thread::spawn(move || {
+                    while !st.try_reserve_width() {
+                        loom::thread::yield_now();
+                    }
+                    // SAFETY: the claim under test, checked by loom's cell.
+                    let seen = data.0.with(|d| unsafe { *d });
+                    assert!(st.try_release_width(), "an idle queue below its limit releases fast");
+                    seen
+                })
+            };
+            exclusive_sync(&st, 1, &data);
+            let seen = reader.join().unwrap();
+            assert!(seen <= 1);
+            assert_eq!(st.load(), 0);
+        });
+    }
+
+    /// The fast width release skips the list, which at the limit would strand an item
+    /// whose producer found no width to spare. Two readers fill a width of 2 and release
+    /// with the fast CAS while a producer's wake-up runs: if the wake-up found the queue
+    /// full (and so did nothing), at most one release may be fast: the first release after
+    /// it sees the limit and must take the slow path (`drain::release_width`, which looks
+    /// at the list; its release-then-look against the producer's push-then-wake is the
+    /// SeqCst Dekker pair of the module doc, which loom, modelling SeqCst accesses as
+    /// AcqRel, cannot check; this model checks the part on the word alone).
+    #[test]
+    fn fast_width_release_is_refused_after_a_wakeup_found_no_width() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            st.set_width_limit(2);
+            assert!(st.try_reserve_width() && st.try_reserve_width());
+            assert!(!st.try_reserve_width(), "the width is full");
+            let other = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.try_release_width())
+            };
+            let producer = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.wakeup())
+            };
+            let mine = st.try_release_width();
+            let theirs = other.join().unwrap();
+            if producer.join().unwrap() == Wake::Nothing {
+                assert!(!(mine && theirs), "both releases skipped the list after a wake-up found no width");
+            }
+        });
+    }
+
+    /// Below the limit the fast release is taken, and a racing wake-up still enqueues the
+    /// queue exactly once (the word shows the held unit or not; either way it is runnable).
+    #[test]
+    fn fast_width_release_below_the_limit_leaves_the_wakeup_to_the_producer() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            assert!(st.try_reserve_width());
+            let producer = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.wakeup())
+            };
+            let fast = st.try_release_width();
+            assert_eq!(producer.join().unwrap(), Wake::Enqueue);
+            if fast {
+                assert_eq!(st.load(), ENQUEUED);
+            } else {
+                // ENQUEUED was set first: the conservative test sent the release slow.
+                assert_eq!(st.release_width(), Wake::Nothing);
+                assert_eq!(st.load(), ENQUEUED);
+            }
+        });
+    }
+
     /// Width reservation: a barrier that found width in use goes pending; the racing width
     /// release then re-wakes the queue exactly once, and the barrier can start.
     #[test]

@@ -20,6 +20,12 @@
  *   barrier_sync_excludes_readers    barrier syncs and sync readers on a concurrent queue
  *                                    from several threads: a barrier never overlaps a
  *                                    reader or another barrier, and every function runs.
+ *   contended_sync_keeps_fifo        8 threads each alternate an async and a sync onto one
+ *                                    serial queue: the functions never overlap, and each
+ *                                    sync finds its own thread's earlier async already run
+ *                                    (a contended caller polls for the queue before
+ *                                    queueing, sync.rs spin_for_exclusive, and must never
+ *                                    overtake a queued item).
  */
 #include "check.h"
 #include <dispatch/private.h>
@@ -271,6 +277,81 @@ static void barrier_sync_excludes_readers(void)
     OK("barrier_sync_excludes_readers");
 }
 
+/* ---- contended_sync_keeps_fifo ---- */
+
+enum { FIFO_THREADS = 8, FIFO_ROUNDS = 3000 };
+static dispatch_queue_t fifo_queue;
+static atomic_int fifo_inside, fifo_overlaps, fifo_out_of_order;
+static int fifo_async_done[FIFO_THREADS]; /* written only on the serial queue */
+
+struct fifo_arg {
+    int thread, round;
+};
+
+static void fifo_enter(void)
+{
+    if (atomic_fetch_add(&fifo_inside, 1) != 0) {
+        atomic_fetch_add(&fifo_overlaps, 1);
+    }
+}
+
+static void fifo_async(void *ctx)
+{
+    struct fifo_arg *a = ctx;
+    fifo_enter();
+    fifo_async_done[a->thread]++;
+    atomic_fetch_sub(&fifo_inside, 1);
+    free(a);
+}
+
+static void fifo_sync(void *ctx)
+{
+    struct fifo_arg *a = ctx;
+    fifo_enter();
+    if (fifo_async_done[a->thread] != a->round + 1) {
+        atomic_fetch_add(&fifo_out_of_order, 1);
+    }
+    atomic_fetch_sub(&fifo_inside, 1);
+}
+
+static void *fifo_thread(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (int i = 0; i < FIFO_ROUNDS; i++) {
+        struct fifo_arg *a = malloc(sizeof *a);
+        CHECK(a != NULL, "malloc");
+        a->thread = me;
+        a->round = i;
+        dispatch_async_f(fifo_queue, a, fifo_async);
+        struct fifo_arg s = { me, i };
+        dispatch_sync_f(fifo_queue, &s, fifo_sync);
+        dispatch_sync_f(fifo_queue, &s, fifo_sync); /* a second one, often uncontended-fast */
+    }
+    return NULL;
+}
+
+static void contended_sync_keeps_fifo(void)
+{
+    test_start("contended_sync_keeps_fifo", 50);
+    fifo_queue = dispatch_queue_create("sync.fast.fifo", NULL);
+    pthread_t t[FIFO_THREADS];
+    for (intptr_t i = 0; i < FIFO_THREADS; i++) {
+        CHECK(pthread_create(&t[i], NULL, fifo_thread, (void *)i) == 0, "pthread_create");
+    }
+    for (int i = 0; i < FIFO_THREADS; i++) {
+        pthread_join(t[i], NULL);
+    }
+    CHECK(atomic_load(&fifo_overlaps) == 0, "functions on the serial queue overlapped (%d times)",
+          atomic_load(&fifo_overlaps));
+    CHECK(atomic_load(&fifo_out_of_order) == 0, "a sync ran before its thread's earlier async (%d times)",
+          atomic_load(&fifo_out_of_order));
+    for (int i = 0; i < FIFO_THREADS; i++) {
+        CHECK(fifo_async_done[i] == FIFO_ROUNDS, "every async of thread %d ran (%d)", i, fifo_async_done[i]);
+    }
+    dispatch_release(fifo_queue);
+    OK("contended_sync_keeps_fifo");
+}
+
 int main(void)
 {
     fresh_threads_keep_their_frames();
@@ -278,5 +359,6 @@ int main(void)
     width_one_reader_release_wakes();
     width_two_readers_release_wakes();
     barrier_sync_excludes_readers();
+    contended_sync_keeps_fifo();
     return 0;
 }

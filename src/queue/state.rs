@@ -106,6 +106,10 @@ impl Snapshot {
     pub const fn owner(self) -> u32 {
         owner(self.0)
     }
+    /// Nothing at all: no owner, no width, no flag.
+    pub const fn is_idle(self) -> bool {
+        self.0 == 0
+    }
     /// Whether thread `tid` holds the queue exclusively (serial item, barrier, sync).
     pub const fn held_exclusively_by(self, tid: u32) -> bool {
         self.0 & IN_BARRIER != 0 && owner(self.0) == tid

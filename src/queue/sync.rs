@@ -6,8 +6,14 @@
 //! width unit for concurrent ones — runs the function on its own thread, and releases the
 //! levels in reverse (one CAS each, or the slow unlock when items arrived meanwhile).
 //!
-//! When a level is busy, the caller pushes a [`SyncWaiter`] onto it and parks on the
-//! waiter's futex event. The drainer that reaches the waiter hands the level to the
+//! The common case, a queue directly on a root queue and idle, is [`try_sync_idle`]:
+//! inlined into the C entry points, one CAS each way, the frame pushed through the
+//! initial-exec thread-local of `sys::tls`, no deadlock walk (see there why none is
+//! needed), about 45 instructions from the C call to its return.
+//!
+//! When a level is busy, the caller first polls it for a while ([`spin_for_exclusive`]:
+//! queued waiters under steady contention form a convoy that pays a wake-up per call),
+//! then pushes a [`SyncWaiter`] onto it and parks on the waiter's futex event. The drainer that reaches the waiter hands the level to the
 //! caller's thread and wakes it, so the function still runs on the caller's thread and no
 //! thread is created. Two exceptions run the function on the draining thread instead: a
 //! thread-bound level (the main queue; its functions run on the main thread) and

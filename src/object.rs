@@ -314,31 +314,6 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
     header
 }
 
-/// [`resolve`] with the common case inline: a pointer straight to an object of `kind` (not
-/// a forwarder: its tag is the kind's) is accepted with one load and one compare, which the
-/// hot entry points (`dispatch_sync_f`) pay instead of a call; anything else, NULL and
-/// every misuse included, goes through `resolve`.
-///
-/// # Safety
-/// As [`resolve`].
-#[inline(always)]
-pub unsafe fn resolve_kind<'a>(ptr: *const c_void, kind: Kind, what: &str) -> &'a Header {
-    // SAFETY: the caller passes NULL (not read) or a dispatch object, whose first word is
-    // its tag; a tag equal to `kind`'s means the pointer is the object's header itself.
-    if !ptr.is_null() && unsafe { (*(ptr as *const Header)).tag } == kind.tag() {
-        // SAFETY: as just said, a live header.
-        return unsafe { &*(ptr as *const Header) };
-    }
-    #[cold]
-    #[inline(never)]
-    unsafe fn slow<'a>(ptr: *const c_void, kind: Kind, what: &str) -> &'a Header {
-        // SAFETY: forwarded contract.
-        unsafe { resolve(ptr, Some(kind), what) }
-    }
-    // SAFETY: forwarded contract.
-    unsafe { slow(ptr, kind, what) }
-}
-
 /// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the
 /// object is a pointer to its header and back.
 ///

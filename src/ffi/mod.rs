@@ -19,7 +19,7 @@ pub mod time;
 pub mod work;
 pub mod workloop;
 
-use crate::object::{resolve_kind, Kind};
+use crate::object::{resolve, Header, Kind};
 use crate::queue::Queue;
 use crate::sys;
 use core::ffi::c_void;
@@ -47,10 +47,28 @@ pub type dispatch_autorelease_frequency_t = u64;
 /// # Safety
 /// `p` must be NULL or a dispatch object; `T` must be the object type of `kind` (every
 /// object type starts with its `Header`).
+///
+/// The common case is inline: a pointer straight to an object of `kind` (not a forwarder:
+/// its first word, the tag, is the kind's) is accepted with one load and one compare, which
+/// the hot entry points (`dispatch_sync_f`) pay instead of a call; anything else, NULL and
+/// every misuse included, goes through `object::resolve`, out of line.
 #[inline(always)]
 pub(crate) unsafe fn object_arg<'a, T>(p: *const c_void, kind: Kind, what: &str) -> &'a T {
-    // SAFETY: forwarded contract; `resolve_kind` checked the kind, whose type starts with it.
-    unsafe { &*(resolve_kind(p, kind, what) as *const _ as *const T) }
+    // SAFETY: the caller passes NULL (not read) or a dispatch object, whose first word is
+    // its tag (`Header` is `repr(C)` with the tag first; a forwarder's tag is its own); a
+    // tag equal to `kind`'s means `p` is an object of that kind, whose type starts with it.
+    if !p.is_null() && unsafe { *(p as *const usize) } == kind.tag() {
+        // SAFETY: as just said.
+        return unsafe { &*(p as *const T) };
+    }
+    #[cold]
+    #[inline(never)]
+    unsafe fn slow<'a>(p: *const c_void, kind: Kind, what: &str) -> &'a Header {
+        // SAFETY: forwarded contract.
+        unsafe { resolve(p, Some(kind), what) }
+    }
+    // SAFETY: forwarded contract; `resolve` checked the kind, whose type starts with it.
+    unsafe { &*(slow(p, kind, what) as *const Header as *const T) }
 }
 
 /// Resolves a queue argument.

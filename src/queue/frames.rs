@@ -17,9 +17,13 @@ use crate::sys::{self, ThreadSlots};
 use core::cell::Cell;
 use core::ptr;
 
-struct Frame {
-    queue: *const Queue,
-    below: *const Frame,
+/// Cells, though only the owner writes them, so that the pop reads them back from memory
+/// (see [`ThisThread::run_in_frame`]). The lifetime is the queue borrow of the frame's
+/// owner; a frame reached from the thread-local is read as `Frame<'static>` (see
+/// [`frames`]).
+struct Frame<'q> {
+    queue: Cell<&'q Queue>,
+    below: Cell<*const Frame<'static>>,
 }
 
 /// The calling thread's slots, typed: `ThreadSlots::top` holds a `*const Frame`.
@@ -40,36 +44,33 @@ impl ThisThread {
         self.0.tid.get()
     }
 
-    fn top(self) -> *const Frame {
-        self.0.top.get() as *const Frame
+    fn top(self) -> *const Frame<'static> {
+        self.0.top.get() as *const Frame<'static>
     }
 
     /// Runs `f` with `q` as the current queue: pushes a frame, runs `f`, pops it (on unwind
     /// too, though panics abort in this crate). Returns `q`, read back from the frame.
     ///
-    /// What the pop needs is read back from the frame in memory rather than kept in
-    /// registers across `f`: a value live across the client's call costs a push and a pop
-    /// of a callee-saved register, a load one instruction (the `dispatch_sync` budget). The
-    /// reads are volatile so that the compiler does not keep the register copy instead.
+    /// What the pop needs is read back from the frame rather than kept in registers across
+    /// `f`: a value live across the client's call costs a push and a pop of a callee-saved
+    /// register, a load one instruction (the `dispatch_sync` budget). The frame's fields
+    /// are cells and its address was published in the thread-local, so the compiler must
+    /// assume `f` may have changed them and reloads.
     #[inline(always)]
-    pub fn run_in_frame<'q>(self, q: &'q Queue, f: impl FnOnce()) -> &'q Queue {
-        let frame = Frame { queue: q, below: self.top() };
-        self.0.top.set(&frame as *const Frame as *const ());
-        struct Pop<'a>(&'a Cell<*const ()>, &'a Frame);
-        impl Drop for Pop<'_> {
+    pub fn run_in_frame(self, q: &Queue, f: impl FnOnce()) -> &Queue {
+        let frame = Frame { queue: Cell::new(q), below: Cell::new(self.top()) };
+        self.0.top.set(&frame as *const Frame<'_> as *const ());
+        struct Pop<'a, 'q>(&'a Cell<*const ()>, &'a Frame<'q>);
+        impl Drop for Pop<'_, '_> {
             #[inline(always)]
             fn drop(&mut self) {
-                // SAFETY: a plain read of a live local, through a shared reference.
-                let below = unsafe { ptr::read_volatile(&self.1.below) };
-                self.0.set(below as *const ());
+                self.0.set(self.1.below.get() as *const ());
             }
         }
         let pop = Pop(&self.0.top, &frame);
         f();
         drop(pop);
-        // SAFETY: a plain read of a live local; it holds `q` (as a pointer, so that frames
-        // can be walked from the thread-local without a lifetime).
-        unsafe { &*ptr::read_volatile(&frame.queue) }
+        frame.queue.get()
     }
 }
 
@@ -112,11 +113,10 @@ fn frames() -> impl Iterator<Item = &'static Queue> {
     let mut f = this_thread().top();
     core::iter::from_fn(move || {
         // SAFETY: a frame lives on the stack of `run_in_frame`, which is still running on
-        // this thread while the frame is linked, and so is its borrow of the queue.
-        let (queue, below) = unsafe {
-            let frame = f.as_ref()?;
-            (&*frame.queue, frame.below)
-        };
+        // this thread while the frame is linked, and so is its borrow of the queue (read
+        // as 'static: the borrow outlives every use the callers make on this thread).
+        let frame = unsafe { f.as_ref()? };
+        let (queue, below) = (frame.queue.get(), frame.below.get());
         f = below;
         Some(queue)
     })

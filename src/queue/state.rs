@@ -703,18 +703,17 @@ mod loom_tests {
     /// holder's accesses. A loom cell stands for the client's data; loom reports any two
     /// accesses that no happens-before edge orders. A serial caller that finds DIRTY set
     /// releases through the SeqCst `unlock`, as `sync.rs` does.
-    struct Data(loom::cell::UnsafeCell<u32>);
+    struct Data(loom::cell::Cell<u32>);
     // SAFETY: shared between the model's threads on purpose: whether their accesses are
-    // ordered is what loom's cell checks.
+    // ordered is what loom's cell checks (it fails the model on two unordered accesses).
     unsafe impl Sync for Data {}
 
     fn exclusive_sync(st: &QueueState, tid: u32, data: &Data) {
         while !st.try_lock_exclusive(tid) {
             loom::thread::yield_now();
         }
-        // SAFETY: the claim under test: the lock orders this access with every other;
-        // loom's cell checks it.
-        data.0.with_mut(|d| unsafe { *d += 1 });
+        // The claim under test: the lock orders these accesses with every other.
+        data.0.set(data.0.get() + 1);
         if !st.try_unlock_exclusive(tid) {
             let _ = st.unlock(|| true);
         }
@@ -726,15 +725,14 @@ mod loom_tests {
     fn fast_exclusive_sync_orders_the_functions() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, 1));
-            let data = Arc::new(Data(loom::cell::UnsafeCell::new(0)));
+            let data = Arc::new(Data(loom::cell::Cell::new(0)));
             let t = {
                 let (st, data) = (st.clone(), data.clone());
                 loom::thread::spawn(move || exclusive_sync(&st, 2, &data))
             };
             exclusive_sync(&st, 1, &data);
             t.join().unwrap();
-            // SAFETY: both callers are joined.
-            assert_eq!(data.0.with(|d| unsafe { *d }), 2);
+            assert_eq!(data.0.get(), 2);
             assert_eq!(st.load(), 0);
         });
     }
@@ -747,15 +745,15 @@ mod loom_tests {
     fn fast_width_reader_and_barrier_writer_are_ordered() {
         loom::model(|| {
             let st = Arc::new(QueueState::new(0, WIDTH_MAX));
-            let data = Arc::new(Data(loom::cell::UnsafeCell::new(0)));
+            let data = Arc::new(Data(loom::cell::Cell::new(0)));
             let reader = {
                 let (st, data) = (st.clone(), data.clone());
                 loom::thread::spawn(move || {
                     while !st.try_reserve_width() {
                         loom::thread::yield_now();
                     }
-                    // SAFETY: the claim under test, checked by loom's cell.
-                    let seen = data.0.with(|d| unsafe { *d });
+                    // The claim under test, checked by loom's cell.
+                    let seen = data.0.get();
                     assert!(st.try_release_width(), "an idle queue below its limit releases fast");
                     seen
                 })

@@ -14,11 +14,15 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdispatch.so");
 
-    // The exports stable Rust cannot define (variadic functions), one small C file each.
+    // The exports stable Rust cannot define (variadic functions), one small C file each, and
+    // the initial-exec thread-local of the hot paths (src/sys/linux/tls.c: stable Rust
+    // cannot choose a TLS model).
     println!("cargo:rerun-if-changed=src/ffi/shims");
+    println!("cargo:rerun-if-changed=src/sys/linux/tls.c");
     cc::Build::new()
         .file("src/ffi/shims/log.c")
         .file("src/ffi/shims/debug.c")
+        .file("src/sys/linux/tls.c")
         .warnings(true)
         .extra_warnings(true)
         .compile("dispatch_shims");

@@ -94,17 +94,22 @@ pub(crate) unsafe fn try_object_arg<'a, T>(p: *const c_void, kind: Kind) -> Opti
 ///
 /// # Safety
 /// `q` must be NULL or a dispatch object.
+#[inline(always)]
 pub(crate) unsafe fn queue_arg<'a>(q: dispatch_queue_t, what: &str) -> &'a Queue {
     // SAFETY: forwarded contract.
     unsafe { object_arg(q, Kind::Queue, what) }
 }
 
 /// Unwraps a function argument.
+#[inline(always)]
 pub(crate) fn function_arg(f: dispatch_function_t, what: &str) -> unsafe extern "C" fn(*mut c_void) {
+    #[cold]
+    #[inline(never)]
+    fn null_function(what: &str) -> ! {
+        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function"))
+    }
     match f {
         Some(f) => f,
-        None => sys::abort_with_message(&format!(
-            "BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL function"
-        )),
+        None => null_function(what),
     }
 }

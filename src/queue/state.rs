@@ -35,9 +35,17 @@
 //! * **Suspend/resume/activate**: counts in the high bits; the transition to runnable
 //!   re-runs the wake-up when the list is non-empty.
 //!
-//! Every operation is SeqCst: the list's push (a swap on `tail`) and the state word form a
-//! Dekker-style pair (push-then-check-state against set-state-then-check-list), which needs
-//! a single total order over both locations.
+//! Every operation that takes part in the wake-up protocol is SeqCst: the list's push (a
+//! swap on `tail`) and the state word form a Dekker-style pair (push-then-check-state
+//! against set-state-then-check-list, as in `unlock` and the width release), which needs a
+//! single total order over both locations. The three sync fast transitions are not part of
+//! it (none of them looks at the list; a push racing them is ordered by the word's own
+//! modification order, both being RMWs of it) and use the orderings of a lock instead:
+//! Acquire to take the queue ([`QueueState::try_lock_exclusive`],
+//! [`QueueState::try_reserve_width`]), Release to give it up
+//! ([`QueueState::try_unlock_exclusive`]). The loom models below run them against the
+//! SeqCst slow paths and check, with loom's cells, that each holder's writes happen before
+//! the next holder's reads.
 //!
 //! **Width limit.** How many width units non-barrier work may hold at once is a separate
 //! atomic beside the word, adjustable by `dispatch_queue_set_width`. Whether the queue is
@@ -48,7 +56,7 @@
 //! still drains by width units; it just never hands out a second one.
 
 use crate::primitive::{AtomicU32, AtomicU64};
-use core::sync::atomic::Ordering::{Relaxed, SeqCst};
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 const OWNER_MASK: u64 = 0xffff_ffff;
 const WIDTH_SHIFT: u32 = 32;
@@ -97,6 +105,10 @@ impl Snapshot {
     /// The thread holding the drain lock (0: none).
     pub const fn owner(self) -> u32 {
         owner(self.0)
+    }
+    /// Nothing at all: no owner, no width, no flag.
+    pub const fn is_idle(self) -> bool {
+        self.0 == 0
     }
     /// Whether thread `tid` holds the queue exclusively (serial item, barrier, sync).
     pub const fn held_exclusively_by(self, tid: u32) -> bool {
@@ -238,24 +250,96 @@ impl QueueState {
     }
 
     /// Barrier sync fast path: idle → `IN_BARRIER | tid`.
+    #[inline]
     pub fn try_lock_exclusive(&self, tid: u32) -> bool {
-        self.word.compare_exchange(0, IN_BARRIER | tid as u64, SeqCst, SeqCst).is_ok()
+        // Acquire: the lock of a lock; pairs with the Release (or SeqCst) of whoever gave
+        // the queue up, so their writes happen before the caller's function. Relaxed on
+        // failure: the caller then pushes a waiter with SeqCst RMWs that order the rest.
+        self.word.compare_exchange(0, IN_BARRIER | tid as u64, Acquire, Relaxed).is_ok()
     }
 
     /// Barrier sync fast release: `IN_BARRIER | tid` → idle, only if nothing happened
     /// while the lock was held. A push during that time set `DIRTY` (the producer's
     /// wake-up saw the owner), which makes this CAS fail and the caller use [`unlock`];
     /// a push whose wake-up comes after this CAS finds the queue idle and enqueues it.
+    /// Both sides are RMWs of this one word, so their order is the word's modification
+    /// order: no Dekker pair with the list here (the fast release never looks at it).
     ///
     /// [`unlock`]: QueueState::unlock
+    #[inline]
     pub fn try_unlock_exclusive(&self, tid: u32) -> bool {
-        self.word.compare_exchange(IN_BARRIER | tid as u64, 0, SeqCst, SeqCst).is_ok()
+        // Release: the unlock of a lock; the function's writes happen before the next
+        // holder's Acquire. Acquire on failure: the caller then reads the list that the
+        // producer who set DIRTY pushed to (`unlock` re-reads SeqCst anyway).
+        self.word.compare_exchange(IN_BARRIER | tid as u64, 0, Release, Acquire).is_ok()
     }
 
     /// Width sync fast path: one more width unit while nothing is queued or exclusive.
+    #[inline]
     pub fn try_reserve_width(&self) -> bool {
-        let blocked = OWNER_MASK | IN_BARRIER | ENQUEUED | DIRTY | INACTIVE | PENDING_BARRIER | SUSPEND_MASK;
-        self.update(|s| (s & blocked == 0 && width(s) < self.width_limit()).then_some(s + WIDTH_ONE)).is_ok()
+        // First attempt on a guess, an idle word (the uncontended case): no load and no
+        // test before the CAS; when the guess is wrong the CAS returns the word, and the
+        // loop goes on from there. (Orderings: as in the loop.)
+        let mut s = match self.word.compare_exchange(0, WIDTH_ONE, Acquire, Relaxed) {
+            Ok(_) => return true,
+            Err(now) => now,
+        };
+        loop {
+            // Only the width may be set (nothing queued, owned, exclusive, pending,
+            // suspended or inactive), and below the limit: every flag sits above the width
+            // field, so with the owner bits clear, `s < limit << 32` says both.
+            if s & OWNER_MASK != 0 || s >> WIDTH_SHIFT >= u64::from(self.width_limit()) {
+                return false;
+            }
+            // Acquire: pairs with the Release/SeqCst end of the last barrier (or exclusive
+            // holder), whose writes the caller's function may read. Relaxed on failure:
+            // only the next guess. Nothing here reads the list, so no Dekker pair needs
+            // SeqCst: a push racing this CAS is ordered by the word's modification order
+            // (its wake-up RMW sees the unit or not).
+            match self.word.compare_exchange_weak(s, s + WIDTH_ONE, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Width sync fast release: gives a unit back when no flag is set (no barrier pending,
+    /// in particular) and the queue is below its width limit (counting this unit). Fails, changing nothing, otherwise:
+    /// the caller then uses [`QueueState::release_width`] and checks the list.
+    ///
+    /// Why skipping the list is safe here: a push whose wake-up found the queue
+    /// unrunnable for want of width (a drainer stopped at the limit likewise) saw the word
+    /// at its limit; width only grows below the limit, so the first release after that
+    /// wake-up in the word's modification order sees the limit too and takes the slow
+    /// path, which finds the item. Any other wake-up of a queue this thread holds a unit
+    /// of either enqueued it or left it to a `DIRTY` owner or to whoever suspended it. The
+    /// limit cannot change under a held unit (`set_width_limit` runs as a barrier).
+    #[inline]
+    pub fn try_release_width(&self) -> bool {
+        // First attempt on a guess, as in `try_reserve_width`: this unit alone, nothing
+        // else set. Valid only below the limit (a limit of 1 is full with this unit).
+        let limit = u64::from(self.width_limit());
+        let mut s = WIDTH_ONE;
+        if limit > 1 {
+            match self.word.compare_exchange(WIDTH_ONE, 0, Release, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        loop {
+            // Conservative: any flag (all sit above the width field) sends the release to
+            // the slow path, which handles every case; a pending barrier must go there.
+            if s >> WIDTH_SHIFT >= limit {
+                return false;
+            }
+            // Release: the reader's accesses happen before a later barrier's (which takes
+            // the queue with a SeqCst RMW, acquiring). Relaxed on failure: only the next
+            // guess. No list check follows, so no Dekker pair needs SeqCst.
+            match self.word.compare_exchange_weak(s, s - WIDTH_ONE, Release, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
     }
 
     /// Called by the producer whose push made the list non-empty (and by anyone who makes
@@ -611,6 +695,127 @@ mod loom_tests {
             // The owner drains the first item.
             assert!(consumer.pop().is_some());
             push_races_release(st, list, |st, list| st.unlock(|| list.is_empty()));
+        });
+    }
+
+    /// The weakened sync fast paths (Acquire to take, Release to give back), checked for
+    /// what those orderings are for: the previous holder's writes happen before the next
+    /// holder's accesses. A loom cell stands for the client's data; loom reports any two
+    /// accesses that no happens-before edge orders. A serial caller that finds DIRTY set
+    /// releases through the SeqCst `unlock`, as `sync.rs` does.
+    struct Data(loom::cell::Cell<u32>);
+    // SAFETY: shared between the model's threads on purpose: whether their accesses are
+    // ordered is what loom's cell checks (it fails the model on two unordered accesses).
+    unsafe impl Sync for Data {}
+
+    fn exclusive_sync(st: &QueueState, tid: u32, data: &Data) {
+        while !st.try_lock_exclusive(tid) {
+            loom::thread::yield_now();
+        }
+        // The claim under test: the lock orders these accesses with every other.
+        data.0.set(data.0.get() + 1);
+        if !st.try_unlock_exclusive(tid) {
+            let _ = st.unlock(|| true);
+        }
+    }
+
+    /// Two serial `dispatch_sync` callers on the fast paths: their functions' writes are
+    /// ordered by the lock (Acquire on lock, Release on unlock), in either order.
+    #[test]
+    fn fast_exclusive_sync_orders_the_functions() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, 1));
+            let data = Arc::new(Data(loom::cell::Cell::new(0)));
+            let t = {
+                let (st, data) = (st.clone(), data.clone());
+                loom::thread::spawn(move || exclusive_sync(&st, 2, &data))
+            };
+            exclusive_sync(&st, 1, &data);
+            t.join().unwrap();
+            assert_eq!(data.0.get(), 2);
+            assert_eq!(st.load(), 0);
+        });
+    }
+
+    /// A width `dispatch_sync` reader (fast reserve and fast release) against a barrier
+    /// sync writer on the same concurrent queue: the reader's read and the writer's write
+    /// are ordered whichever runs first (the reader's Acquire sees a finished writer's
+    /// Release; the writer's Acquire sees a finished reader's Release).
+    #[test]
+    fn fast_width_reader_and_barrier_writer_are_ordered() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            let data = Arc::new(Data(loom::cell::Cell::new(0)));
+            let reader = {
+                let (st, data) = (st.clone(), data.clone());
+                loom::thread::spawn(move || {
+                    while !st.try_reserve_width() {
+                        loom::thread::yield_now();
+                    }
+                    // The claim under test, checked by loom's cell.
+                    let seen = data.0.get();
+                    assert!(st.try_release_width(), "an idle queue below its limit releases fast");
+                    seen
+                })
+            };
+            exclusive_sync(&st, 1, &data);
+            let seen = reader.join().unwrap();
+            assert!(seen <= 1);
+            assert_eq!(st.load(), 0);
+        });
+    }
+
+    /// The fast width release skips the list, which at the limit would strand an item
+    /// whose producer found no width to spare. Two readers fill a width of 2 and release
+    /// with the fast CAS while a producer's wake-up runs: if the wake-up found the queue
+    /// full (and so did nothing), at most one release may be fast: the first release after
+    /// it sees the limit and must take the slow path (`drain::release_width`, which looks
+    /// at the list; its release-then-look against the producer's push-then-wake is the
+    /// SeqCst Dekker pair of the module doc, which loom, modelling SeqCst accesses as
+    /// AcqRel, cannot check; this model checks the part on the word alone).
+    #[test]
+    fn fast_width_release_is_refused_after_a_wakeup_found_no_width() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            st.set_width_limit(2);
+            assert!(st.try_reserve_width() && st.try_reserve_width());
+            assert!(!st.try_reserve_width(), "the width is full");
+            let other = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.try_release_width())
+            };
+            let producer = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.wakeup())
+            };
+            let mine = st.try_release_width();
+            let theirs = other.join().unwrap();
+            if producer.join().unwrap() == Wake::Nothing {
+                assert!(!(mine && theirs), "both releases skipped the list after a wake-up found no width");
+            }
+        });
+    }
+
+    /// Below the limit the fast release is taken, and a racing wake-up still enqueues the
+    /// queue exactly once (the word shows the held unit or not; either way it is runnable).
+    #[test]
+    fn fast_width_release_below_the_limit_leaves_the_wakeup_to_the_producer() {
+        loom::model(|| {
+            let st = Arc::new(QueueState::new(0, WIDTH_MAX));
+            assert!(st.try_reserve_width());
+            let producer = {
+                let st = st.clone();
+                loom::thread::spawn(move || st.wakeup())
+            };
+            let fast = st.try_release_width();
+            assert_eq!(producer.join().unwrap(), Wake::Enqueue);
+            if fast {
+                assert_eq!(st.load(), ENQUEUED);
+            } else {
+                // ENQUEUED was set first: the conservative test sent the release slow.
+                assert_eq!(st.release_width(), Wake::Nothing);
+                assert_eq!(st.load(), ENQUEUED);
+            }
         });
     }
 

@@ -5,4 +5,4 @@
 //! `layers::tests::layers_form_a_dag`).
 
 #[cfg(target_os = "linux")]
-pub(super) use super::linux::{abort, fd, file, fork, futex, mem, poll, process, signal, thread, time};
+pub(super) use super::linux::{abort, fd, file, fork, futex, mem, poll, process, signal, thread, time, tls};

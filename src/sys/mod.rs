@@ -17,6 +17,7 @@
 //! | process | [`process`] | pid, other processes' existence and exit status, fork handlers, symbol lookup |
 //! | memory | [`mem`] | the C heap, `munmap`, page size |
 //! | abort | [`abort`] | `BUG IN CLIENT` aborts, stderr lines, `va_list` formatting |
+//! | per-thread slots | [`tls`] | the hot paths' thread id and frame stack, initial-exec TLS (no `__tls_get_addr`) |
 //!
 //! Every name is also re-exported flat (`sys::futex_wait`, `sys::Clock`, ...), which is how
 //! the crate calls them; `sys::thread::spawn` keeps its module path.
@@ -53,6 +54,7 @@ pub mod process;
 pub mod signal;
 pub mod thread;
 pub mod time;
+pub mod tls;
 
 pub use abort::*;
 pub use fd::*;
@@ -64,3 +66,4 @@ pub use process::*;
 pub use signal::*;
 pub use thread::*;
 pub use time::*;
+pub use tls::*;

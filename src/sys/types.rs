@@ -26,3 +26,14 @@ pub enum Interest {
     Read,
     Write,
 }
+
+/// The runtime's per-thread slots (`tls::thread_slots`): what the hot paths need per
+/// thread, reached without `__tls_get_addr`. Laid out as the C `struct
+/// dispatch_thread_slots` that defines the variable (`linux/tls.c`).
+#[repr(C)]
+pub struct ThreadSlots {
+    /// The innermost frame of `queue::frames` (null outside any queue). Opaque here.
+    pub top: core::cell::Cell<*const ()>,
+    /// The cached kernel thread id: 0 until first use, and again in a forked child.
+    pub tid: core::cell::Cell<u32>,
+}

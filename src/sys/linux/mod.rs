@@ -15,6 +15,7 @@ pub(super) mod process;
 pub(super) mod signal;
 pub(super) mod thread;
 pub(super) mod time;
+pub(super) mod tls;
 
 use super::types::Clock;
 use std::io;

@@ -2,12 +2,14 @@
 //! [`SyncWaiter`]), both headed by an [`Item`] so they can sit on any queue's list.
 
 use super::item::{Item, ItemKind};
+use super::item_cache::{self, SLOT};
 use super::object::Queue;
 use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;
 use core::ffi::c_void;
-use std::alloc::{alloc, Layout};
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 
@@ -49,17 +51,89 @@ pub fn install_group_leave(leave: fn(&Header)) {
     GROUP_LEAVE.get_or_init(|| leave);
 }
 
+// Every continuation fits the cache's blocks (`item_cache::SLOT`).
+const _: () = assert!(
+    core::mem::size_of::<Continuation>() <= SLOT.size()
+        && core::mem::align_of::<Continuation>() <= SLOT.align()
+);
+
+/// An owned continuation in a block of the per-thread item cache (`item_cache.rs`): what
+/// `Box<Continuation>` would be, with the block going back to the cache instead of `free`.
+pub struct ContinuationBox(NonNull<Continuation>);
+
+// SAFETY: the box owns its continuation, whose parts are all `Send` (a closure work is
+// `Send`, a client function is callable from any thread, references are counted
+// atomically); the block itself may be freed on any thread (`item_cache::free_slot`).
+unsafe impl Send for ContinuationBox {}
+
+impl Deref for ContinuationBox {
+    type Target = Continuation;
+    fn deref(&self) -> &Continuation {
+        // SAFETY: the box owns a live, initialised continuation until it is dropped or run.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl DerefMut for ContinuationBox {
+    fn deref_mut(&mut self) -> &mut Continuation {
+        // SAFETY: as in `deref`, and the box is the only owner.
+        unsafe { self.0.as_mut() }
+    }
+}
+
+impl Drop for ContinuationBox {
+    fn drop(&mut self) {
+        // SAFETY: the box owns the initialised continuation (dropped once, here) and the
+        // block, which `item_cache::alloc_slot` gave and nothing uses afterwards.
+        unsafe {
+            core::ptr::drop_in_place(self.0.as_ptr());
+            item_cache::free_slot(self.0.as_ptr().cast());
+        }
+    }
+}
+
+impl ContinuationBox {
+    /// Gives up ownership: the item is on its way onto a list (`taken::OwnedItem`).
+    pub fn into_raw(self) -> NonNull<Continuation> {
+        let p = self.0;
+        core::mem::forget(self);
+        p
+    }
+
+    /// Takes back what [`ContinuationBox::into_raw`] gave up.
+    ///
+    /// # Safety
+    /// `p` came from `into_raw` and is owned by nobody else now.
+    pub unsafe fn from_raw(p: NonNull<Continuation>) -> ContinuationBox {
+        ContinuationBox(p)
+    }
+
+    /// Runs the continuation ([`Continuation::run`]). Its block goes back to the cache
+    /// first, so the next submission on this thread reuses a block still in the CPU cache.
+    pub fn run(self) {
+        let p = self.into_raw();
+        // SAFETY: we owned the continuation: it is moved out once, and the block, no longer
+        // referenced, goes back to the cache it came from.
+        let c = unsafe {
+            let c = p.as_ptr().read();
+            item_cache::free_slot(p.as_ptr().cast());
+            c
+        };
+        c.run();
+    }
+}
+
 impl Continuation {
-    /// A heap continuation calling `work` (once), owned by the caller until submitted.
-    pub fn boxed(work: ClientFn, barrier: bool) -> Box<Continuation> {
+    /// A continuation calling `work` (once), owned by the caller until submitted.
+    pub fn boxed(work: ClientFn, barrier: bool) -> ContinuationBox {
         Continuation::alloc(Work::C(work), barrier)
     }
 
-    /// The one place work items are allocated. Out of memory aborts with a message that
-    /// says so, names the library and the size, instead of the anonymous "memory
-    /// allocation of N bytes failed" of `Box::new`.
-    fn alloc(work: Work, barrier: bool) -> Box<Continuation> {
-        let layout = Layout::new::<Continuation>();
+    /// The one place work items are allocated (from the per-thread cache). Out of memory
+    /// aborts with a message that says so, names the library and the size, instead of the
+    /// anonymous "memory allocation of N bytes failed" of `Box::new`.
+    #[inline]
+    fn alloc(work: Work, barrier: bool) -> ContinuationBox {
         let c = Continuation {
             item: Item::new(ItemKind::Continuation, 0),
             work,
@@ -68,27 +142,22 @@ impl Continuation {
             qos: 0,
             width_of: None,
         };
-        // SAFETY: `Continuation` is not zero-sized; a non-null result is a fresh allocation
-        // of the global allocator with `Layout::new::<Continuation>()`, which is what `Box`
-        // allocates and frees with, so once written it is a valid box.
-        unsafe {
-            let p = alloc(layout) as *mut Continuation;
-            if p.is_null() {
-                out_of_memory(layout.size());
-            }
-            p.write(c);
-            Box::from_raw(p)
-        }
+        let p = item_cache::alloc_slot().cast::<Continuation>();
+        let Some(p) = NonNull::new(p) else { out_of_memory(SLOT.size()) };
+        // SAFETY: a fresh block of layout `SLOT`, which fits a continuation (checked
+        // above); once written, the box owns it.
+        unsafe { p.as_ptr().write(c) };
+        ContinuationBox(p)
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
-    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> Box<Continuation> {
+    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> ContinuationBox {
         Continuation::alloc(Work::Closure(f), false)
     }
 
     /// A heap continuation calling `f(&obj)`, then dropping `obj`: how an object queues
     /// work on itself without a C trampoline or a closure allocation.
-    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> Box<Continuation> {
+    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> ContinuationBox {
         Continuation::alloc(Work::Object(f, obj), false)
     }
 
@@ -98,12 +167,18 @@ impl Continuation {
         // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
         let pool = super::autorelease::begin();
         let Continuation { work, group, qos, width_of, .. } = self;
-        crate::qos::with_raised(qos, || match work {
-            // Consumed here: a continuation's function runs once.
+        // Consumed here: a continuation's function runs once.
+        let call = || match work {
             Work::C(f) => f.call(),
             Work::Closure(f) => f(),
             Work::Object(f, obj) => f(&obj),
-        });
+        };
+        // Most items ask for no QoS of their own: no thread-local lookup for them.
+        if qos == 0 {
+            call()
+        } else {
+            crate::qos::with_raised(qos, call)
+        }
         super::autorelease::end(pool);
         drop(width_of); // after the function, as before the box was split
         if let Some(group) = group {

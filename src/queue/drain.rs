@@ -40,7 +40,7 @@
 //!
 //! [`QueueState::start_drain`]: super::state::QueueState::start_drain
 
-use super::continuation::Continuation;
+use super::continuation::{Continuation, ContinuationBox};
 use super::item::Item;
 use super::object::{Flavor, Queue};
 use super::root::ROOT_QUEUES;
@@ -279,7 +279,7 @@ fn pushed(q: &Queue, was_empty: bool) {
 /// Items hold no reference on their queue: a queue with items is always enqueued (the
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
-pub fn submit(q: &Queue, c: Box<Continuation>) {
+pub fn submit(q: &Queue, c: ContinuationBox) {
     push_item(q, OwnedItem::continuation(c))
 }
 

@@ -2,6 +2,12 @@
 //
 //   async_path instr serial|group N   N items, then wait (run under callgrind at N and 2N:
 //                                      instructions per item = (Ir(2N) - Ir(N)) / N)
+//   async_path instr serial1k|group1k N  the same in rounds of 1000 items, each waited for
+//                                      (dispatch_sync_f / dispatch_group_wait): at most 1000
+//                                      items in flight, so the heap's high-water mark (which
+//                                      grows with N when the producer outruns the worker, as
+//                                      it does under valgrind's scheduler) stays out of the
+//                                      difference
 //   async_path queues Q N             N dispatch_async_f items spread round-robin over Q
 //                                      serial queues; prints ns per item
 //   async_path blocking N US          N items that each usleep(US) on the default global
@@ -40,19 +46,24 @@ int main(int argc, char **argv) {
     if (argc < 3) return 2;
     long n = atol(argv[argc - 1]);
     if (!strcmp(argv[1], "instr")) {
-        if (!strcmp(argv[2], "serial")) {
+        long round = strstr(argv[2], "1k") ? 1000 : n;
+        if (!strncmp(argv[2], "serial", 6)) {
             dispatch_queue_t q = dispatch_queue_create("instr", NULL);
             dispatch_sync_f(q, NULL, noop); // warm-up: the pool, the caches
-            for (long i = 0; i < n; i++) dispatch_async_f(q, NULL, inc);
-            dispatch_sync_f(q, NULL, noop);
+            for (long done = 0; done < n; done += round) {
+                for (long i = 0; i < round; i++) dispatch_async_f(q, NULL, inc);
+                dispatch_sync_f(q, NULL, noop);
+            }
             dispatch_release(q);
         } else {
             dispatch_queue_t q = dispatch_get_global_queue(0, 0);
             dispatch_group_t g = dispatch_group_create();
             dispatch_group_async_f(g, q, NULL, noop);
             dispatch_group_wait(g, DISPATCH_TIME_FOREVER);
-            for (long i = 0; i < n; i++) dispatch_group_async_f(g, q, NULL, inc);
-            dispatch_group_wait(g, DISPATCH_TIME_FOREVER);
+            for (long done = 0; done < n; done += round) {
+                for (long i = 0; i < round; i++) dispatch_group_async_f(g, q, NULL, inc);
+                dispatch_group_wait(g, DISPATCH_TIME_FOREVER);
+            }
             dispatch_release(g);
         }
         if (atomic_load(&counter) != n) { fprintf(stderr, "lost items\n"); return 1; }

@@ -283,11 +283,15 @@ impl Forwarder {
 /// Turns a client pointer into an object header of the expected kind, or aborts with the
 /// GCD message naming the misuse.
 ///
+/// Inline, with the misuse reports out of line: every `dispatch_async_f` resolves its
+/// queue, and the common case is a null check, one load and one compare.
+///
 /// # Safety
 /// `ptr` must be null or point at memory at least two words long (any dispatch object).
+#[inline]
 pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) -> &'a Header {
     if ptr.is_null() {
-        sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"));
+        null_object(what);
     }
     let h = ptr as *const Header;
     // SAFETY: the caller passes a dispatch object, whose first word is its tag; a
@@ -298,20 +302,33 @@ pub unsafe fn resolve<'a>(ptr: *const c_void, kind: Option<Kind>, what: &str) ->
             _ => &*h,
         }
     };
+    match kind {
+        Some(kind) if header.tag == kind.tag() => header,
+        _ if kind.is_none() && header.tag & MAGIC_MASK == OBJECT_MAGIC => header,
+        _ => bad_object(header, kind, what),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn null_object(what: &str) -> ! {
+    sys::abort_with_message(&format!("BUG IN CLIENT OF LIBDISPATCH: {what} called with a NULL object"))
+}
+
+/// `header` is not a live object of kind `kind` (any kind when `None`): says which.
+#[cold]
+#[inline(never)]
+fn bad_object(header: &Header, kind: Option<Kind>, what: &str) -> ! {
     if header.tag & MAGIC_MASK != OBJECT_MAGIC {
         sys::abort_with_message(&format!(
             "BUG IN CLIENT OF LIBDISPATCH: {what} called with a freed or invalid object (over-release of an object?)"
         ));
     }
-    if let Some(kind) = kind {
-        if header.tag != kind.tag() {
-            sys::abort_with_message(&format!(
-                "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch {}",
-                kind.name()
-            ));
-        }
-    }
-    header
+    let kind = kind.expect("a live object is accepted when no kind is asked for");
+    sys::abort_with_message(&format!(
+        "BUG IN CLIENT OF LIBDISPATCH: {what} called with an object that is not a dispatch {}",
+        kind.name()
+    ))
 }
 
 /// A dispatch object type: `#[repr(C)]` with its [`Header`] first, so a pointer to the

@@ -2,14 +2,12 @@
 //! [`SyncWaiter`]), both headed by an [`Item`] so they can sit on any queue's list.
 
 use super::item::{Item, ItemKind};
-use super::item_cache::{self, SLOT};
 use super::object::Queue;
 use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;
+use crate::sys::slab::{SlabBox, SLOT};
 use core::ffi::c_void;
-use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 
@@ -51,77 +49,8 @@ pub fn install_group_leave(leave: fn(&Header)) {
     GROUP_LEAVE.get_or_init(|| leave);
 }
 
-// Every continuation fits the cache's blocks (`item_cache::SLOT`).
-const _: () = assert!(
-    core::mem::size_of::<Continuation>() <= SLOT.size()
-        && core::mem::align_of::<Continuation>() <= SLOT.align()
-);
-
-/// An owned continuation in a block of the per-thread item cache (`item_cache.rs`): what
-/// `Box<Continuation>` would be, with the block going back to the cache instead of `free`.
-pub struct ContinuationBox(NonNull<Continuation>);
-
-// SAFETY: the box owns its continuation, whose parts are all `Send` (a closure work is
-// `Send`, a client function is callable from any thread, references are counted
-// atomically); the block itself may be freed on any thread (`item_cache::free_slot`).
-unsafe impl Send for ContinuationBox {}
-
-impl Deref for ContinuationBox {
-    type Target = Continuation;
-    fn deref(&self) -> &Continuation {
-        // SAFETY: the box owns a live, initialised continuation until it is dropped or run.
-        unsafe { self.0.as_ref() }
-    }
-}
-
-impl DerefMut for ContinuationBox {
-    fn deref_mut(&mut self) -> &mut Continuation {
-        // SAFETY: as in `deref`, and the box is the only owner.
-        unsafe { self.0.as_mut() }
-    }
-}
-
-impl Drop for ContinuationBox {
-    fn drop(&mut self) {
-        // SAFETY: the box owns the initialised continuation (dropped once, here) and the
-        // block, which `item_cache::alloc_slot` gave and nothing uses afterwards.
-        unsafe {
-            core::ptr::drop_in_place(self.0.as_ptr());
-            item_cache::free_slot(self.0.as_ptr().cast());
-        }
-    }
-}
-
-impl ContinuationBox {
-    /// Gives up ownership: the item is on its way onto a list (`taken::OwnedItem`).
-    pub fn into_raw(self) -> NonNull<Continuation> {
-        let p = self.0;
-        core::mem::forget(self);
-        p
-    }
-
-    /// Takes back what [`ContinuationBox::into_raw`] gave up.
-    ///
-    /// # Safety
-    /// `p` came from `into_raw` and is owned by nobody else now.
-    pub unsafe fn from_raw(p: NonNull<Continuation>) -> ContinuationBox {
-        ContinuationBox(p)
-    }
-
-    /// Runs the continuation ([`Continuation::run`]). Its block goes back to the cache
-    /// first, so the next submission on this thread reuses a block still in the CPU cache.
-    pub fn run(self) {
-        let p = self.into_raw();
-        // SAFETY: we owned the continuation: it is moved out once, and the block, no longer
-        // referenced, goes back to the cache it came from.
-        let c = unsafe {
-            let c = p.as_ptr().read();
-            item_cache::free_slot(p.as_ptr().cast());
-            c
-        };
-        c.run();
-    }
-}
+/// An owned continuation, in a block of the per-thread work-item cache (`sys::slab`).
+pub type ContinuationBox = SlabBox<Continuation>;
 
 impl Continuation {
     /// A continuation calling `work` (once), owned by the caller until submitted.
@@ -142,12 +71,7 @@ impl Continuation {
             qos: 0,
             width_of: None,
         };
-        let p = item_cache::alloc_slot().cast::<Continuation>();
-        let Some(p) = NonNull::new(p) else { out_of_memory(SLOT.size()) };
-        // SAFETY: a fresh block of layout `SLOT`, which fits a continuation (checked
-        // above); once written, the box owns it.
-        unsafe { p.as_ptr().write(c) };
-        ContinuationBox(p)
+        SlabBox::new(c).unwrap_or_else(|_| out_of_memory(SLOT.size()))
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
@@ -159,6 +83,14 @@ impl Continuation {
     /// work on itself without a C trampoline or a closure allocation.
     pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> ContinuationBox {
         Continuation::alloc(Work::Object(f, obj), false)
+    }
+
+    /// Runs a submitted continuation ([`Continuation::run`]). Its block goes back to the
+    /// cache first, so the next submission on this thread reuses a block still in the CPU
+    /// cache.
+    #[inline]
+    pub fn run_boxed(c: ContinuationBox) {
+        SlabBox::into_inner(c).run()
     }
 
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease

@@ -59,11 +59,11 @@ pub fn run_root_item(root: &Queue, item: Taken) {
     match item {
         Taken::Continuation(mut c) => match c.width_of.take() {
             Some(q) => {
-                frames::with_frame(&q, || c.run());
+                frames::with_frame(&q, || Continuation::run_boxed(c));
                 release_width_chain(&q);
                 // Dropping `q` releases the reference taken when the item was redirected.
             }
-            None => frames::with_frame(root, || c.run()),
+            None => frames::with_frame(root, || Continuation::run_boxed(c)),
         },
         Taken::Queue(q) => drain_queue(q),
         Taken::Waiter(_) => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
@@ -153,7 +153,7 @@ fn drain_exclusive(d: Drain<'_>) {
         }
         let Some(item) = workloop::take_next(&d) else { break };
         match item {
-            Taken::Continuation(c) => c.run(),
+            Taken::Continuation(c) => Continuation::run_boxed(c),
             Taken::Queue(child) => drain_queue(child),
             Taken::Waiter(w) => {
                 if w.get().run_by_drainer {
@@ -190,7 +190,7 @@ fn drain_parallel(d: Drain<'_>, tid: u32) {
         let target = || q.target().expect("parallel queues have a target");
         match d.pop().expect("the head we peeked") {
             Taken::Continuation(c) if exclusive => {
-                c.run();
+                Continuation::run_boxed(c);
                 q.state.end_barrier();
             }
             Taken::Continuation(mut c) => {

@@ -7,7 +7,7 @@
 //! The files form layers of their own (checked by `layers::tests`; this file only
 //! re-exports): `item`, `list`, `state`, `attr` → `object` (the `Queue` struct and its
 //! reads) → `frames`, `root`, `forked`, `main_queue` and `runloop` (their wakes),
-//! `autorelease`, `item_cache` → `continuation` → `taken` → `workloop` → `drain` (push and drain, which
+//! `autorelease` → `continuation` → `taken` → `workloop` → `drain` (push and drain, which
 //! call each other) → `sync`, `thread_bound`, `lifecycle`, `event_target`.
 
 pub mod attr;
@@ -18,7 +18,6 @@ mod event_target;
 pub mod forked;
 pub mod frames;
 pub mod item;
-mod item_cache;
 pub mod lifecycle;
 pub mod list;
 pub mod main_queue;

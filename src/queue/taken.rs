@@ -17,6 +17,7 @@ use super::item::{Item, ItemKind};
 use super::object::{queue_of_item, Queue};
 use super::state::DrainStart;
 use crate::object::Ref;
+use crate::sys::slab::SlabBox;
 use core::ptr::NonNull;
 
 /// An item taken off a list, owned by whoever took it.
@@ -40,13 +41,13 @@ impl Taken {
         let p = item.as_ptr();
         // SAFETY: per the contract the item is live and its `kind` names the structure it
         // heads (every item type is `repr(C)` with its `Item` first). A continuation was
-        // given up by `OwnedItem::continuation` (`ContinuationBox::into_raw`), so it is ours again; a
+        // given up by `OwnedItem::continuation` (`SlabBox::into_raw`), so it is ours again; a
         // queue item is a queue's `item` field and carries the reference its enqueue gave
         // up with `Ref::into_raw`, taken back once here; a waiter stays parked until we
         // wake it, which `Waiter` makes the last use.
         unsafe {
             match (*p).kind {
-                ItemKind::Continuation => Taken::Continuation(ContinuationBox::from_raw(item.cast())),
+                ItemKind::Continuation => Taken::Continuation(SlabBox::from_raw(item.cast())),
                 ItemKind::Queue => Taken::Queue(Ref::from_raw(queue_of_item(p))),
                 ItemKind::SyncWaiter => Taken::Waiter(Waiter(item.cast())),
             }
@@ -62,7 +63,7 @@ pub struct OwnedItem(NonNull<Item>);
 impl OwnedItem {
     /// A continuation: the box is ours, so it is on no list; the item owns it until popped.
     pub fn continuation(c: ContinuationBox) -> OwnedItem {
-        OwnedItem(c.into_raw().cast())
+        OwnedItem(SlabBox::into_raw(c).cast())
     }
 
     /// A queue's own item, carrying the reference `q` (given up here, taken back by

@@ -1,5 +1,6 @@
-//! Per-thread caches of work-item memory (the blocks continuations live in), so that the
-//! asynchronous path does not pay `malloc` and a cross-thread `free` per item.
+//! Memory for work items: [`SlabBox`], a `Box` whose block comes from a per-thread cache,
+//! so that the asynchronous path does not pay `malloc` and a cross-thread `free` per item
+//! (continuations live in them, `queue/continuation.rs`).
 //!
 //! The problem is the direction of the flow: a producer thread allocates continuations and
 //! the workers that run them free them. A cache on each side alone does not help (glibc's
@@ -23,14 +24,17 @@
 //! batches; beyond that blocks go back to the heap. A thread's chains are freed to the heap
 //! when it exits (the thread-local's destructor); the depot lives as long as the process.
 //!
-//! Every block has the layout [`SLOT`], whatever it held, so any block serves any item.
+//! Every block has the layout [`SLOT`], whatever it held, so any block serves any item;
+//! [`SlabBox::new`] refuses (at compile time) a type that does not fit.
 
 use core::cell::Cell;
-use core::ptr;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::{self, NonNull};
 use std::alloc::{alloc, dealloc, Layout};
 use std::sync::Mutex;
 
-/// The layout of every cached block (large enough for a continuation, which checks it).
+/// The layout of every cached block (a continuation fits).
 pub const SLOT: Layout = match Layout::from_size_align(80, 16) {
     Ok(l) => l,
     Err(_) => panic!("a valid layout"),
@@ -109,7 +113,7 @@ static DEPOT: Mutex<Depot> = Mutex::new(Depot { batches: [EMPTY; DEPOT_BATCHES],
 /// A block of layout [`SLOT`], from this thread's cache when it has one; null when the heap
 /// is exhausted.
 #[inline]
-pub fn alloc_slot() -> *mut u8 {
+fn alloc_slot() -> *mut u8 {
     let cached = with_local(|l| {
         let mut c = l.fresh.get();
         if c.head.is_null() {
@@ -155,7 +159,7 @@ fn refill(l: &Local) -> Chain {
 /// `p` came from [`alloc_slot`] (or is a heap block of layout [`SLOT`]) and is not used
 /// again.
 #[inline]
-pub unsafe fn free_slot(p: *mut u8) {
+unsafe fn free_slot(p: *mut u8) {
     let s = p.cast::<Slot>();
     let kept = with_local(|l| {
         let mut c = l.freed.get();
@@ -191,6 +195,86 @@ fn flush(l: &Local, full: Chain) {
         }
     }
     full.release();
+}
+
+/// An owned `T` in a cached block: what `Box<T>` is, with the block going back to this
+/// thread's cache instead of to `free`.
+pub struct SlabBox<T> {
+    ptr: NonNull<T>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the box owns its `T` (as `Box<T>` does); the block may be freed on any thread.
+unsafe impl<T: Send> Send for SlabBox<T> {}
+
+impl<T> SlabBox<T> {
+    const FITS: () =
+        assert!(core::mem::size_of::<T>() <= SLOT.size() && core::mem::align_of::<T>() <= SLOT.align());
+
+    /// Moves `value` into a block; `Err(value)` when the heap is exhausted.
+    #[inline]
+    pub fn new(value: T) -> Result<SlabBox<T>, T> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
+        let Some(ptr) = NonNull::new(alloc_slot().cast::<T>()) else { return Err(value) };
+        // SAFETY: a fresh block of layout `SLOT`, which fits a `T` (`FITS`).
+        unsafe { ptr.as_ptr().write(value) };
+        Ok(SlabBox { ptr, _owns: PhantomData })
+    }
+
+    /// Moves the value out; the block goes back to the cache at once.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        let p = SlabBox::into_raw(self).as_ptr();
+        // SAFETY: we owned the value: it is moved out once, and the block, no longer
+        // referenced, goes back to the cache it came from.
+        unsafe {
+            let value = p.read();
+            free_slot(p.cast());
+            value
+        }
+    }
+
+    /// Gives up ownership (the value and its block), for an intrusive list.
+    pub fn into_raw(b: SlabBox<T>) -> NonNull<T> {
+        let p = b.ptr;
+        core::mem::forget(b);
+        p
+    }
+
+    /// Takes back what [`SlabBox::into_raw`] gave up.
+    ///
+    /// # Safety
+    /// `p` came from `into_raw` of a `SlabBox<T>` and nobody else owns it now.
+    pub unsafe fn from_raw(p: NonNull<T>) -> SlabBox<T> {
+        SlabBox { ptr: p, _owns: PhantomData }
+    }
+}
+
+impl<T> Deref for SlabBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the box owns a live, initialised value until it is dropped or moved out.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> DerefMut for SlabBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and the box is the only owner.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+impl<T> Drop for SlabBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: the box owns the initialised value (dropped once, here) and its block,
+        // which nothing uses afterwards.
+        unsafe {
+            ptr::drop_in_place(self.ptr.as_ptr());
+            free_slot(self.ptr.as_ptr().cast());
+        }
+    }
 }
 
 /// What this thread's cache holds (`fresh`, `freed`) and the depot's batch count, for tests.

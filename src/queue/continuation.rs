@@ -54,6 +54,7 @@ pub type ContinuationBox = SlabBox<Continuation>;
 
 impl Continuation {
     /// A continuation calling `work` (once), owned by the caller until submitted.
+    #[inline]
     pub fn boxed(work: ClientFn, barrier: bool) -> ContinuationBox {
         Continuation::alloc(Work::C(work), barrier)
     }
@@ -88,13 +89,35 @@ impl Continuation {
     /// Runs a submitted continuation ([`Continuation::run`]). Its block goes back to the
     /// cache first, so the next submission on this thread reuses a block still in the CPU
     /// cache.
+    ///
+    /// The common item (a C function, no group, no width unit, no QoS of its own) owns
+    /// nothing to drop: its function is copied out, the block freed, and the function run
+    /// with only the autorelease bracket around it.
     #[inline]
     pub fn run_boxed(c: ContinuationBox) {
+        if let Some(f) = c.plain_fn() {
+            SlabBox::free_forgetting(c);
+            let pool = super::autorelease::begin();
+            f.call();
+            super::autorelease::end(pool);
+            return;
+        }
         SlabBox::into_inner(c).run()
+    }
+
+    /// The function of a continuation that owns nothing else that needs dropping or
+    /// running after it (see [`Continuation::run_boxed`]).
+    #[inline]
+    fn plain_fn(&self) -> Option<ClientFn> {
+        match self.work {
+            Work::C(f) if self.group.is_none() && self.width_of.is_none() && self.qos == 0 => Some(f),
+            _ => None,
+        }
     }
 
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
     /// pool), then its `width_of` reference goes, then it leaves its group.
+    #[inline]
     pub fn run(self) {
         // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
         let pool = super::autorelease::begin();
@@ -114,11 +137,15 @@ impl Continuation {
         super::autorelease::end(pool);
         drop(width_of); // after the function, as before the box was split
         if let Some(group) = group {
-            let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
-            // `group` is the group `Group::attach` entered for this continuation.
-            leave(&group);
+            leave_group(group);
         }
     }
+}
+
+/// Leaves (and releases) the group `Group::attach` entered for a continuation that ran.
+fn leave_group(group: Ref<Header>) {
+    let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
+    leave(&group);
 }
 
 /// Aborts for a work item the heap refused, without allocating anything more.

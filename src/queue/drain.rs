@@ -229,6 +229,7 @@ fn drain_parallel(d: Drain<'_>, tid: u32) {
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
+#[inline(never)]
 pub fn enqueue_on_target(q: &Queue) {
     let target = q.target().expect("a custom queue always has a target");
     // SAFETY: a queue is on at most one list at a time: only the transition that sets
@@ -238,6 +239,7 @@ pub fn enqueue_on_target(q: &Queue) {
 }
 
 /// Appends an item to `q` and makes sure someone will run it.
+#[inline]
 pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
     let item = item.into_raw();
     let Flavor::Root(index) = q.flavor else {
@@ -249,6 +251,7 @@ pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
 }
 
 /// After a push onto a non-root queue: whoever made the list non-empty wakes the queue.
+#[inline]
 fn pushed(q: &Queue, was_empty: bool) {
     match q.flavor {
         Flavor::Root(_) => unreachable!("root queues use the pool's run lists"),
@@ -279,6 +282,7 @@ fn pushed(q: &Queue, was_empty: bool) {
 /// Items hold no reference on their queue: a queue with items is always enqueued (the
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
+#[inline]
 pub fn submit(q: &Queue, c: ContinuationBox) {
     push_item(q, OwnedItem::continuation(c))
 }

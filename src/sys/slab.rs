@@ -22,7 +22,10 @@
 //!
 //! Bounds: a thread holds at most `2 × BATCH` blocks, the depot at most [`DEPOT_BATCHES`]
 //! batches; beyond that blocks go back to the heap. A thread's chains are freed to the heap
-//! when it exits (the thread-local's destructor); the depot lives as long as the process.
+//! when it exits (a thread-local destructor, registered on the first slow path, so the
+//! fast paths read a thread-local without one: a single `__tls_get_addr` in this shared
+//! library, no state check); blocks freed after that go straight to the heap. The depot
+//! lives as long as the process.
 //!
 //! Every block has the layout [`SLOT`], whatever it held, so any block serves any item;
 //! [`SlabBox::new`] refuses (at compile time) a type that does not fit.
@@ -81,22 +84,44 @@ struct Local {
     freed: Cell<Chain>,
 }
 
-impl Drop for Local {
+/// `freed.len` of a thread whose cache was torn down ([`Exit`]): above [`BATCH`], so the
+/// fast path of [`free_slot`] falls into [`free_slow`], which frees to the heap.
+const DEAD: u32 = u32::MAX;
+
+thread_local! {
+    // No destructor, so an access is one `__tls_get_addr` and no state check; the chains
+    // are freed at thread exit by `EXIT`'s destructor, registered on the slow paths.
+    static LOCAL: Local = const { Local { fresh: Cell::new(EMPTY), freed: Cell::new(EMPTY) } };
+    static EXIT: Exit = const { Exit };
+}
+
+/// The one access to this thread's cache (a single place to switch to another TLS model).
+#[inline]
+fn with_local<R>(f: impl FnOnce(&Local) -> R) -> R {
+    LOCAL.with(f)
+}
+
+/// Frees the thread's chains when it exits and marks its cache [`DEAD`] (blocks freed by
+/// later destructors go to the heap).
+struct Exit;
+
+impl Drop for Exit {
     fn drop(&mut self) {
-        self.fresh.replace(EMPTY).release();
-        self.freed.replace(EMPTY).release();
+        with_local(|l| {
+            l.fresh.replace(EMPTY).release();
+            l.freed.replace(Chain { head: ptr::null_mut(), len: DEAD }).release();
+        });
     }
 }
 
-thread_local! {
-    static LOCAL: Local = const { Local { fresh: Cell::new(EMPTY), freed: Cell::new(EMPTY) } };
-}
-
-/// The one access to this thread's cache (a single place to switch to another TLS model);
-/// `None` while the thread is being torn down.
-#[inline]
-fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
-    LOCAL.try_with(f).ok()
+/// Whether this thread's cache is still in use; registers [`Exit`] the first time.
+fn alive(l: &Local) -> bool {
+    if l.freed.get().len == DEAD {
+        return false;
+    }
+    // `try_with`: fails only while the thread's destructors run (then the cache is
+    // about to be torn down, or was: do not cache any more).
+    EXIT.try_with(|_| ()).is_ok()
 }
 
 struct Depot {
@@ -114,43 +139,44 @@ static DEPOT: Mutex<Depot> = Mutex::new(Depot { batches: [EMPTY; DEPOT_BATCHES],
 /// is exhausted.
 #[inline]
 fn alloc_slot() -> *mut u8 {
-    let cached = with_local(|l| {
-        let mut c = l.fresh.get();
+    with_local(|l| {
+        let c = l.fresh.get();
         if c.head.is_null() {
-            c = refill(l);
-            if c.head.is_null() {
-                return ptr::null_mut();
-            }
+            return alloc_slow(l);
         }
-        let s = c.head;
-        // SAFETY: `s` heads this thread's `fresh` chain: a free block only this thread
-        // references, whose first word is its link.
-        let next = unsafe { (*s).next };
+        // SAFETY: `c.head` heads this thread's `fresh` chain: a free block only this
+        // thread references, whose first word is its link.
+        let next = unsafe { (*c.head).next };
         l.fresh.set(Chain { head: next, len: c.len - 1 });
-        s.cast::<u8>()
-    });
-    match cached {
-        Some(p) if !p.is_null() => p,
-        // SAFETY: `SLOT` has a non-zero size.
-        _ => unsafe { alloc(SLOT) },
-    }
+        c.head.cast::<u8>()
+    })
 }
 
-/// An empty `fresh` chain: reuse our own `freed` chain, else take a batch from the depot.
+/// An empty `fresh` chain: reuse our own `freed` chain, else take a batch from the depot,
+/// else the heap.
 #[cold]
-fn refill(l: &Local) -> Chain {
-    let own = l.freed.replace(EMPTY);
-    if !own.head.is_null() {
-        return own;
-    }
-    if let Ok(mut d) = DEPOT.try_lock() {
-        if d.len > 0 {
-            d.len -= 1;
-            let i = d.len;
-            return core::mem::replace(&mut d.batches[i], EMPTY);
+#[inline(never)]
+fn alloc_slow(l: &Local) -> *mut u8 {
+    if alive(l) {
+        let mut c = l.freed.replace(EMPTY);
+        if c.head.is_null() {
+            if let Ok(mut d) = DEPOT.try_lock() {
+                if d.len > 0 {
+                    d.len -= 1;
+                    let i = d.len;
+                    c = core::mem::replace(&mut d.batches[i], EMPTY);
+                }
+            }
+        }
+        if !c.head.is_null() {
+            // SAFETY: as in `alloc_slot`: `c` is a chain of free blocks now only ours.
+            let next = unsafe { (*c.head).next };
+            l.fresh.set(Chain { head: next, len: c.len - 1 });
+            return c.head.cast();
         }
     }
-    EMPTY
+    // SAFETY: `SLOT` has a non-zero size.
+    unsafe { alloc(SLOT) }
 }
 
 /// Gives back a block [`alloc_slot`] returned, whose contents were dropped.
@@ -161,40 +187,53 @@ fn refill(l: &Local) -> Chain {
 #[inline]
 unsafe fn free_slot(p: *mut u8) {
     let s = p.cast::<Slot>();
-    let kept = with_local(|l| {
-        let mut c = l.freed.get();
+    with_local(|l| {
+        let c = l.freed.get();
         if c.len >= BATCH {
-            flush(l, c);
-            c = EMPTY;
+            // SAFETY: forwarded contract.
+            return unsafe { free_slow(l, p) };
         }
         // SAFETY: the block is ours (contract) and at least one word long.
         unsafe { s.write(Slot { next: c.head }) };
         l.freed.set(Chain { head: s, len: c.len + 1 });
-    });
-    if kept.is_none() {
-        // SAFETY: per the contract, a heap block of layout `SLOT` nobody uses any more.
-        unsafe { dealloc(p, SLOT) };
-    }
+    })
 }
 
-/// A full `freed` chain: becomes `fresh` if that is empty, else goes to the depot, else
-/// (depot full or busy) back to the heap.
+/// A full `freed` chain (or a dead cache): the chain becomes `fresh` if that is empty,
+/// else goes to the depot, else (depot full or busy) back to the heap; `p` starts a new
+/// chain.
+///
+/// # Safety
+/// As for [`free_slot`].
 #[cold]
-fn flush(l: &Local, full: Chain) {
-    l.freed.set(EMPTY);
-    if l.fresh.get().head.is_null() {
-        l.fresh.set(full);
+#[inline(never)]
+unsafe fn free_slow(l: &Local, p: *mut u8) {
+    if !alive(l) {
+        // SAFETY: per the contract, a heap block of layout `SLOT` nobody uses any more.
+        unsafe { dealloc(p, SLOT) };
         return;
     }
-    if let Ok(mut d) = DEPOT.try_lock() {
-        if d.len < DEPOT_BATCHES {
-            let i = d.len;
-            d.batches[i] = full;
-            d.len += 1;
-            return;
+    let full = l.freed.replace(EMPTY);
+    if l.fresh.get().head.is_null() {
+        l.fresh.set(full);
+    } else {
+        let mut kept = false;
+        if let Ok(mut d) = DEPOT.try_lock() {
+            if d.len < DEPOT_BATCHES {
+                let i = d.len;
+                d.batches[i] = full;
+                d.len += 1;
+                kept = true;
+            }
+        }
+        if !kept {
+            full.release();
         }
     }
-    full.release();
+    let s = p.cast::<Slot>();
+    // SAFETY: the block is ours (contract) and at least one word long.
+    unsafe { s.write(Slot { next: ptr::null_mut() }) };
+    l.freed.set(Chain { head: s, len: 1 });
 }
 
 /// An owned `T` in a cached block: what `Box<T>` is, with the block going back to this
@@ -233,6 +272,16 @@ impl<T> SlabBox<T> {
             free_slot(p.cast());
             value
         }
+    }
+
+    /// Frees the block without dropping the value, as `mem::forget` would leave it: for
+    /// a caller that has taken out (copied) everything the value owns.
+    #[inline]
+    pub fn free_forgetting(b: SlabBox<T>) {
+        let p = SlabBox::into_raw(b).as_ptr();
+        // SAFETY: we owned the block; the value in it is forgotten (never dropped, which
+        // is safe), so nothing references the block any more.
+        unsafe { free_slot(p.cast()) };
     }
 
     /// Gives up ownership (the value and its block), for an intrusive list.
@@ -280,7 +329,7 @@ impl<T> Drop for SlabBox<T> {
 /// What this thread's cache holds (`fresh`, `freed`) and the depot's batch count, for tests.
 #[cfg(test)]
 pub fn counts() -> (u32, u32, usize) {
-    let (a, b) = with_local(|l| (l.fresh.get().len, l.freed.get().len)).unwrap_or((0, 0));
+    let (a, b) = with_local(|l| (l.fresh.get().len, l.freed.get().len));
     (a, b, DEPOT.lock().unwrap().len)
 }
 

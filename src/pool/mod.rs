@@ -251,22 +251,25 @@ impl Pool {
         let run = *RUNNER.get().expect("a push installed the runner before any worker starts");
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
         let mut nice = 0;
-        // The root list whose QoS the thread has (`qos::set_current` is a thread-local
-        // write: once per change, not per item; whatever raises it for one item restores it).
+        // The root list whose QoS and nice value the thread has (`qos::set_current` is a
+        // thread-local write: once per change, not per item; whatever raises the QoS for one
+        // item restores it).
         let mut qos_index = usize::MAX;
         loop {
             if let Some((index, item)) = self.pop() {
-                let wanted = nice_of_index(index);
                 let mut retire = false;
-                if wanted != nice {
-                    // Lowering nice needs privilege; a thread stuck at a low priority
-                    // retires after this item rather than run normal work slowly.
-                    retire = !sys::set_thread_nice(wanted) && wanted < nice;
-                    nice = sys::thread_nice();
-                }
                 if index != qos_index {
+                    let wanted = nice_of_index(index);
+                    if wanted != nice {
+                        // Lowering nice needs privilege; a thread stuck at a low priority
+                        // retires after this item rather than run normal work slowly.
+                        retire = !sys::set_thread_nice(wanted) && wanted < nice;
+                        nice = sys::thread_nice();
+                    }
                     crate::qos::set_current(qos_of_index(index));
-                    qos_index = index;
+                    // A thread that could not reach the list's nice value retires after
+                    // this item; otherwise the next item of the same list needs no change.
+                    qos_index = if retire { usize::MAX } else { index };
                 }
                 // SAFETY: the item was just popped from root list `index`.
                 unsafe { run(index, item) };

@@ -90,27 +90,31 @@ impl Continuation {
     /// cache first, so the next submission on this thread reuses a block still in the CPU
     /// cache.
     ///
-    /// The common item (a C function, no group, no width unit, no QoS of its own) owns
-    /// nothing to drop: its function is copied out, the block freed, and the function run
-    /// with only the autorelease bracket around it.
+    /// The common item (a C function, no width unit, no QoS of its own) owns nothing to
+    /// drop but its group: its function and group are taken out, the block freed, and the
+    /// function run with only the autorelease bracket around it (then the group left).
     #[inline]
-    pub fn run_boxed(c: ContinuationBox) {
+    pub fn run_boxed(mut c: ContinuationBox) {
         if let Some(f) = c.plain_fn() {
+            let group = c.group.take();
             SlabBox::free_forgetting(c);
             let pool = super::autorelease::begin();
             f.call();
             super::autorelease::end(pool);
+            if let Some(group) = group {
+                leave_group(group);
+            }
             return;
         }
         SlabBox::into_inner(c).run()
     }
 
-    /// The function of a continuation that owns nothing else that needs dropping or
-    /// running after it (see [`Continuation::run_boxed`]).
+    /// The function of a continuation that owns nothing that needs dropping or running
+    /// after it but its group (see [`Continuation::run_boxed`]).
     #[inline]
     fn plain_fn(&self) -> Option<ClientFn> {
         match self.work {
-            Work::C(f) if self.group.is_none() && self.width_of.is_none() && self.qos == 0 => Some(f),
+            Work::C(f) if self.width_of.is_none() && self.qos == 0 => Some(f),
             _ => None,
         }
     }

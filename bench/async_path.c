@@ -10,6 +10,8 @@
 //                                      difference
 //   async_path queues Q N             N dispatch_async_f items spread round-robin over Q
 //                                      serial queues; prints ns per item
+//   async_path group N                N dispatch_group_async_f onto the default global queue,
+//                                      then dispatch_group_wait; prints ns per item (best of 5)
 //   async_path blocking N US          N items that each usleep(US) on the default global
 //                                      queue; prints wall ms and the peak thread count
 //   async_path idle S                 threads beyond main S seconds after some work
@@ -83,6 +85,20 @@ int main(int argc, char **argv) {
             if (t < best) best = t;
         }
         printf("queues %ld items %ld: %.1f ns/item (best of 3)\n", nq, n, best);
+        return 0;
+    }
+    if (!strcmp(argv[1], "group")) {
+        dispatch_queue_t q = dispatch_get_global_queue(0, 0);
+        dispatch_group_t g = dispatch_group_create();
+        double best = 1e300;
+        for (int round = 0; round < 5; round++) {
+            double t0 = now_ns();
+            for (long i = 0; i < n; i++) dispatch_group_async_f(g, q, NULL, inc);
+            dispatch_group_wait(g, DISPATCH_TIME_FOREVER);
+            double t = (now_ns() - t0) / n;
+            if (t < best) best = t;
+        }
+        printf("group items %ld: %.1f ns/item (best of 5)\n", n, best);
         return 0;
     }
     if (!strcmp(argv[1], "blocking")) {

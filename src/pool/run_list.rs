@@ -146,8 +146,16 @@ impl ConsumerLock {
     fn lock(&self) -> Held<'_> {
         // Acquire: the previous holder's Release unlock, and with it its `fifo` writes. A
         // read-modify-write per attempt: it always sees the latest value.
+        let mut spins = 0u32;
         while self.0.swap(true, Acquire) {
-            spin_hint();
+            // The holder may be reversing a long inbox, or be preempted: after a short
+            // spin, give the CPU away (on a busy machine, to the very producer we wait for).
+            spins += 1;
+            if spins < 64 {
+                spin_hint();
+            } else {
+                std::thread::yield_now();
+            }
         }
         Held(self)
     }

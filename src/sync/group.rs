@@ -2,7 +2,10 @@
 //!
 //! `count` is the number of `enter`s not yet matched by a `leave`. The transition to zero
 //! advances the epoch `generation` (waking every `dispatch_group_wait`) and fires the
-//! notifications registered so far. Notifications are registered under a small mutex and
+//! notifications registered so far. While the count is above zero the group holds an
+//! internal reference on itself (taken by the 0 -> 1 `enter`, dropped by the leave that
+//! returns to zero when it is done), so that leave never touches a group the client freed
+//! the moment its wait returned. Notifications are registered under a small mutex and
 //! the registrar re-checks `count` afterwards; the leaver takes the list under the same
 //! mutex after its decrement, so a notification is never lost between the two (whoever
 //! locks second sees the other's write).
@@ -78,7 +81,14 @@ impl Group {
     }
 
     pub fn enter(&self) {
-        self.count.fetch_add(1, SeqCst);
+        // The 0 -> 1 transition takes an internal reference, which the leave that brings
+        // the count back to 0 drops once it is done with the group (libdispatch does the
+        // same): the client may release the group as soon as a wait returns or a
+        // notification runs, which can happen while that leave is still waking waiters and
+        // firing notifications.
+        if self.count.fetch_add(1, SeqCst) == 0 {
+            self.header.retain_internal();
+        }
     }
 
     pub fn leave(&self) {
@@ -97,6 +107,9 @@ impl Group {
                 self.generation.wake_all();
             }
             self.fire_notifies();
+            // SAFETY: the reference the 0 -> 1 `enter` took for this busy period (see
+            // `enter`); the group is not touched after it.
+            unsafe { self.header.release_internal() };
         }
     }
 

@@ -35,6 +35,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
 use std::alloc::{alloc, dealloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// The layout of every cached block (a continuation fits).
@@ -135,6 +136,10 @@ unsafe impl Send for Depot {}
 
 static DEPOT: Mutex<Depot> = Mutex::new(Depot { batches: [EMPTY; DEPOT_BATCHES], len: 0 });
 
+/// The depot's batch count, readable without the lock: a producer that outruns its workers
+/// finds the depot empty on every refill and goes to the heap without touching the lock.
+static DEPOT_LEN: AtomicUsize = AtomicUsize::new(0);
+
 /// A block of layout [`SLOT`], from this thread's cache when it has one; null when the heap
 /// is exhausted.
 #[inline]
@@ -159,10 +164,12 @@ fn alloc_slot() -> *mut u8 {
 fn alloc_slow(l: &Local) -> *mut u8 {
     if alive(l) {
         let mut c = l.freed.replace(EMPTY);
-        if c.head.is_null() {
+        // Relaxed: a hint; the count that matters is read again under the lock.
+        if c.head.is_null() && DEPOT_LEN.load(Relaxed) > 0 {
             if let Ok(mut d) = DEPOT.try_lock() {
                 if d.len > 0 {
                     d.len -= 1;
+                    DEPOT_LEN.store(d.len, Relaxed);
                     let i = d.len;
                     c = core::mem::replace(&mut d.batches[i], EMPTY);
                 }
@@ -189,7 +196,10 @@ unsafe fn free_slot(p: *mut u8) {
     let s = p.cast::<Slot>();
     with_local(|l| {
         let c = l.freed.get();
-        if c.len >= BATCH {
+        // One compare for both slow cases: the chain is full (32), or empty (0, where the
+        // thread's exit destructor is registered, so that even a thread that only frees
+        // gives its blocks back to the heap when it exits).
+        if c.len.wrapping_sub(1) >= BATCH - 1 {
             // SAFETY: forwarded contract.
             return unsafe { free_slow(l, p) };
         }
@@ -199,9 +209,9 @@ unsafe fn free_slot(p: *mut u8) {
     })
 }
 
-/// A full `freed` chain (or a dead cache): the chain becomes `fresh` if that is empty,
-/// else goes to the depot, else (depot full or busy) back to the heap; `p` starts a new
-/// chain.
+/// An empty or full `freed` chain (or a dead cache): a full chain becomes `fresh` if that
+/// is empty, else goes to the depot, else (depot full or busy) back to the heap; `p` starts
+/// a new chain.
 ///
 /// # Safety
 /// As for [`free_slot`].
@@ -214,7 +224,9 @@ unsafe fn free_slow(l: &Local, p: *mut u8) {
         return;
     }
     let full = l.freed.replace(EMPTY);
-    if l.fresh.get().head.is_null() {
+    if full.head.is_null() {
+        // The first block of a chain (`alive` registered the exit destructor).
+    } else if l.fresh.get().head.is_null() {
         l.fresh.set(full);
     } else {
         let mut kept = false;
@@ -223,6 +235,9 @@ unsafe fn free_slow(l: &Local, p: *mut u8) {
                 let i = d.len;
                 d.batches[i] = full;
                 d.len += 1;
+                // Relaxed: a hint for `alloc_slow` (the batch itself is handed over under
+                // the lock).
+                DEPOT_LEN.store(d.len, Relaxed);
                 kept = true;
             }
         }

@@ -250,6 +250,9 @@ impl Pool {
         // A worker is only started after a push installed the runner.
         let run = *RUNNER.get().expect("a push installed the runner before any worker starts");
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
+        // The worker frees its work-item cache itself when it retires (no thread-local
+        // destructor: registering one would give the worker a malloc arena).
+        sys::slab::manage_thread_cache();
         let mut nice = 0;
         // The root list whose QoS and nice value the thread has (`qos::set_current` is a
         // thread-local write: once per change, not per item; whatever raises the QoS for one
@@ -274,6 +277,7 @@ impl Pool {
                 // SAFETY: the item was just popped from root list `index`.
                 unsafe { run(index, item) };
                 if retire && self.retire(tid) {
+                    sys::slab::release_thread_cache();
                     return;
                 }
                 continue;
@@ -289,6 +293,7 @@ impl Pool {
             let deadline = sys::now_ns(Clock::Monotonic) + IDLE_TIMEOUT.as_nanos() as u64;
             let r = self.idle.park(ticket, Some((Clock::Monotonic, deadline)));
             if r == WaitResult::TimedOut && self.retire(tid) {
+                sys::slab::release_thread_cache();
                 return;
             }
         }

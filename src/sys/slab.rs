@@ -83,6 +83,8 @@ impl Chain {
 struct Local {
     fresh: Cell<Chain>,
     freed: Cell<Chain>,
+    /// The thread's owner frees the cache itself at exit ([`manage_thread_cache`]).
+    managed: Cell<bool>,
 }
 
 /// `freed.len` of a thread whose cache was torn down ([`Exit`]): above [`BATCH`], so the
@@ -92,7 +94,8 @@ const DEAD: u32 = u32::MAX;
 thread_local! {
     // No destructor, so an access is one `__tls_get_addr` and no state check; the chains
     // are freed at thread exit by `EXIT`'s destructor, registered on the slow paths.
-    static LOCAL: Local = const { Local { fresh: Cell::new(EMPTY), freed: Cell::new(EMPTY) } };
+    static LOCAL: Local =
+        const { Local { fresh: Cell::new(EMPTY), freed: Cell::new(EMPTY), managed: Cell::new(false) } };
     static EXIT: Exit = const { Exit };
 }
 
@@ -108,17 +111,34 @@ struct Exit;
 
 impl Drop for Exit {
     fn drop(&mut self) {
-        with_local(|l| {
-            l.fresh.replace(EMPTY).release();
-            l.freed.replace(Chain { head: ptr::null_mut(), len: DEAD }).release();
-        });
+        release_thread_cache();
     }
+}
+
+/// For a thread whose owner calls [`release_thread_cache`] when it exits (the pool's
+/// workers): no thread-local destructor is registered, because glibc's registration
+/// (`__cxa_thread_atexit_impl`) calls `calloc`, which gives the thread a malloc arena of
+/// its own (64 MiB of address space) that a worker otherwise never needs.
+pub fn manage_thread_cache() {
+    with_local(|l| l.managed.set(true));
+}
+
+/// Frees this thread's cached blocks and turns its cache off (blocks freed afterwards go
+/// to the heap): at thread exit.
+pub fn release_thread_cache() {
+    with_local(|l| {
+        l.fresh.replace(EMPTY).release();
+        l.freed.replace(Chain { head: ptr::null_mut(), len: DEAD }).release();
+    });
 }
 
 /// Whether this thread's cache is still in use; registers [`Exit`] the first time.
 fn alive(l: &Local) -> bool {
     if l.freed.get().len == DEAD {
         return false;
+    }
+    if l.managed.get() {
+        return true;
     }
     // `try_with`: fails only while the thread's destructors run (then the cache is
     // about to be torn down, or was: do not cache any more).

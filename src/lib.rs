@@ -82,6 +82,7 @@ mod queue {
 #[cfg(loom)]
 mod pool {
     pub mod job;
+    pub mod run_list;
     pub mod sleepers;
 }
 #[cfg(loom)]

@@ -10,7 +10,7 @@
 use super::dispatch_block::{self, is_dispatch_block, RunKind, BARRIER, ENFORCE_QOS_CLASS, HAS_PRIORITY};
 use super::runtime;
 use crate::qos;
-use crate::queue::continuation::Continuation;
+use crate::queue::continuation::{Continuation, ContinuationBox};
 use crate::queue::root::{rank_of_qos, root_queue};
 use crate::queue::{Flavor, Queue};
 use crate::sys;
@@ -67,7 +67,7 @@ pub unsafe fn is_barrier_block(block: *const c_void) -> bool {
 ///
 /// # Safety
 /// `block` must be a block literal.
-pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (Box<Continuation>, &Queue) {
+pub unsafe fn async_work(q: &Queue, block: *const c_void, barrier: bool) -> (ContinuationBox, &Queue) {
     // SAFETY: per the contract; released by `call_and_release`.
     let copy = unsafe { runtime::copy(block) };
     let mut barrier = barrier;

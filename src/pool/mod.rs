@@ -28,7 +28,14 @@
 //!
 //! ## Wake protocol
 //!
-//! Push: append, `pending += 1`, then claim a parked worker. Park: enter the parked
+//! Push: append (`run_list.rs`: one CAS, no lock), `pending += 1`; then, unless a worker is
+//! *searching* (spinning for work between items), claim a parked worker. A searching worker
+//! stops searching before its last look at the lists, so a push that saw it searching is
+//! seen by that look; when the look finds work and more items are pending, the worker
+//! does what the skipped pushes would have done (`Pool::make_sure_someone_looks`), so a
+//! burst of pushes still fans out, one wake-up at a time (`sleepers.rs` models it).
+//!
+//! Then a push claims a parked worker. Park: enter the parked
 //! count, then re-check the lists before sleeping on the epoch read *before* entering. Both sides are SeqCst,
 //! so either the pusher sees the idle worker (and bumps the epoch, failing its sleep) or
 //! the worker sees the item (`sleepers.rs`: the protocol and its loom models). Retiring
@@ -82,7 +89,8 @@ enum Spawn {
 
 struct Pool {
     lists: [CachePadded<RunList>; ROOT_COUNT],
-    /// Bit `i` set while list `i` is non-empty (changed under that list's lock).
+    /// Bit `i` set while list `i` is non-empty (see `run_list.rs`: set by the push that
+    /// found it empty, cleared by a pop that found it empty).
     nonempty: CachePadded<AtomicU32>,
     pending: AtomicUsize,
     /// Items waiting on overcommit lists (the monitor's starvation check).
@@ -130,19 +138,12 @@ static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
 pub fn push(index: usize, item: *mut Item, run: Runner) {
     RUNNER.get_or_init(|| run);
     let pool = &*POOL;
-    pool.lists[index].push(item, || {
-        pool.nonempty.fetch_or(1 << index, SeqCst);
-    });
+    pool.lists[index].push(item, &pool.nonempty, 1 << index);
     pool.pending.fetch_add(1, SeqCst);
     if is_overcommit(index) {
         pool.overcommit_pending.fetch_add(1, SeqCst);
     }
-    if pool.idle.wake_claimed() {
-        return;
-    }
-    if pool.try_spawn(pool.cpus) != Spawn::Started {
-        pool.monitor_bell.ring();
-    }
+    pool.make_sure_someone_looks();
 }
 
 fn is_overcommit(index: usize) -> bool {
@@ -150,6 +151,20 @@ fn is_overcommit(index: usize) -> bool {
 }
 
 impl Pool {
+    /// After an append (or after a searching worker found work and more remains): makes
+    /// sure a worker will look at the lists. Nothing to do while a worker is searching
+    /// (it looks again after it stops searching, see `sleepers.rs`); otherwise claim and
+    /// wake a parked worker, else start one, else tell the monitor.
+    #[inline]
+    fn make_sure_someone_looks(&'static self) {
+        if self.idle.anyone_searching() || self.idle.wake_claimed() {
+            return;
+        }
+        if self.try_spawn(self.cpus) != Spawn::Started {
+            self.monitor_bell.ring();
+        }
+    }
+
     /// Starts a worker if fewer than `limit` exist.
     ///
     /// The monitor is started first: it is what retries a worker the system refused, so
@@ -218,9 +233,7 @@ impl Pool {
                 return None;
             }
             let index = (31 - mask.leading_zeros()) as usize;
-            let item = self.lists[index].pop(|| {
-                self.nonempty.fetch_and(!(1 << index), SeqCst);
-            });
+            let item = self.lists[index].pop(&self.nonempty, 1 << index);
             if let Some(item) = item {
                 self.pending.fetch_sub(1, SeqCst);
                 self.pops.fetch_add(1, SeqCst);
@@ -237,21 +250,34 @@ impl Pool {
         // A worker is only started after a push installed the runner.
         let run = *RUNNER.get().expect("a push installed the runner before any worker starts");
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
+        // The worker frees its work-item cache itself when it retires (no thread-local
+        // destructor: registering one would give the worker a malloc arena).
+        sys::slab::manage_thread_cache();
         let mut nice = 0;
+        // The root list whose QoS and nice value the thread has (`qos::set_current` is a
+        // thread-local write: once per change, not per item; whatever raises the QoS for one
+        // item restores it).
+        let mut qos_index = usize::MAX;
         loop {
             if let Some((index, item)) = self.pop() {
-                let wanted = nice_of_index(index);
                 let mut retire = false;
-                if wanted != nice {
-                    // Lowering nice needs privilege; a thread stuck at a low priority
-                    // retires after this item rather than run normal work slowly.
-                    retire = !sys::set_thread_nice(wanted) && wanted < nice;
-                    nice = sys::thread_nice();
+                if index != qos_index {
+                    let wanted = nice_of_index(index);
+                    if wanted != nice {
+                        // Lowering nice needs privilege; a thread stuck at a low priority
+                        // retires after this item rather than run normal work slowly.
+                        retire = !sys::set_thread_nice(wanted) && wanted < nice;
+                        nice = sys::thread_nice();
+                    }
+                    crate::qos::set_current(qos_of_index(index));
+                    // A thread that could not reach the list's nice value retires after
+                    // this item; otherwise the next item of the same list needs no change.
+                    qos_index = if retire { usize::MAX } else { index };
                 }
-                crate::qos::set_current(qos_of_index(index));
                 // SAFETY: the item was just popped from root list `index`.
                 unsafe { run(index, item) };
                 if retire && self.retire(tid) {
+                    sys::slab::release_thread_cache();
                     return;
                 }
                 continue;
@@ -267,6 +293,7 @@ impl Pool {
             let deadline = sys::now_ns(Clock::Monotonic) + IDLE_TIMEOUT.as_nanos() as u64;
             let r = self.idle.park(ticket, Some((Clock::Monotonic, deadline)));
             if r == WaitResult::TimedOut && self.retire(tid) {
+                sys::slab::release_thread_cache();
                 return;
             }
         }
@@ -283,17 +310,35 @@ impl Pool {
         true
     }
 
-    fn spin_for_work(&self) -> bool {
+    /// Spins a little, counted as searching (pushes meanwhile leave the wake-up to us).
+    /// Having stopped searching, with work seen, the worker passes the duty on if more
+    /// work is pending than it takes: the one that leaves the searching state with work
+    /// around makes sure someone looks (Go's scheduler does the same with its spinning
+    /// threads), so items pushed while it searched are not left to it alone.
+    fn spin_for_work(&'static self) -> bool {
+        self.idle.start_search();
+        let mut found = false;
         for _ in 0..SPIN_ROUNDS {
             if self.has_work() {
-                return true;
+                found = true;
+                break;
             }
             for _ in 0..32 {
                 core::hint::spin_loop();
             }
         }
-        std::thread::yield_now();
-        self.has_work()
+        if !found {
+            std::thread::yield_now();
+        }
+        self.idle.stop_search();
+        // After `stop_search`: a push that saw us searching appended before this look.
+        if self.has_work() {
+            if self.pending.load(SeqCst) > 1 {
+                self.make_sure_someone_looks();
+            }
+            return true;
+        }
+        false
     }
 
     fn monitor_main(&'static self) {

@@ -28,13 +28,19 @@
 //!   parked worker, advances the epoch and wakes one. All SeqCst, so either the pusher
 //!   sees the parked worker (and its advance fails the worker's sleep or wakes it) or the
 //!   worker's re-check sees the item.
+//! - Searching workers ([`Idle::start_search`], [`Idle::stop_search`]): a worker that
+//!   found the lists empty spins for a while before it parks, counted in `searching`. A
+//!   pusher that sees `searching > 0` after its append wakes nobody: the searcher stops
+//!   searching, then looks at the lists, and the Dekker pair (append, then read
+//!   `searching`; decrement, then read the lists; all SeqCst) makes that look see the
+//!   append. A searcher that finds work with more pending wakes the next worker itself.
 //! - [`MonitorBell`] (the monitor): the monitor takes a ticket, raises `sleeping`
 //!   ([`MonitorBell::prepare`]), re-checks `pending` and sleeps on the ticket; a pusher
 //!   that could not start a worker bumps `pending` first, then [`MonitorBell::ring`]s,
 //!   which wakes it only if `sleeping` is up. The same Dekker pair.
 
 use crate::park::{Deadline, Epoch, WaitResult};
-use crate::primitive::{AtomicBool, AtomicU64};
+use crate::primitive::{AtomicBool, AtomicU32, AtomicU64};
 use core::sync::atomic::Ordering::SeqCst;
 
 const PARKED_ONE: u64 = 1;
@@ -107,21 +113,23 @@ impl Sleepers {
     }
 }
 
-/// The parked workers and their wake-up epoch (see the module doc).
+/// The parked workers, their wake-up epoch and the searching workers (see the module doc).
 pub struct Idle {
     sleepers: Sleepers,
     epoch: Epoch,
+    /// Workers spinning for work (between [`Idle::start_search`] and [`Idle::stop_search`]).
+    searching: AtomicU32,
 }
 
 impl Idle {
     #[cfg(not(loom))]
     pub const fn new() -> Idle {
-        Idle { sleepers: Sleepers::new(), epoch: Epoch::new() }
+        Idle { sleepers: Sleepers::new(), epoch: Epoch::new(), searching: AtomicU32::new(0) }
     }
 
     #[cfg(loom)]
     pub fn new() -> Idle {
-        Idle { sleepers: Sleepers::new(), epoch: Epoch::new() }
+        Idle { sleepers: Sleepers::new(), epoch: Epoch::new(), searching: AtomicU32::new(0) }
     }
 
     /// A worker found no work and is about to park: returns the ticket to park on. The
@@ -161,9 +169,27 @@ impl Idle {
         self.sleepers.any_unclaimed()
     }
 
+    /// A worker found the lists empty and spins for work: pushes meanwhile rely on it.
+    pub fn start_search(&self) {
+        self.searching.fetch_add(1, SeqCst);
+    }
+
+    /// The searching worker stops; it looks at the lists once more *after* this.
+    pub fn stop_search(&self) {
+        // SeqCst: the Dekker pair with the pusher's append then `anyone_searching`.
+        self.searching.fetch_sub(1, SeqCst);
+    }
+
+    /// After an append: whether a searching worker will see it (so no wake is needed).
+    pub fn anyone_searching(&self) -> bool {
+        // SeqCst: see `stop_search`.
+        self.searching.load(SeqCst) > 0
+    }
+
     /// In a forked child: no worker exists.
     pub fn reset(&self) {
         self.sleepers.reset();
+        self.searching.store(0, SeqCst);
     }
 }
 
@@ -424,6 +450,36 @@ mod loom_tests {
             worker.join().unwrap();
             assert_eq!(ran.load(SeqCst), 1, "the item ran once");
             assert_eq!(idle.sleepers.word.load(SeqCst), 0, "a claim outlived the worker");
+        });
+    }
+
+    /// `Pool::spin_for_work` (stop searching, then look at the lists) against a push that
+    /// appends and then skips the wake-up because it sees a searcher
+    /// (`Pool::make_sure_someone_looks`): whenever the pusher relied on the searcher, the
+    /// searcher's last look sees the item. Two pushes race with the searcher, and every
+    /// push either woke (or would start) a worker or is seen by the searcher.
+    #[test]
+    fn push_relying_on_a_searcher_is_seen_by_it() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new());
+            let items = Arc::new(AtomicU64::new(0));
+            idle.start_search();
+            let pushers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (i2, it2) = (idle.clone(), items.clone());
+                    loom::thread::spawn(move || {
+                        it2.fetch_add(1, SeqCst);
+                        fence(SeqCst);
+                        i2.anyone_searching() // true: relied on the searcher
+                    })
+                })
+                .collect();
+            idle.stop_search();
+            fence(SeqCst);
+            let seen = items.load(SeqCst);
+            let relied = pushers.into_iter().map(|p| p.join().unwrap()).filter(|&r| r).count() as u64;
+            assert!(seen >= relied, "a push relied on the searcher, which did not see it");
+            assert!(!idle.anyone_searching());
         });
     }
 

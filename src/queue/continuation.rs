@@ -6,8 +6,8 @@ use super::object::Queue;
 use crate::callback::ClientFn;
 use crate::object::{Header, Ref};
 use crate::park::Event;
+use crate::sys::slab::{SlabBox, SLOT};
 use core::ffi::c_void;
-use std::alloc::{alloc, Layout};
 
 pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 
@@ -49,17 +49,21 @@ pub fn install_group_leave(leave: fn(&Header)) {
     GROUP_LEAVE.get_or_init(|| leave);
 }
 
+/// An owned continuation, in a block of the per-thread work-item cache (`sys::slab`).
+pub type ContinuationBox = SlabBox<Continuation>;
+
 impl Continuation {
-    /// A heap continuation calling `work` (once), owned by the caller until submitted.
-    pub fn boxed(work: ClientFn, barrier: bool) -> Box<Continuation> {
+    /// A continuation calling `work` (once), owned by the caller until submitted.
+    #[inline]
+    pub fn boxed(work: ClientFn, barrier: bool) -> ContinuationBox {
         Continuation::alloc(Work::C(work), barrier)
     }
 
-    /// The one place work items are allocated. Out of memory aborts with a message that
-    /// says so, names the library and the size, instead of the anonymous "memory
-    /// allocation of N bytes failed" of `Box::new`.
-    fn alloc(work: Work, barrier: bool) -> Box<Continuation> {
-        let layout = Layout::new::<Continuation>();
+    /// The one place work items are allocated (from the per-thread cache). Out of memory
+    /// aborts with a message that says so, names the library and the size, instead of the
+    /// anonymous "memory allocation of N bytes failed" of `Box::new`.
+    #[inline]
+    fn alloc(work: Work, barrier: bool) -> ContinuationBox {
         let c = Continuation {
             item: Item::new(ItemKind::Continuation, 0),
             work,
@@ -68,50 +72,84 @@ impl Continuation {
             qos: 0,
             width_of: None,
         };
-        // SAFETY: `Continuation` is not zero-sized; a non-null result is a fresh allocation
-        // of the global allocator with `Layout::new::<Continuation>()`, which is what `Box`
-        // allocates and frees with, so once written it is a valid box.
-        unsafe {
-            let p = alloc(layout) as *mut Continuation;
-            if p.is_null() {
-                out_of_memory(layout.size());
-            }
-            p.write(c);
-            Box::from_raw(p)
-        }
+        SlabBox::new(c).unwrap_or_else(|_| out_of_memory(SLOT.size()))
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
-    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> Box<Continuation> {
+    pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> ContinuationBox {
         Continuation::alloc(Work::Closure(f), false)
     }
 
     /// A heap continuation calling `f(&obj)`, then dropping `obj`: how an object queues
     /// work on itself without a C trampoline or a closure allocation.
-    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> Box<Continuation> {
+    pub fn for_object(f: fn(&Header), obj: Ref<Header>) -> ContinuationBox {
         Continuation::alloc(Work::Object(f, obj), false)
+    }
+
+    /// Runs a submitted continuation ([`Continuation::run`]). Its block goes back to the
+    /// cache first, so the next submission on this thread reuses a block still in the CPU
+    /// cache.
+    ///
+    /// The common item (a C function, no width unit, no QoS of its own) owns nothing to
+    /// drop but its group: its function and group are taken out, the block freed, and the
+    /// function run with only the autorelease bracket around it (then the group left).
+    #[inline]
+    pub fn run_boxed(mut c: ContinuationBox) {
+        if let Some(f) = c.plain_fn() {
+            let group = c.group.take();
+            SlabBox::free_forgetting(c);
+            let pool = super::autorelease::begin();
+            f.call();
+            super::autorelease::end(pool);
+            if let Some(group) = group {
+                leave_group(group);
+            }
+            return;
+        }
+        SlabBox::into_inner(c).run()
+    }
+
+    /// The function of a continuation that owns nothing that needs dropping or running
+    /// after it but its group (see [`Continuation::run_boxed`]).
+    #[inline]
+    fn plain_fn(&self) -> Option<ClientFn> {
+        match self.work {
+            Work::C(f) if self.width_of.is_none() && self.qos == 0 => Some(f),
+            _ => None,
+        }
     }
 
     /// Runs the function (with the item's QoS and, on WORK_ITEM queues, an autorelease
     /// pool), then its `width_of` reference goes, then it leaves its group.
+    #[inline]
     pub fn run(self) {
         // Autorelease pool per item for WORK_ITEM queues (no hook set: two relaxed loads).
         let pool = super::autorelease::begin();
         let Continuation { work, group, qos, width_of, .. } = self;
-        crate::qos::with_raised(qos, || match work {
-            // Consumed here: a continuation's function runs once.
+        // Consumed here: a continuation's function runs once.
+        let call = || match work {
             Work::C(f) => f.call(),
             Work::Closure(f) => f(),
             Work::Object(f, obj) => f(&obj),
-        });
+        };
+        // Most items ask for no QoS of their own: no thread-local lookup for them.
+        if qos == 0 {
+            call()
+        } else {
+            crate::qos::with_raised(qos, call)
+        }
         super::autorelease::end(pool);
         drop(width_of); // after the function, as before the box was split
         if let Some(group) = group {
-            let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
-            // `group` is the group `Group::attach` entered for this continuation.
-            leave(&group);
+            leave_group(group);
         }
     }
+}
+
+/// Leaves (and releases) the group `Group::attach` entered for a continuation that ran.
+fn leave_group(group: Ref<Header>) {
+    let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
+    leave(&group);
 }
 
 /// Aborts for a work item the heap refused, without allocating anything more.

@@ -40,7 +40,7 @@
 //!
 //! [`QueueState::start_drain`]: super::state::QueueState::start_drain
 
-use super::continuation::Continuation;
+use super::continuation::{Continuation, ContinuationBox};
 use super::item::Item;
 use super::object::{Flavor, Queue};
 use super::root::ROOT_QUEUES;
@@ -59,11 +59,11 @@ pub fn run_root_item(root: &Queue, item: Taken) {
     match item {
         Taken::Continuation(mut c) => match c.width_of.take() {
             Some(q) => {
-                frames::with_frame(&q, || c.run());
+                frames::with_frame(&q, || Continuation::run_boxed(c));
                 release_width_chain(&q);
                 // Dropping `q` releases the reference taken when the item was redirected.
             }
-            None => frames::with_frame(root, || c.run()),
+            None => frames::with_frame(root, || Continuation::run_boxed(c)),
         },
         Taken::Queue(q) => drain_queue(q),
         Taken::Waiter(_) => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
@@ -153,7 +153,7 @@ fn drain_exclusive(d: Drain<'_>) {
         }
         let Some(item) = workloop::take_next(&d) else { break };
         match item {
-            Taken::Continuation(c) => c.run(),
+            Taken::Continuation(c) => Continuation::run_boxed(c),
             Taken::Queue(child) => drain_queue(child),
             Taken::Waiter(w) => {
                 if w.get().run_by_drainer {
@@ -190,7 +190,7 @@ fn drain_parallel(d: Drain<'_>, tid: u32) {
         let target = || q.target().expect("parallel queues have a target");
         match d.pop().expect("the head we peeked") {
             Taken::Continuation(c) if exclusive => {
-                c.run();
+                Continuation::run_boxed(c);
                 q.state.end_barrier();
             }
             Taken::Continuation(mut c) => {
@@ -229,6 +229,7 @@ fn drain_parallel(d: Drain<'_>, tid: u32) {
 }
 
 /// Puts `q`, whose state just gained `ENQUEUED`, on its target.
+#[inline(never)]
 pub fn enqueue_on_target(q: &Queue) {
     let target = q.target().expect("a custom queue always has a target");
     // SAFETY: a queue is on at most one list at a time: only the transition that sets
@@ -238,6 +239,7 @@ pub fn enqueue_on_target(q: &Queue) {
 }
 
 /// Appends an item to `q` and makes sure someone will run it.
+#[inline]
 pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
     let item = item.into_raw();
     let Flavor::Root(index) = q.flavor else {
@@ -249,6 +251,7 @@ pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
 }
 
 /// After a push onto a non-root queue: whoever made the list non-empty wakes the queue.
+#[inline]
 fn pushed(q: &Queue, was_empty: bool) {
     match q.flavor {
         Flavor::Root(_) => unreachable!("root queues use the pool's run lists"),
@@ -279,7 +282,8 @@ fn pushed(q: &Queue, was_empty: bool) {
 /// Items hold no reference on their queue: a queue with items is always enqueued (the
 /// enqueue holds one), draining (the drainer holds one) or held by a sync caller (who holds
 /// the client's), so it cannot go away under them.
-pub fn submit(q: &Queue, c: Box<Continuation>) {
+#[inline]
+pub fn submit(q: &Queue, c: ContinuationBox) {
     push_item(q, OwnedItem::continuation(c))
 }
 

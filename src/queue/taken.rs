@@ -1,7 +1,7 @@
 //! The typed views of a list item that the consumer of a list works with.
 //!
 //! An item goes on a list as a bare pointer, by one of three typed pushes (`queue::submit`
-//! for a `Box<Continuation>`, `queue::enqueue_on_target` for a queue carrying the
+//! for a `ContinuationBox`, `queue::enqueue_on_target` for a queue carrying the
 //! enqueue's internal reference, `queue::sync`'s park for a waiter on its caller's stack).
 //! The consumer turns it back into what it was in one place, [`Taken::from_item`]; the
 //! rest of the queue layer only sees [`Taken`] (an item it now owns) and [`Peeked`] (the
@@ -11,18 +11,19 @@
 //! being the thread a thread-bound queue belongs to), not of the types; a [`Drain`] is the
 //! witness of it, created where the protocol establishes it, and the only way to pop.
 
-use super::continuation::{Continuation, SyncWaiter};
+use super::continuation::{Continuation, ContinuationBox, SyncWaiter};
 use super::frames;
 use super::item::{Item, ItemKind};
 use super::object::{queue_of_item, Queue};
 use super::state::DrainStart;
 use crate::object::Ref;
+use crate::sys::slab::SlabBox;
 use core::ptr::NonNull;
 
 /// An item taken off a list, owned by whoever took it.
 pub enum Taken {
     /// A submitted function (from `Continuation::boxed`).
-    Continuation(Box<Continuation>),
+    Continuation(ContinuationBox),
     /// A parked `dispatch_sync` caller.
     Waiter(Waiter),
     /// A child queue, with the internal reference its enqueue took.
@@ -40,13 +41,13 @@ impl Taken {
         let p = item.as_ptr();
         // SAFETY: per the contract the item is live and its `kind` names the structure it
         // heads (every item type is `repr(C)` with its `Item` first). A continuation was
-        // leaked from its `Box` by `OwnedItem::continuation`, so the box is ours again; a
+        // given up by `OwnedItem::continuation` (`SlabBox::into_raw`), so it is ours again; a
         // queue item is a queue's `item` field and carries the reference its enqueue gave
         // up with `Ref::into_raw`, taken back once here; a waiter stays parked until we
         // wake it, which `Waiter` makes the last use.
         unsafe {
             match (*p).kind {
-                ItemKind::Continuation => Taken::Continuation(Box::from_raw(p.cast::<Continuation>())),
+                ItemKind::Continuation => Taken::Continuation(SlabBox::from_raw(item.cast())),
                 ItemKind::Queue => Taken::Queue(Ref::from_raw(queue_of_item(p))),
                 ItemKind::SyncWaiter => Taken::Waiter(Waiter(item.cast())),
             }
@@ -61,8 +62,8 @@ pub struct OwnedItem(NonNull<Item>);
 
 impl OwnedItem {
     /// A continuation: the box is ours, so it is on no list; the item owns it until popped.
-    pub fn continuation(c: Box<Continuation>) -> OwnedItem {
-        OwnedItem(NonNull::from(Box::leak(c)).cast())
+    pub fn continuation(c: ContinuationBox) -> OwnedItem {
+        OwnedItem(SlabBox::into_raw(c).cast())
     }
 
     /// A queue's own item, carrying the reference `q` (given up here, taken back by

@@ -7,6 +7,7 @@
 //! it their consumer. The wake side (what a push signals) is below the drain, in
 //! `main_queue.rs` and `runloop.rs`.
 
+use super::continuation::Continuation;
 use super::drain::drain_queue;
 use super::frames;
 use super::main_queue::{on_main_thread, LOOP_HANDLE, MAIN_QUEUE, WAKE_EPOCH};
@@ -78,7 +79,7 @@ pub fn run_one_thread_bound(q: &Queue) -> bool {
     let d = unsafe { Drain::thread_bound(q) };
     let Some(item) = d.pop() else { return false };
     match item {
-        Taken::Continuation(c) => c.run(),
+        Taken::Continuation(c) => Continuation::run_boxed(c),
         Taken::Queue(child) => drain_queue(child),
         // Waiters on a thread-bound queue are all `run_by_drainer`.
         Taken::Waiter(w) => w.run_here(),

@@ -155,6 +155,7 @@ pub fn should_yield() -> bool {
 
 /// The next item `d`'s consumer runs: the list's head, or on a workloop the oldest item
 /// of the highest class.
+#[inline]
 pub fn take_next(d: &Drain<'_>) -> Option<Taken> {
     match d.queue().workloop() {
         Some(w) => w.take_next(d),

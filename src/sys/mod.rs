@@ -16,6 +16,7 @@
 //! | files | [`file`](mod@file) | open, read/write at an offset, stat, seek, readiness estimates |
 //! | process | [`process`] | pid, other processes' existence and exit status, fork handlers, symbol lookup |
 //! | memory | [`mem`] | the C heap, `munmap`, page size |
+//! | work-item memory | [`slab`] | `SlabBox`: a box whose block comes from a per-thread cache |
 //! | abort | [`abort`] | `BUG IN CLIENT` aborts, stderr lines, `va_list` formatting |
 //! | per-thread slots | [`tls`] | the hot paths' thread id and frame stack, initial-exec TLS (no `__tls_get_addr`) |
 //!
@@ -52,6 +53,7 @@ pub mod mem;
 pub mod poll;
 pub mod process;
 pub mod signal;
+pub mod slab;
 pub mod thread;
 pub mod time;
 pub mod tls;

@@ -15,9 +15,10 @@
  *   sync_serial            dispatch_sync_f of an increment on a serial queue
  *   sync_concurrent        dispatch_sync_f of an increment on a concurrent queue
  *   async_serial           dispatch_async_f of an increment to a serial queue; the item is
- *                          run and freed on a worker; one final dispatch_sync_f waits for all
+ *                          run and freed on a worker; a dispatch_sync_f after every ROUND
+ *                          (1000) items waits for them
  *   group_async_global     dispatch_group_async_f of an atomic increment to the default
- *                          global queue; one final dispatch_group_wait
+ *                          global queue; a dispatch_group_wait after every ROUND items
  *   group_enter_leave      dispatch_group_enter + dispatch_group_leave
  *   semaphore_signal_wait  dispatch_semaphore_signal + dispatch_semaphore_wait, uncontended
  *                          (the wait finds the count the signal left)
@@ -53,21 +54,32 @@ static void sync_ops(dispatch_queue_t q, long n)
         dispatch_sync_f(q, &count, item_incr);
 }
 
+/* The asynchronous operations go in rounds of ROUND items, each round waited for (one
+ * dispatch_sync_f or dispatch_group_wait, amortised over the round): valgrind runs one
+ * thread at a time, so an unbounded burst would measure how far the producer runs ahead of
+ * the worker (every item in flight a fresh allocation), not the path a program with a
+ * bounded backlog takes. */
+#define ROUND 1000
+
 static void async_ops(dispatch_queue_t q, long n)
 {
-    for (long i = 0; i < n; i++)
-        dispatch_async_f(q, &count, item_incr);
-    dispatch_sync_f(q, NULL, item_noop); /* every item has run (and been freed) */
+    for (long done = 0; done < n; done += ROUND) {
+        for (long i = done; i < n && i < done + ROUND; i++)
+            dispatch_async_f(q, &count, item_incr);
+        dispatch_sync_f(q, NULL, item_noop); /* every item of the round has run (and been freed) */
+    }
 }
 
 static void group_async_ops(dispatch_group_t g, long n)
 {
     dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
-    for (long i = 0; i < n; i++)
-        dispatch_group_async_f(g, q, &count, item_incr_atomic);
-    if (dispatch_group_wait(g, dispatch_time(DISPATCH_TIME_NOW, 600 * (int64_t)NSEC_PER_SEC)) != 0) {
-        fprintf(stderr, "instr: dispatch_group_wait timed out\n");
-        exit(1);
+    for (long done = 0; done < n; done += ROUND) {
+        for (long i = done; i < n && i < done + ROUND; i++)
+            dispatch_group_async_f(g, q, &count, item_incr_atomic);
+        if (dispatch_group_wait(g, dispatch_time(DISPATCH_TIME_NOW, 600 * (int64_t)NSEC_PER_SEC)) != 0) {
+            fprintf(stderr, "instr: dispatch_group_wait timed out\n");
+            exit(1);
+        }
     }
 }
 

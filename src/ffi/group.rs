@@ -2,7 +2,7 @@
 
 use super::{
     dispatch_function_t, dispatch_group_t, dispatch_queue_t, dispatch_time_t, function_arg, intptr_t,
-    queue_arg,
+    queue_arg, try_object_arg,
 };
 use crate::callback::ClientFn;
 use crate::object::Kind;
@@ -63,6 +63,33 @@ unsafe fn leave_misused(group: dispatch_group_t) {
 
 #[no_mangle]
 pub unsafe extern "C" fn dispatch_group_async_f(
+    group: dispatch_group_t,
+    queue: dispatch_queue_t,
+    context: *mut c_void,
+    work: dispatch_function_t,
+) {
+    // The common case makes no call but the push (a tail call), as in `dispatch_async_f`.
+    // SAFETY: the client passes a group and a queue.
+    let (g, q) = unsafe {
+        (try_object_arg::<Group>(group, Kind::Group), try_object_arg::<queue::Queue>(queue, Kind::Queue))
+    };
+    if let (Some(g), Some(q), Some(f)) = (g, q, work) {
+        // SAFETY: dispatch_group_async_f's contract: the function is called once with the
+        // context, on a thread of the queue's choosing.
+        if let Some(mut c) = Continuation::boxed_cached(unsafe { ClientFn::new(f, context) }) {
+            g.attach(&mut c);
+            return queue::submit(q, c);
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { group_async_f_slow(group, queue, context, work) }
+}
+
+/// `dispatch_group_async_f` in full: a forwarder, an empty block cache, or a misuse to
+/// report.
+#[cold]
+#[inline(never)]
+unsafe fn group_async_f_slow(
     group: dispatch_group_t,
     queue: dispatch_queue_t,
     context: *mut c_void,

@@ -1,9 +1,12 @@
 //! `dispatch/queue.h`, the part that submits work: async, sync, barriers, after, apply.
 
-use super::{dispatch_function_t, dispatch_queue_t, dispatch_time_t, function_arg, queue_arg, size_t};
+use super::{
+    dispatch_function_t, dispatch_queue_t, dispatch_time_t, function_arg, queue_arg, size_t, try_object_arg,
+};
 use crate::callback::{ClientApplyFn, ClientFn};
+use crate::object::Kind;
 use crate::queue::continuation::Continuation;
-use crate::queue::{self, sync};
+use crate::queue::{self, sync, Queue};
 use crate::sys::Clock;
 use crate::{apply, event, time};
 use core::ffi::c_void;
@@ -14,6 +17,25 @@ pub unsafe extern "C" fn dispatch_async_f(
     context: *mut c_void,
     work: dispatch_function_t,
 ) {
+    // The common case makes no call but the push (a tail call), so it needs no stack
+    // frame: a queue recognised by its tag, a function, a block from this thread's cache.
+    // SAFETY: the client passes a queue.
+    if let (Some(q), Some(f)) = (unsafe { try_object_arg::<Queue>(queue, Kind::Queue) }, work) {
+        // SAFETY: dispatch_async_f's contract: the function is called once with the
+        // context, on a thread of the queue's choosing.
+        if let Some(c) = Continuation::boxed_cached(unsafe { ClientFn::new(f, context) }) {
+            return queue::submit(q, c);
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { async_f_slow(queue, context, work) }
+}
+
+/// `dispatch_async_f` in full: a forwarder (`_dispatch_main_q` copied into an executable),
+/// an empty block cache, or a misuse to report.
+#[cold]
+#[inline(never)]
+unsafe fn async_f_slow(queue: dispatch_queue_t, context: *mut c_void, work: dispatch_function_t) {
     // SAFETY: the client passes a queue.
     let q = unsafe { queue_arg(queue, "dispatch_async_f") };
     // SAFETY: dispatch_async_f's contract: the function is called once with the context, on

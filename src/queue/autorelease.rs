@@ -49,7 +49,10 @@ fn hook_address(
     addr
 }
 
-fn per_item() -> bool {
+/// Whether the queue the calling thread runs on asks for a pool per item (the hooks are
+/// looked at only then).
+#[inline]
+pub fn per_item() -> bool {
     frames::current().is_some_and(|q| q.spi().autorelease_frequency.load(Relaxed) == WORK_ITEM)
 }
 

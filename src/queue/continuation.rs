@@ -75,6 +75,20 @@ impl Continuation {
         SlabBox::new(c).unwrap_or_else(|_| out_of_memory(SLOT.size()))
     }
 
+    /// [`Continuation::boxed`] for a non-barrier item when this thread's block cache has a
+    /// block at hand, `None` otherwise (the caller's slow path then calls `boxed`).
+    #[inline(always)]
+    pub fn boxed_cached(work: ClientFn) -> Option<ContinuationBox> {
+        SlabBox::new_cached(|| Continuation {
+            item: Item::new(ItemKind::Continuation, 0),
+            work: Work::C(work),
+            barrier: false,
+            group: None,
+            qos: 0,
+            width_of: None,
+        })
+    }
+
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
     pub fn from_closure(f: Box<dyn FnOnce() + Send>) -> ContinuationBox {
         Continuation::alloc(Work::Closure(f), false)
@@ -93,20 +107,17 @@ impl Continuation {
     /// The common item (a C function, no width unit, no QoS of its own) owns nothing to
     /// drop but its group: its function and group are taken out, the block freed, and the
     /// function run with only the autorelease bracket around it (then the group left).
+    ///
+    /// The two cases are separate functions, so that the common one keeps only what it
+    /// needs after the client's call (its group and autorelease pool) in saved registers.
     #[inline]
     pub fn run_boxed(mut c: ContinuationBox) {
         if let Some(f) = c.plain_fn() {
             let group = c.group.take();
             SlabBox::free_forgetting(c);
-            let pool = super::autorelease::begin();
-            f.call();
-            super::autorelease::end(pool);
-            if let Some(group) = group {
-                leave_group(group);
-            }
-            return;
+            return run_plain(f, group);
         }
-        SlabBox::into_inner(c).run()
+        run_unboxed(c)
     }
 
     /// The function of a continuation that owns nothing that needs dropping or running
@@ -144,6 +155,44 @@ impl Continuation {
             leave_group(group);
         }
     }
+}
+
+/// A plain item's function, bracketed by the autorelease hooks, then its group left.
+#[inline(never)]
+fn run_plain(f: ClientFn, group: Option<Ref<Header>>) {
+    if !super::autorelease::per_item() {
+        return match group {
+            // The common item: nothing runs after its function, which is then a tail call.
+            None => f.call(),
+            Some(group) => run_then_leave(f, group),
+        };
+    }
+    run_bracketed(f, group)
+}
+
+/// A plain grouped item on a queue without autorelease pools: the function, then the
+/// group left.
+#[inline(never)]
+fn run_then_leave(f: ClientFn, group: Ref<Header>) {
+    f.call();
+    leave_group(group);
+}
+
+/// [`run_plain`] with an autorelease pool around the function or a group to leave after.
+#[inline(never)]
+fn run_bracketed(f: ClientFn, group: Option<Ref<Header>>) {
+    let pool = super::autorelease::begin();
+    f.call();
+    super::autorelease::end(pool);
+    if let Some(group) = group {
+        leave_group(group);
+    }
+}
+
+/// Any other item: moved out of its block (which goes back to the cache), then run.
+#[inline(never)]
+fn run_unboxed(c: ContinuationBox) {
+    SlabBox::into_inner(c).run()
 }
 
 /// Leaves (and releases) the group `Group::attach` entered for a continuation that ran.

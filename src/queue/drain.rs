@@ -135,6 +135,28 @@ fn stopped_by_suspension(q: &Queue) -> bool {
     }
 }
 
+/// [`stopped_by_suspension`] for the item loop of one drain of `q`: the levels below `q`
+/// are walked only when `q` does not sit directly on a root (the common case then costs
+/// one load of `q`'s state word per item). The queue was enqueued on the target it had
+/// when the drain started; a retarget during the drain takes effect at the next one.
+struct SuspensionCheck<'q> {
+    queue: &'q Queue,
+    /// The first level below `queue` when it is not a root.
+    below: Option<&'q Queue>,
+}
+
+impl<'q> SuspensionCheck<'q> {
+    fn new(queue: &'q Queue) -> SuspensionCheck<'q> {
+        SuspensionCheck { queue, below: queue.target().filter(|t| !t.is_root()) }
+    }
+
+    #[inline]
+    fn stopped(&self) -> bool {
+        self.queue.state.snapshot().is_suspended_or_inactive()
+            || self.below.is_some_and(stopped_by_suspension)
+    }
+}
+
 /// Drains `q`, which this thread just took off its target (with the internal reference
 /// the enqueue took, dropped at the end).
 pub fn drain_queue(q: Ref<Queue>) {
@@ -147,8 +169,9 @@ pub fn drain_queue(q: Ref<Queue>) {
 
 fn drain_exclusive(d: Drain<'_>) {
     let q = d.queue();
+    let suspension = SuspensionCheck::new(q);
     for _ in 0..DRAIN_BATCH {
-        if stopped_by_suspension(q) {
+        if suspension.stopped() {
             break;
         }
         let Some(item) = workloop::take_next(&d) else { break };
@@ -170,8 +193,9 @@ fn drain_exclusive(d: Drain<'_>) {
 
 fn drain_parallel(d: Drain<'_>, tid: u32) {
     let q = d.queue();
+    let suspension = SuspensionCheck::new(q);
     for _ in 0..DRAIN_BATCH {
-        if stopped_by_suspension(q) {
+        if suspension.stopped() {
             break;
         }
         let exclusive = match d.peek() {
@@ -253,27 +277,30 @@ pub(crate) fn push_item(q: &Queue, item: OwnedItem) {
 /// After a push onto a non-root queue: whoever made the list non-empty wakes the queue.
 #[inline]
 fn pushed(q: &Queue, was_empty: bool) {
+    if q.flavor != Flavor::Custom {
+        return pushed_thread_bound(q, was_empty);
+    }
+    if was_empty && q.state.wakeup() == Wake::Enqueue {
+        enqueue_on_target(q);
+    } else {
+        // Not the fast path (the queue had items or a drainer): in a forked child, a
+        // drainer that stayed in the parent would strand the item.
+        forked::check_usable(q);
+    }
+}
+
+/// [`pushed`] for the main queue and run-loop queues (out of line: custom queues are the
+/// hot case, and these wakes make calls).
+#[cold]
+#[inline(never)]
+fn pushed_thread_bound(q: &Queue, was_empty: bool) {
+    if !was_empty {
+        return;
+    }
     match q.flavor {
-        Flavor::Root(_) => unreachable!("root queues use the pool's run lists"),
-        Flavor::Main => {
-            if was_empty {
-                main_queue::wake();
-            }
-        }
-        Flavor::RunLoop => {
-            if was_empty {
-                runloop::wake(q);
-            }
-        }
-        Flavor::Custom => {
-            if was_empty && q.state.wakeup() == Wake::Enqueue {
-                enqueue_on_target(q);
-            } else {
-                // Not the fast path (the queue had items or a drainer): in a forked
-                // child, a drainer that stayed in the parent would strand the item.
-                forked::check_usable(q);
-            }
-        }
+        Flavor::Main => main_queue::wake(),
+        Flavor::RunLoop => runloop::wake(q),
+        Flavor::Root(_) | Flavor::Custom => unreachable!("only thread-bound queues get here"),
     }
 }
 

@@ -61,6 +61,7 @@ impl Group {
     /// Makes `c` (not yet submitted) a member of this group (`dispatch_group_async*`):
     /// enters it, and the continuation leaves it and drops the reference taken here once
     /// its function returned (`Continuation::run`).
+    #[inline]
     pub fn attach(&self, c: &mut Continuation) {
         self.enter();
         c.group = Some(crate::object::Ref::retain(&self.header));

@@ -56,6 +56,7 @@ struct Slot {
 
 /// A singly linked chain of free blocks and its length.
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct Chain {
     head: *mut Slot,
     len: u32,
@@ -80,6 +81,7 @@ impl Chain {
     }
 }
 
+#[repr(C)]
 struct Local {
     fresh: Cell<Chain>,
     freed: Cell<Chain>,
@@ -92,17 +94,26 @@ struct Local {
 const DEAD: u32 = u32::MAX;
 
 thread_local! {
-    // No destructor, so an access is one `__tls_get_addr` and no state check; the chains
-    // are freed at thread exit by `EXIT`'s destructor, registered on the slow paths.
-    static LOCAL: Local =
-        const { Local { fresh: Cell::new(EMPTY), freed: Cell::new(EMPTY), managed: Cell::new(false) } };
+    // Only the exit hook (registered on the slow paths); the cache itself lives in the
+    // initial-exec thread slots (`sys::tls`), one load from the thread pointer away.
     static EXIT: Exit = const { Exit };
 }
 
-/// The one access to this thread's cache (a single place to switch to another TLS model).
-#[inline]
+const _: () = assert!(
+    core::mem::size_of::<Local>() == core::mem::size_of::<super::types::SlabStorage>()
+        && core::mem::align_of::<Local>() <= core::mem::align_of::<super::types::SlabStorage>(),
+    "Local must fit the storage ThreadSlots reserves for it"
+);
+
+/// The one access to this thread's cache: the `slab` words of its thread slots.
+#[inline(always)]
 fn with_local<R>(f: impl FnOnce(&Local) -> R) -> R {
-    LOCAL.with(f)
+    let slots = super::tls::thread_slots();
+    // SAFETY: `slab` is storage of `Local`'s size and alignment (checked above) that only
+    // this module uses; zero-initialised in every thread, which is a valid `Local` (null
+    // chains of length 0, not managed); the reference stays on this thread (`ThreadSlots`
+    // is not `Sync`) and lives as long as the thread.
+    f(unsafe { &*(&slots.slab as *const super::types::SlabStorage as *const Local) })
 }
 
 /// Frees the thread's chains when it exits and marks its cache [`DEAD`] (blocks freed by
@@ -159,6 +170,23 @@ static DEPOT: Mutex<Depot> = Mutex::new(Depot { batches: [EMPTY; DEPOT_BATCHES],
 /// The depot's batch count, readable without the lock: a producer that outruns its workers
 /// finds the depot empty on every refill and goes to the heap without touching the lock.
 static DEPOT_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A block from this thread's `fresh` chain, or null when it is empty: the allocation
+/// fast path alone, which makes no call (see [`SlabBox::new_cached`]).
+#[inline(always)]
+fn alloc_cached() -> *mut u8 {
+    with_local(|l| {
+        let c = l.fresh.get();
+        if c.head.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `c.head` heads this thread's `fresh` chain: a free block only this
+        // thread references, whose first word is its link.
+        let next = unsafe { (*c.head).next };
+        l.fresh.set(Chain { head: next, len: c.len - 1 });
+        c.head.cast::<u8>()
+    })
+}
 
 /// A block of layout [`SLOT`], from this thread's cache when it has one; null when the heap
 /// is exhausted.
@@ -244,11 +272,11 @@ unsafe fn free_slow(l: &Local, p: *mut u8) {
         return;
     }
     let full = l.freed.replace(EMPTY);
-    if full.head.is_null() {
-        // The first block of a chain (`alive` registered the exit destructor).
-    } else if l.fresh.get().head.is_null() {
-        l.fresh.set(full);
-    } else {
+    if !full.head.is_null() {
+        // To the depot first, where the thread that allocates (usually another: a
+        // producer's items are freed by workers) finds it; kept as our own `fresh` chain
+        // only when the depot is full or busy, since a thread that never allocates (a
+        // worker) would strand it there.
         let mut kept = false;
         if let Ok(mut d) = DEPOT.try_lock() {
             if d.len < DEPOT_BATCHES {
@@ -262,9 +290,15 @@ unsafe fn free_slow(l: &Local, p: *mut u8) {
             }
         }
         if !kept {
-            full.release();
+            if l.fresh.get().head.is_null() {
+                l.fresh.set(full);
+            } else {
+                full.release();
+            }
         }
     }
+    // (An empty `full` is the first block of a chain: `alive` registered the exit
+    // destructor.)
     let s = p.cast::<Slot>();
     // SAFETY: the block is ours (contract) and at least one word long.
     unsafe { s.write(Slot { next: ptr::null_mut() }) };
@@ -294,6 +328,21 @@ impl<T> SlabBox<T> {
         // SAFETY: a fresh block of layout `SLOT`, which fits a `T` (`FITS`).
         unsafe { ptr.as_ptr().write(value) };
         Ok(SlabBox { ptr, _owns: PhantomData })
+    }
+
+    /// [`SlabBox::new`] when this thread's cache has a block at hand, `None`
+    /// otherwise (the caller then takes its slow path, which calls `new`): for entry points
+    /// whose fast path must make no call, so that it needs no stack frame.
+    /// The value is made by `make` only once a block is at hand, so that nothing is built
+    /// (on the stack) for the slow path.
+    #[inline(always)]
+    pub fn new_cached(make: impl FnOnce() -> T) -> Option<SlabBox<T>> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
+        let ptr = NonNull::new(alloc_cached().cast::<T>())?;
+        // SAFETY: a fresh block of layout `SLOT`, which fits a `T` (`FITS`).
+        unsafe { ptr.as_ptr().write(make()) };
+        Some(SlabBox { ptr, _owns: PhantomData })
     }
 
     /// Moves the value out; the block goes back to the cache at once.

@@ -36,4 +36,16 @@ pub struct ThreadSlots {
     pub top: core::cell::Cell<*const ()>,
     /// The cached kernel thread id: 0 until first use, and again in a forked child.
     pub tid: core::cell::Cell<u32>,
+    /// Storage for `sys::slab`'s per-thread block cache (its `Local`, whose layout is
+    /// slab's business; zero is its empty state).
+    pub slab: SlabStorage,
 }
+
+/// Five zero-initialised words of [`ThreadSlots`] that `sys::slab` keeps its cache in.
+#[repr(C)]
+pub struct SlabStorage(pub [core::cell::Cell<usize>; 5]);
+
+const _: () = assert!(
+    core::mem::size_of::<ThreadSlots>() == 56,
+    "ThreadSlots must match `struct dispatch_thread_slots` in linux/tls.c"
+);

@@ -703,7 +703,7 @@ static void fig_async(void)
     report("baseline_condvar_queue_2producers", base2, "ns/item");
     /* >= 3x the baseline's throughput, i.e. <= 1/3 of its time per item */
     report_ratio("async_serial_1producer", "baseline_condvar_queue_1producer", serial1 / base1, "<=", 1.0 / 3);
-    report_ratio("async_serial_2producers", "baseline_condvar_queue_2producers", serial2 / base2, "<=", 1.0 / 3);
+    report_ratio("async_serial_2producers", "baseline_condvar_queue_2producers", serial2 / base2, "<=", 0.5); /* issue 12: >= 2x with 2 producers */
     report_ratio("async_global_group", "baseline_condvar_queue_1producer", group / base1, "<=", 1.0 / 3);
 }
 
@@ -1110,7 +1110,7 @@ static void fig_timing(void)
     report("baseline_nanosleep_lateness_p50", nanosleep_late[0], "us");
     report("baseline_nanosleep_lateness_p99", nanosleep_late[1], "us");
     report_ratio("after_lateness_p99", "baseline_nanosleep_lateness_p99",
-                 after[1] / nanosleep_late[1], "<=", 2);
+                 after[1] / nanosleep_late[1], "<=", 1); /* issue 12: no later than clock_nanosleep */
 
     begin_figure("periodic clock_nanosleep jitter");
     run_reps(m_periodic_nanosleep, NULL, REPS_DIST, periodic);

@@ -65,7 +65,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the monitor looks at a saturated pool.
 pub const MONITOR_PERIOD: Duration = Duration::from_millis(2);
 /// Spin rounds before parking.
-const SPIN_ROUNDS: u32 = 64;
+const SPIN_ROUNDS: u32 = 8;
 /// Longest pause between two attempts to create a thread the system refused (the thread
 /// limit, `RLIMIT_NPROC`, or no memory for a stack): the delay doubles from
 /// [`MONITOR_PERIOD`] up to this, so a limit lifted later is noticed within 100 ms while a

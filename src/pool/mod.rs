@@ -235,7 +235,14 @@ impl Pool {
             let index = (31 - mask.leading_zeros()) as usize;
             let item = self.lists[index].pop(&self.nonempty, 1 << index);
             if let Some(item) = item {
-                self.pending.fetch_sub(1, SeqCst);
+                if self.pending.fetch_sub(1, SeqCst) > 1 {
+                    // Work is left behind this item: the monitor must be watching, in case
+                    // this worker (and the others) block in it. Its pushes may not have
+                    // told the monitor: a push relies on a searching or parked worker when
+                    // there is one, and the monitor sleeps whenever nothing is pending.
+                    // One load while it is awake; a wake-up once per backlog otherwise.
+                    self.monitor_bell.ring();
+                }
                 self.pops.fetch_add(1, SeqCst);
                 if is_overcommit(index) {
                     self.overcommit_pending.fetch_sub(1, SeqCst);
@@ -356,7 +363,14 @@ impl Pool {
             self.monitor_bell.awake();
             std::thread::sleep(period);
             let pending = self.pending.load(SeqCst);
-            if pending == 0 || self.idle.any_unclaimed() {
+            if pending == 0 {
+                continue;
+            }
+            if self.idle.any_unclaimed() {
+                // Work waits while a worker sleeps unpromised: wake it rather than start
+                // another. (A push skips the wake while some worker searches, and that
+                // worker passes the duty on; this is the backstop should a pass be lost.)
+                self.idle.wake_claimed();
                 continue;
             }
             let tids = self.workers.lock().unwrap_or_else(|e| e.into_inner()).clone();

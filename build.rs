@@ -14,6 +14,27 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdispatch.so");
 
+    // Architectures whose callee receives a `va_list` argument as one pointer-sized register
+    // (`sys::linux::abort::VaListArg` says why for each); elsewhere `dispatch_debugv` does
+    // not build until someone checks.
+    println!("cargo:rustc-check-cfg=cfg(va_list_in_one_register)");
+    const ONE_REGISTER_VA_LIST: &[&str] = &[
+        "x86_64",
+        "x86",
+        "aarch64",
+        "arm",
+        "riscv64",
+        "riscv32",
+        "powerpc64",
+        "powerpc",
+        "s390x",
+        "loongarch64",
+    ];
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets it");
+    if ONE_REGISTER_VA_LIST.contains(&arch.as_str()) {
+        println!("cargo:rustc-cfg=va_list_in_one_register");
+    }
+
     // The exports stable Rust cannot define (variadic functions), one small C file each, and
     // the initial-exec thread-local of the hot paths (src/sys/linux/tls.c: stable Rust
     // cannot choose a TLS model).

@@ -64,29 +64,28 @@ impl Continuation {
     /// anonymous "memory allocation of N bytes failed" of `Box::new`.
     #[inline]
     fn alloc(work: Work, barrier: bool) -> ContinuationBox {
-        let c = Continuation {
+        SlabBox::new(Continuation::new(work, barrier))
+            .unwrap_or_else(|_| crate::sys::abort_out_of_memory(SLOT.size(), "work item"))
+    }
+
+    /// A continuation with nothing attached yet (no group, no QoS, no width unit).
+    #[inline(always)]
+    fn new(work: Work, barrier: bool) -> Continuation {
+        Continuation {
             item: Item::new(ItemKind::Continuation, 0),
             work,
             barrier,
             group: None,
             qos: 0,
             width_of: None,
-        };
-        SlabBox::new(c).unwrap_or_else(|_| out_of_memory(SLOT.size()))
+        }
     }
 
     /// [`Continuation::boxed`] for a non-barrier item when this thread's block cache has a
     /// block at hand, `None` otherwise (the caller's slow path then calls `boxed`).
     #[inline(always)]
     pub fn boxed_cached(work: ClientFn) -> Option<ContinuationBox> {
-        SlabBox::new_cached(|| Continuation {
-            item: Item::new(ItemKind::Continuation, 0),
-            work: Work::C(work),
-            barrier: false,
-            group: None,
-            qos: 0,
-            width_of: None,
-        })
+        SlabBox::new_cached(|| Continuation::new(Work::C(work), false))
     }
 
     /// Wraps a Rust closure (used by `dispatch_apply` helpers and internal redirects).
@@ -199,27 +198,6 @@ fn run_unboxed(c: ContinuationBox) {
 fn leave_group(group: Ref<Header>) {
     let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
     leave(&group);
-}
-
-/// Aborts for a work item the heap refused, without allocating anything more.
-#[cold]
-fn out_of_memory(size: usize) -> ! {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = size;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    crate::sys::abort_with_parts(&[
-        b"libdispatch: cannot allocate ",
-        &digits[i..],
-        b" bytes for a work item (out of memory)",
-    ])
 }
 
 /// A `dispatch_sync`-family caller parked on its own stack until the queue is handed to it

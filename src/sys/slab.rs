@@ -192,17 +192,11 @@ fn alloc_cached() -> *mut u8 {
 /// is exhausted.
 #[inline]
 fn alloc_slot() -> *mut u8 {
-    with_local(|l| {
-        let c = l.fresh.get();
-        if c.head.is_null() {
-            return alloc_slow(l);
-        }
-        // SAFETY: `c.head` heads this thread's `fresh` chain: a free block only this
-        // thread references, whose first word is its link.
-        let next = unsafe { (*c.head).next };
-        l.fresh.set(Chain { head: next, len: c.len - 1 });
-        c.head.cast::<u8>()
-    })
+    let p = alloc_cached();
+    if !p.is_null() {
+        return p;
+    }
+    with_local(alloc_slow)
 }
 
 /// An empty `fresh` chain: reuse our own `freed` chain, else take a batch from the depot,

@@ -44,36 +44,15 @@ pub fn write_stderr(mut buf: &[u8]) {
 }
 
 /// A C `va_list` received as a function argument, as the callee sees it: one pointer-sized
-/// value. On the architectures below `va_list` is a pointer (i386, riscv, powerpc64,
+/// value. On the architectures `build.rs` lists `va_list` is a pointer (i386, riscv, powerpc64,
 /// loongarch64), an array that decays to a pointer (x86_64, powerpc, s390x), a one-pointer
 /// struct passed in a register (arm), or a larger struct the caller passes by reference
 /// (aarch64, AAPCS64 §6.8.2: composites over 16 bytes): in every case the callee gets one
-/// pointer-sized register it may hand on to a `v*printf` unchanged, once.
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "riscv32",
-    target_arch = "powerpc64",
-    target_arch = "powerpc",
-    target_arch = "s390x",
-    target_arch = "loongarch64"
-))]
+/// pointer-sized register it may hand on to a `v*printf` unchanged, once. (`build.rs` sets
+/// `va_list_in_one_register` for exactly these.)
+#[cfg(va_list_in_one_register)]
 pub type VaListArg = *mut c_void;
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "riscv32",
-    target_arch = "powerpc64",
-    target_arch = "powerpc",
-    target_arch = "s390x",
-    target_arch = "loongarch64"
-)))]
+#[cfg(not(va_list_in_one_register))]
 compile_error!("check how this architecture passes a va_list argument before building dispatch_debugv");
 
 extern "C" {

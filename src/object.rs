@@ -180,9 +180,7 @@ pub fn new_in_c_heap<T: ObjectKind>(bytes: &[u8], build: impl FnOnce(*const u8) 
     let size = core::mem::size_of::<T>() + bytes.len();
     match core::ptr::NonNull::new(sys::c_new_with_bytes(bytes, build)) {
         Some(p) => NewObject(p),
-        None => std::alloc::handle_alloc_error(
-            std::alloc::Layout::from_size_align(size, 16).expect("an object's layout"),
-        ),
+        None => sys::abort_out_of_memory(size, T::KIND.name()),
     }
 }
 

@@ -85,12 +85,12 @@ impl QueueExt {
     }
 }
 
-/// What differs between the queues `Queue::allocate` builds (custom and run-loop queues).
-struct Shape {
-    state: QueueState,
-    target: TargetSlot,
-    qos: u32,
-    flavor: Flavor,
+/// Where a new queue's label lives, chosen before the queue is built (`Queue::allocate`).
+pub(super) struct Tail {
+    /// The label's first byte (a static empty string for a queue without one).
+    label: *const c_char,
+    /// The queue's extension, if it has one.
+    ext: OnceBox<QueueExt>,
 }
 
 impl Queue {
@@ -105,26 +105,20 @@ impl Queue {
         Queue::create_with(label, attr, target, None).into_raw()
     }
 
-    /// Builds a queue of `shape` in place, with `label` copied, and returns it with its
+    /// Puts the queue `build` makes in memory, with `label` copied, and returns it with its
     /// creation references. The label's bytes follow the queue in the same C heap block,
-    /// so a queue costs one allocation (`new_in_c_heap`).
-    fn allocate(label: Option<&CStr>, ext: Option<Box<QueueExt>>, shape: Shape) -> NewObject<Queue> {
+    /// so a queue costs one allocation (`new_in_c_heap`). `build` fills in the [`Tail`]
+    /// fields; the queue is built in place.
+    fn allocate(
+        label: Option<&CStr>,
+        ext: Option<Box<QueueExt>>,
+        build: impl FnOnce(Tail) -> Queue,
+    ) -> NewObject<Queue> {
         let bytes = label.map_or(&[][..], CStr::to_bytes_with_nul);
         let ext = ext.map_or_else(OnceBox::new, OnceBox::with_value);
         new_in_c_heap(bytes, |after| {
-            // The label's first byte (a static empty string for a queue without one).
-            let label: *const c_char = if bytes.is_empty() { c"".as_ptr() } else { after.cast() };
-            Queue {
-                header: Header::new(Kind::Queue, &QUEUE_VTABLE),
-                item: Item::new(ItemKind::Queue, 0),
-                state: shape.state,
-                list: ItemList::new(),
-                target: shape.target,
-                label: AtomicPtr::new(label.cast_mut()),
-                ext,
-                qos: AtomicU32::new(shape.qos),
-                flavor: shape.flavor,
-            }
+            let label = if bytes.is_empty() { c"".as_ptr() } else { after.cast() };
+            build(Tail { label, ext })
         })
     }
 
@@ -146,14 +140,18 @@ impl Queue {
         };
         let ext = (special.is_some() || autorelease_frequency != 0 || attr.relative_priority != 0)
             .then(|| QueueExt::new(attr.relative_priority, autorelease_frequency, special));
-        let shape = Shape {
+        Queue::allocate(label, ext, |tail| Queue {
+            header: Header::new(Kind::Queue, &QUEUE_VTABLE),
+            item: Item::new(ItemKind::Queue, 0),
             state: if attr.inactive { QueueState::inactive(width) } else { QueueState::idle(width) },
+            list: ItemList::new(),
             // The queue's reference on its target (see `target`).
             target: TargetSlot::new(target),
-            qos: attr.qos,
+            label: AtomicPtr::new(tail.label.cast_mut()),
+            ext: tail.ext,
+            qos: AtomicU32::new(attr.qos),
             flavor: Flavor::Custom,
-        };
-        Queue::allocate(label, ext, shape)
+        })
     }
 
     /// `dispatch_workloop_create[_inactive]`: a serial queue on the overcommit root of
@@ -169,13 +167,18 @@ impl Queue {
     pub fn create_run_loop(label: Option<&CStr>) -> Option<*const Queue> {
         let port = EventFd::new().ok()?;
         let ext = QueueExt { special: Some(Box::new(RunLoopPort(port))), ..QueueExt::default() };
-        let shape = Shape {
+        let q = Queue::allocate(label, Some(Box::new(ext)), |tail| Queue {
+            header: Header::new(Kind::Queue, &QUEUE_VTABLE),
+            item: Item::new(ItemKind::Queue, 0),
             state: QueueState::thread_bound(),
+            list: ItemList::new(),
             target: TargetSlot::empty(),
-            qos: 0,
+            label: AtomicPtr::new(tail.label.cast_mut()),
+            ext: tail.ext,
+            qos: AtomicU32::new(0),
             flavor: Flavor::RunLoop,
-        };
-        Some(Queue::allocate(label, Some(Box::new(ext)), shape).into_raw())
+        });
+        Some(q.into_raw())
     }
 
     /// What a going queue releases: its specifics (their destructors are submitted) and

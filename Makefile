@@ -49,11 +49,13 @@ run: build
 # Performance figures next to in-run baselines (bench/README.md). To run the same binary
 # against another libdispatch: LD_LIBRARY_PATH=/path/to/other target/bench/bench
 # The output is kept in target/bench/bench.txt and drawn as bench/chart.svg (never fails).
+# `make bench FIGURES="fig_timers_issue12 fig_many_queues"` runs only those figures (and
+# leaves the chart alone).
 bench: build
 	@mkdir -p target/bench
 	$(CC) $(CFLAGS_EX) -fopenmp bench/bench.c -o target/bench/bench $(LDFLAGS_EX)
-	set -o pipefail; timeout 300 target/bench/bench | tee target/bench/bench.txt
-	-python3 tools/bench_chart.py target/bench/bench.txt -o bench/chart.svg
+	set -o pipefail; timeout 300 target/bench/bench $(FIGURES) | tee target/bench/bench.txt
+	-[ -n "$(FIGURES)" ] || python3 tools/bench_chart.py target/bench/bench.txt -o bench/chart.svg
 
 # Instructions per operation on the hot paths, under callgrind, against the budgets of
 # issue 12 (bench/README.md, "Instruction counts"). INSTR_N operations vs 2 * INSTR_N.

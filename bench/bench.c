@@ -1769,7 +1769,25 @@ static void print_environment(void)
     printf("# spin calibration: %llu steps ~ 20 us\n", (unsigned long long)spin_per_20us);
 }
 
-int main(void)
+/* `target/bench/bench fig_timers_issue12 fig_many_queues` runs only the figures named (the
+ * functions below); with no argument, all of them. */
+static int figure_wanted(int argc, char **argv, const char *name)
+{
+    if (argc < 2)
+        return 1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+#define RUN_FIGURE(f)                        \
+    do {                                     \
+        if (figure_wanted(argc, argv, #f))   \
+            f();                             \
+    } while (0)
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGALRM, on_watchdog);
@@ -1779,22 +1797,22 @@ int main(void)
     calibrate_spin();
     print_environment();
 
-    fig_fanout(); /* first, so that its cold run starts from an unused pool */
-    fig_once();
-    fig_sync();
-    fig_async();
-    fig_rw();
-    fig_apply();
-    fig_group();
-    fig_wakeups();
-    fig_timing();
-    fig_queues();
-    fig_timers_issue12();
-    fig_blocking_scale(); /* first of these: its threads have idled longest by fig_idle */
-    fig_apply_openmp();
-    fig_many_queues();
-    fig_sync_contended();
-    fig_idle(); /* last: the library has been used, the pool has threads */
+    RUN_FIGURE(fig_fanout); /* first, so that its cold run starts from an unused pool */
+    RUN_FIGURE(fig_once);
+    RUN_FIGURE(fig_sync);
+    RUN_FIGURE(fig_async);
+    RUN_FIGURE(fig_rw);
+    RUN_FIGURE(fig_apply);
+    RUN_FIGURE(fig_group);
+    RUN_FIGURE(fig_wakeups);
+    RUN_FIGURE(fig_timing);
+    RUN_FIGURE(fig_queues);
+    RUN_FIGURE(fig_timers_issue12);
+    RUN_FIGURE(fig_blocking_scale); /* first of these: its threads have idled longest by fig_idle */
+    RUN_FIGURE(fig_apply_openmp);
+    RUN_FIGURE(fig_many_queues);
+    RUN_FIGURE(fig_sync_contended);
+    RUN_FIGURE(fig_idle); /* last: the library has been used, the pool has threads */
 
     printf("# targets: %d met, %d not met; total run time %.1f s\n", targets_met, targets_missed,
            (double)(now_ns() - start) / 1e9);

@@ -45,6 +45,13 @@ unsafe impl ObjectKind for Group {
     }
 }
 
+// SAFETY: `Members` keeps its state word, a `core::sync::atomic::AtomicU32` outside loom, at
+// `STATE_OFFSET`, and `Group` holds a `Members` at `offset_of!(Group, members)`.
+#[cfg(not(loom))]
+unsafe impl sys::atomic::AtomicU32At for Group {
+    const OFFSET: usize = core::mem::offset_of!(Group, members) + Members::<Notify>::STATE_OFFSET;
+}
+
 static GROUP_VTABLE: ObjectVTable = ObjectVTable::for_type::<Group>();
 
 impl Group {
@@ -76,17 +83,22 @@ impl Group {
 
     #[inline]
     pub fn leave(&self) {
-        if let Some(prev) = self.members.leave() {
-            Group::last_leave(self, prev);
+        // Outside loom, `Members::leave`'s subtraction as `lock sub [group + offset]; jl`.
+        #[cfg(not(loom))]
+        let cold = sys::atomic::fetch_sub_was_below::<Group, { Members::<Notify>::LEAVE_SUBTRAHEND }>(self);
+        #[cfg(loom)]
+        let cold = self.members.leave();
+        if cold {
+            Group::last_leave(self);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn last_leave(&self, prev: i32) {
+    fn last_leave(&self) {
         // Each notification holds its own references (queue, group): submitting it
         // touches no more of this group than the notification's reference keeps alive.
-        self.members.last_leave(prev, |n: Notify| queue::async_f(&n.queue, n.work));
+        self.members.last_leave(|n: Notify| queue::async_f(&n.queue, n.work));
     }
 
     /// `dispatch_group_notify_f`.

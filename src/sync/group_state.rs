@@ -87,6 +87,12 @@ pub(crate) struct Members<N> {
 }
 
 impl<N> Members<N> {
+    /// Where [`Members::leave`] subtracts, and what: for an object that makes the same
+    /// subtraction through `sys::atomic` (`Group::leave`).
+    #[cfg(not(loom))]
+    pub(crate) const STATE_OFFSET: usize = core::mem::offset_of!(Members<N>, state);
+    pub(crate) const LEAVE_SUBTRAHEND: u32 = ONE as u32;
+
     pub(crate) fn new() -> Members<N> {
         Members { state: AtomicU32::new(0), notes: Mutex::new(Vec::new()) }
     }
@@ -118,33 +124,42 @@ impl<N> Members<N> {
         self.state.fetch_sub(ONE as u32, Relaxed);
     }
 
-    /// `dispatch_group_leave`'s fast path: one `lock xadd`. `Some(old state)` when the
-    /// cold path ([`Members::last_leave`]) must run: this leave emptied the group with
-    /// flags set, or unbalanced it.
+    /// `dispatch_group_leave`'s fast path: one atomic subtraction. `true` when the cold
+    /// path ([`Members::last_leave`]) must run: the old value was below `ONE`, so this
+    /// leave emptied the group with flags set (old value 1..3) or unbalanced it (0 or
+    /// below).
+    ///
+    /// Only loom runs this one: the shipped `Group::leave` makes the same subtraction as
+    /// `lock sub [group + offset]; jl` through `sys::atomic`, at `STATE_OFFSET`.
+    #[cfg(loom)]
     #[inline(always)]
-    pub(crate) fn leave(&self) -> Option<i32> {
+    pub(crate) fn leave(&self) -> bool {
         // Release: the leaving thread's work happens-before whatever sees the group empty
         // (a waiter's Acquire load, the last leave's Acquire CAS before notifying).
-        let prev = self.state.fetch_sub(ONE as u32, Release) as i32;
-        (prev < ONE).then_some(prev)
+        (self.state.fetch_sub(ONE as u32, Release) as i32) < ONE
     }
 
-    /// The cold path of a leave whose [`Members::leave`] returned `Some(prev)`: the three
-    /// steps of the module doc, handing each taken notification to `fire` last. Aborts on
-    /// an unbalanced leave.
+    /// The cold path of a leave whose [`Members::leave`] returned `true`: the three steps
+    /// of the module doc, handing each taken notification to `fire` last. Aborts on an
+    /// unbalanced leave.
+    ///
+    /// It reads the word afresh rather than being handed the old value, which the fast
+    /// path does not keep. Whatever happened in between is what a failed CAS would show:
+    /// only enters, or the leaves and flags of a later round. A count below zero is an
+    /// unbalanced leave (unless an enter raced it back up; the next leave then reports it).
     ///
     /// After step 2 the group may be freed by a waiter's caller (unless notifications
     /// were taken, which hold it): the wake then only uses the word's address as a futex
     /// key, as `park::wake_all` allows, and nothing else reads `self`.
-    pub(crate) fn last_leave(&self, prev: i32, mut fire: impl FnMut(N)) {
-        if count_of(prev) == 0 {
+    pub(crate) fn last_leave(&self, mut fire: impl FnMut(N)) {
+        let mut cur = self.load();
+        if count_of(cur) < 0 {
             // Relaxed: undoing our own subtraction (the process aborts next).
             self.state.fetch_add(ONE as u32, Relaxed);
             sys::abort_with_message(
                 "BUG IN CLIENT OF LIBDISPATCH: Unbalanced call to dispatch_group_leave()",
             );
         }
-        let mut cur = prev.wrapping_sub(ONE);
         let mut notes = Vec::new();
         if flags_of(cur) & NOTIFIED != 0 {
             let mut list = self.notes.lock().unwrap_or_else(|e| e.into_inner());
@@ -264,8 +279,8 @@ mod loom_tests {
     }
 
     fn leave(m: &Members<Note>) {
-        if let Some(prev) = m.leave() {
-            m.last_leave(prev, fire);
+        if m.leave() {
+            m.last_leave(fire);
         }
     }
 

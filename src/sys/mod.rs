@@ -18,6 +18,7 @@
 //! | memory | [`mem`] | the C heap, `munmap`, page size |
 //! | work-item memory | [`slab`] | `SlabBox`: a box whose block comes from a per-thread cache |
 //! | abort | [`abort`] | `BUG IN CLIENT` aborts, stderr lines, `va_list` formatting |
+//! | atomics | [`atomic`] | `AtomicU32At`, `fetch_sub_was_below`: `lock sub [obj + offset]; jl` where the compiler would keep the old value |
 //! | per-thread slots | [`tls`] | the hot paths' thread id and frame stack, initial-exec TLS (no `__tls_get_addr`) |
 //!
 //! Every name is also re-exported flat (`sys::futex_wait`, `sys::Clock`, ...), which is how
@@ -46,6 +47,7 @@ mod linux;
 mod types;
 
 pub mod abort;
+pub mod atomic;
 pub mod fd;
 pub mod file;
 pub mod futex;

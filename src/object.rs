@@ -326,6 +326,23 @@ impl Header {
         drop(Ref::<Header> { live: Live(core::ptr::NonNull::from(self)) });
     }
 
+    /// The event thread's hold on a dispatch object that is one of its targets (a source, a
+    /// queue with `dispatch_after` entries): an internal reference, taken here and given back
+    /// by [`Header::release_for_event_thread`]. Objects implement `event::Target`'s pair of
+    /// methods with these two, so the pairing lives in one place.
+    pub fn retain_for_event_thread(&self) {
+        self.retain_internal();
+    }
+
+    /// Gives back a reference [`Header::retain_for_event_thread`] took; `_proof` says the
+    /// caller (a dropped `event::TargetRef`) holds one.
+    pub fn release_for_event_thread(&self, _proof: crate::event::Release) {
+        // SAFETY: an event-thread target's `Release` proof comes from the drop of the
+        // `TargetRef` that took, through `retain_for_event_thread`, the internal reference
+        // given back here.
+        unsafe { self.release_internal() };
+    }
+
     pub fn set_finalizer(&self, f: DispatchFunction) {
         finalizers::set(self, f);
     }
@@ -473,9 +490,10 @@ unsafe impl Object for Header {
 }
 
 /// The address of an object kept alive by a reference count that the handle holding it
-/// owns: the one place a handle ([`Ref`], [`ClientCount`]) turns its pointer back into a
-/// reference. Built only in this module, by a handle, around a count it owns (one it just
-/// took, or one the caller of an `unsafe fn` handed over).
+/// owns: the one place a handle ([`Ref`], [`ClientCount`], [`Kept`]) turns its pointer back
+/// into a reference. Built only in this module, by a handle, around a count it owns (one it
+/// just took, or one the caller of an `unsafe fn` handed over), or, for [`Kept`], around an
+/// object whose own protocol keeps it alive, as the caller of `Kept::new` vouched.
 struct Live<T: Object>(core::ptr::NonNull<T>);
 
 // SAFETY: the object's shared state is atomic or locked (dispatch objects are used from
@@ -488,8 +506,27 @@ impl<T: Object> Live<T> {
     fn get(&self) -> &T {
         // SAFETY: the handle holding this `Live` owns a reference count on the object: an
         // internal one, or a client one (client references together hold an internal one,
-        // module doc); an object is freed only when its last internal reference goes.
+        // module doc); an object is freed only when its last internal reference goes. A
+        // `Kept` owns none, but its constructor's caller vouched that the object outlives it.
         unsafe { self.0.as_ref() }
+    }
+}
+
+/// The address of an object that holds no count on it: the object's own protocol keeps it
+/// alive as long as the handle exists. The one user is a `dispatch_group_async` work item's
+/// group, which the group's unfinished count keeps alive (`sync::group`, as libdispatch's
+/// group retains itself while it has members), so the item pays no retain and no release.
+pub struct Kept<T: Object>(Live<T>);
+
+impl<T: Object> Kept<T> {
+    /// # Safety
+    /// `obj` stays alive (is not disposed) until this handle is dropped.
+    pub unsafe fn new(obj: &T) -> Kept<T> {
+        Kept(Live(core::ptr::NonNull::from(obj)))
+    }
+
+    pub fn get(&self) -> &T {
+        self.0.get()
     }
 }
 

@@ -4,7 +4,7 @@
 use super::item::{Item, ItemKind};
 use super::object::Queue;
 use crate::callback::ClientFn;
-use crate::object::{Header, Ref};
+use crate::object::{Header, Kept, Ref};
 use crate::park::Event;
 use crate::sys::slab::{SlabBox, SLOT};
 use core::ffi::c_void;
@@ -18,9 +18,10 @@ pub struct Continuation {
     work: Work,
     /// Submitted with a barrier function (`dispatch_barrier_async*`).
     pub barrier: bool,
-    /// The group left (and released) once the function returned (`dispatch_group_async*`,
-    /// set by `Group::attach`); see [`Continuation::run`].
-    pub group: Option<Ref<Header>>,
+    /// The group left once the function returned (`dispatch_group_async*`, set by
+    /// `Group::attach`; the item's membership keeps the group alive); see
+    /// [`Continuation::run`].
+    pub group: Option<Kept<Header>>,
     /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
     pub qos: u32,
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
@@ -158,7 +159,7 @@ impl Continuation {
 
 /// A plain item's function, bracketed by the autorelease hooks, then its group left.
 #[inline(never)]
-fn run_plain(f: ClientFn, group: Option<Ref<Header>>) {
+fn run_plain(f: ClientFn, group: Option<Kept<Header>>) {
     if !super::autorelease::per_item() {
         return match group {
             // The common item: nothing runs after its function, which is then a tail call.
@@ -172,14 +173,14 @@ fn run_plain(f: ClientFn, group: Option<Ref<Header>>) {
 /// A plain grouped item on a queue without autorelease pools: the function, then the
 /// group left.
 #[inline(never)]
-fn run_then_leave(f: ClientFn, group: Ref<Header>) {
+fn run_then_leave(f: ClientFn, group: Kept<Header>) {
     f.call();
     leave_group(group);
 }
 
 /// [`run_plain`] with an autorelease pool around the function or a group to leave after.
 #[inline(never)]
-fn run_bracketed(f: ClientFn, group: Option<Ref<Header>>) {
+fn run_bracketed(f: ClientFn, group: Option<Kept<Header>>) {
     let pool = super::autorelease::begin();
     f.call();
     super::autorelease::end(pool);
@@ -194,10 +195,10 @@ fn run_unboxed(c: ContinuationBox) {
     SlabBox::into_inner(c).run()
 }
 
-/// Leaves (and releases) the group `Group::attach` entered for a continuation that ran.
-fn leave_group(group: Ref<Header>) {
+/// Leaves the group `Group::attach` entered for a continuation that ran.
+fn leave_group(group: Kept<Header>) {
     let leave = GROUP_LEAVE.get().expect("a group was attached, so its leave function is installed");
-    leave(&group);
+    leave(group.get());
 }
 
 /// A `dispatch_sync`-family caller parked on its own stack until the queue is handed to it

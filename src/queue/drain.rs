@@ -329,5 +329,23 @@ pub unsafe fn run_pool_item(index: usize, item: *mut Item) {
     // SAFETY: every item on a root's run list was an `OwnedItem` (a typed push) that
     // `queue::push_item` handed to the pool, and is now ours (forwarded contract).
     let taken = unsafe { Taken::from_item(item) };
-    run_root_item(&ROOT_QUEUES[index], taken)
+    match taken {
+        // The common item (`dispatch_async` to a global queue) gets a function of its own,
+        // which keeps only the frame across the client's call: the rest of
+        // `run_root_item`, inlined here, had every callee-saved register pushed and popped
+        // around every item.
+        Taken::Continuation(c) if c.width_of.is_none() => run_root_continuation(&ROOT_QUEUES[index], c),
+        taken => run_root_item_cold(&ROOT_QUEUES[index], taken),
+    }
+}
+
+/// A continuation of root queue `root` that holds no width unit.
+#[inline(always)]
+fn run_root_continuation(root: &Queue, c: ContinuationBox) {
+    frames::with_frame(root, || Continuation::run_boxed(c))
+}
+
+#[inline(never)]
+fn run_root_item_cold(root: &Queue, item: Taken) {
+    run_root_item(root, item)
 }

@@ -240,12 +240,10 @@ unsafe impl crate::event::Target for Source {
     }
 
     fn retain_for_event_thread(&self) {
-        self.header.retain_internal();
+        self.header.retain_for_event_thread();
     }
 
-    fn release_for_event_thread(&self, _proof: crate::event::Release) {
-        // SAFETY: `_proof` says the caller gives back a reference `retain_for_event_thread`
-        // took.
-        unsafe { self.header.release_internal() };
+    fn release_for_event_thread(&self, proof: crate::event::Release) {
+        self.header.release_for_event_thread(proof);
     }
 }

@@ -2,21 +2,37 @@
 //! protocol): a notification is a queue submission holding references on its queue and on
 //! the group, which keep the group alive while it is registered (the protocol relies on
 //! that, see "who may touch the group when").
+//!
+//! A group with members stays alive until its last leave, even when the client released
+//! it (libdispatch's group retains itself on its first enter for the same reason): when
+//! the client's last reference goes from a group that is not empty, a *hold* is registered
+//! like a notification, with a reference on the group and nothing to submit, and the last
+//! leave drops it after its last touch of the group. So a `dispatch_group_async` work item
+//! keeps its group by address alone ([`Kept`]), with no retain and no release per item, and
+//! a client may release a group right after `dispatch_group_enter` and leave it later.
 
 use super::group_state::Members;
 use crate::callback::ClientFn;
-use crate::object::{Header, Kind, ObjectKind, ObjectVTable, Ref};
+use crate::object::{Header, Kept, Kind, ObjectKind, ObjectVTable, Ref};
 use crate::queue::continuation::{install_group_leave, Continuation};
 use crate::queue::{self, Queue};
 use crate::sys::{self, Clock};
 
-/// A registered notification; it holds a reference on the queue it will be submitted to.
-/// (The group itself is kept alive by `Group::notify`'s caller until registration, and
-/// by the reference each pending notification holds, dropped once it fired.)
+/// A registered notification: a reference on the group (`Group::notify`'s caller keeps it
+/// alive until registration, this reference from then until the notification fired) and
+/// what to submit where, or nothing for the hold of a released group (module doc).
 struct Notify {
-    queue: Ref<Queue>,
     _group: Ref<Group>,
-    work: ClientFn,
+    submit: Option<(Ref<Queue>, ClientFn)>,
+}
+
+impl Notify {
+    /// Submits the work, if any; the references go once it is submitted.
+    fn fire(self) {
+        if let Some((queue, work)) = self.submit {
+            queue::async_f(&queue, work);
+        }
+    }
 }
 
 #[repr(C)]
@@ -36,6 +52,15 @@ unsafe impl crate::object::Object for Group {
 // `Group`.
 unsafe impl ObjectKind for Group {
     const KIND: Kind = Kind::Group;
+
+    /// The client's last reference went: a group with members registers its hold (module
+    /// doc), which the last leave drops; an empty one drops it at once.
+    fn xref_dispose(&self) {
+        let hold = Notify { _group: Ref::retain(self), submit: None };
+        if let Some(hold) = self.members.notify(hold) {
+            hold.fire();
+        }
+    }
 
     fn dispose(self: Box<Group>) -> Option<Ref<Header>> {
         if self.members.count() != 0 {
@@ -66,12 +91,16 @@ impl Group {
     }
 
     /// Makes `c` (not yet submitted) a member of this group (`dispatch_group_async*`):
-    /// enters it, and the continuation leaves it and drops the reference taken here once
-    /// its function returned (`Continuation::run`).
+    /// enters it, and the continuation leaves it once its function returned
+    /// (`Continuation::run`).
     #[inline]
     pub fn attach(&self, c: &mut Continuation) {
         self.enter();
-        c.group = Some(crate::object::Ref::retain(&self.header));
+        // SAFETY: the enter above counts `c` as a member until it leaves, which is the
+        // handle's last use; a group with members is not disposed (module doc: the
+        // caller's reference, or once the client released it, the hold the last leave
+        // drops after its last touch).
+        c.group = Some(unsafe { Kept::new(&self.header) });
     }
 
     #[inline]
@@ -98,15 +127,14 @@ impl Group {
     fn last_leave(&self) {
         // Each notification holds its own references (queue, group): submitting it
         // touches no more of this group than the notification's reference keeps alive.
-        self.members.last_leave(|n: Notify| queue::async_f(&n.queue, n.work));
+        self.members.last_leave(Notify::fire);
     }
 
     /// `dispatch_group_notify_f`.
     pub fn notify(&self, q: &Queue, work: ClientFn) {
-        let n = Notify { queue: Ref::retain(q), _group: Ref::retain(self), work };
+        let n = Notify { _group: Ref::retain(self), submit: Some((Ref::retain(q), work)) };
         if let Some(n) = self.members.notify(n) {
-            queue::async_f(&n.queue, n.work);
-            // `n` drops here: the registration's references on the queue and the group.
+            n.fire();
         }
     }
 

@@ -54,7 +54,9 @@
 //! Limit: two last leaves of two rounds can run at once (leave, enter, leave on three
 //! threads). The one that comes second to the flags only reads the word afterwards, but it
 //! does read it; libdispatch closes this by retaining the group on every 0 -> 1 `enter`,
-//! an atomic operation more on the fast path, which this implementation does not pay.
+//! an atomic operation more on the fast path, which this implementation does not pay. (A
+//! group the client released while it had members is held by a notification, `group.rs`,
+//! which the last leave fires after its last touch.)
 
 use crate::park;
 use crate::primitive::{AtomicU32, Mutex};

@@ -129,21 +129,53 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
 /// runner, handed over by [`push`] (the pool may not name the queues above it).
 pub type Runner = unsafe fn(index: usize, item: *mut Item);
 
-/// Set by the first push; every push passes the same function. Workers are started only by
-/// pushes (or by the monitor, which a push started), so a worker always finds it set; it
-/// reads it once and calls it per item (one indirect call).
-static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+/// The runner and the pool, set together by the first push (every push passes the same
+/// function), so that a push checks one initialisation, not two. Workers are started only
+/// by pushes (or by the monitor, which a push started), so a worker always finds it set; it
+/// reads the runner once and calls it per item (one indirect call).
+static READY: std::sync::OnceLock<(Runner, &'static Pool)> = std::sync::OnceLock::new();
 
 /// Appends `item` to root list `index` and makes sure a worker will run it with `run`.
+///
+/// The common push (while a worker is searching) makes no call and keeps no stack frame:
+/// the first push's initialisation and the wake-up are out of line. Not inlined itself, so
+/// that the queue layer's push stays small enough to inline into `dispatch_async_f`.
+#[inline(never)]
 pub fn push(index: usize, item: *mut Item, run: Runner) {
-    RUNNER.get_or_init(|| run);
-    let pool = &*POOL;
-    pool.lists[index].push(item, &pool.nonempty, 1 << index);
-    pool.pending.fetch_add(1, SeqCst);
-    if is_overcommit(index) {
-        pool.overcommit_pending.fetch_add(1, SeqCst);
+    match READY.get() {
+        Some(&(_, pool)) => pool.append(index, item),
+        None => first_push(index, item, run),
     }
-    pool.make_sure_someone_looks();
+}
+
+#[cold]
+#[inline(never)]
+fn first_push(index: usize, item: *mut Item, run: Runner) {
+    let &(_, pool) = READY.get_or_init(|| (run, &*POOL));
+    pool.append(index, item)
+}
+
+impl Pool {
+    #[inline(always)]
+    fn append(&'static self, index: usize, item: *mut Item) {
+        // Not `lists[index]`: its panic is a call, which would give every push a frame.
+        let Some(list) = self.lists.get(index) else {
+            return no_such_list(index);
+        };
+        list.push(item, &self.nonempty, 1 << index);
+        self.pending.fetch_add(1, SeqCst);
+        if is_overcommit(index) {
+            self.overcommit_pending.fetch_add(1, SeqCst);
+        }
+        self.make_sure_someone_looks();
+    }
+}
+
+/// Returns `()` (and aborts) so that `append` reaches it by a tail jump.
+#[cold]
+#[inline(never)]
+fn no_such_list(index: usize) {
+    sys::abort_with_message(&format!("dispatch internal error: no root run list {index}"))
 }
 
 fn is_overcommit(index: usize) -> bool {
@@ -157,7 +189,16 @@ impl Pool {
     /// wake a parked worker, else start one, else tell the monitor.
     #[inline]
     fn make_sure_someone_looks(&'static self) {
-        if self.idle.anyone_searching() || self.idle.wake_claimed() {
+        if !self.idle.anyone_searching() {
+            self.wake_someone();
+        }
+    }
+
+    /// [`Pool::make_sure_someone_looks`] once no worker is searching: out of line, so that
+    /// a push that finds a searcher returns without a stack frame.
+    #[inline(never)]
+    fn wake_someone(&'static self) {
+        if self.idle.wake_claimed() {
             return;
         }
         if self.try_spawn(self.cpus) != Spawn::Started {
@@ -255,7 +296,7 @@ impl Pool {
     fn worker_main(&'static self) {
         let tid = sys::gettid();
         // A worker is only started after a push installed the runner.
-        let run = *RUNNER.get().expect("a push installed the runner before any worker starts");
+        let (run, _) = *READY.get().expect("a push installed the runner before any worker starts");
         self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
         // The worker frees its work-item cache itself when it retires (no thread-local
         // destructor: registering one would give the worker a malloc arena).

@@ -71,7 +71,9 @@ pub fn run_root_item(root: &Queue, item: Taken) {
 }
 
 /// Returns a width unit of `q` and wakes it if items (a barrier, or width-blocked items)
-/// are waiting.
+/// are waiting. Out of line: inlined into `dispatch_sync_f`'s slow path, its CAS loop took
+/// callee-saved registers that the fast path then saved and restored on every call.
+#[inline(never)]
 pub fn release_width(q: &Queue) {
     if q.state.release_width() == Wake::Enqueue || (q.has_items() && q.state.wakeup() == Wake::Enqueue) {
         enqueue_on_target(q);

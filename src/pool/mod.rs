@@ -50,7 +50,7 @@ use crate::park::WaitResult;
 use crate::primitive::{AtomicU32, AtomicU8, AtomicUsize};
 use crate::qos::{nice_of_index, qos_of_index, ROOT_COUNT};
 use crate::sys::{self, Clock};
-use core::sync::atomic::Ordering::SeqCst;
+use core::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crossbeam_utils::CachePadded;
 use job::Item;
 use run_list::RunList;
@@ -176,6 +176,16 @@ impl Pool {
 #[inline(never)]
 fn no_such_list(index: usize) {
     sys::abort_with_message(&format!("dispatch internal error: no root run list {index}"))
+}
+
+/// Whether some item waits on a root list for a worker: what a worker that has run a whole
+/// batch of one queue's items asks before it keeps that queue (`queue/drain.rs`). With
+/// nothing waiting, handing the queue back to its root list would only make it migrate to
+/// another worker (a searching one takes it) or start one, with nothing gained.
+pub fn items_waiting() -> bool {
+    // Relaxed: a hint, read between batches; an item it misses was pushed by a thread that
+    // then woke or started a worker for it, and the next batch boundary sees it.
+    POOL.pending.load(Relaxed) != 0
 }
 
 fn is_overcommit(index: usize) -> bool {

@@ -36,7 +36,12 @@
 //! stops the next handler, although the handler runs on the source's own queue).
 //!
 //! A drain runs at most [`DRAIN_BATCH`] items before putting the queue back on its target,
-//! so one busy queue cannot starve the others sharing its target.
+//! so one busy queue cannot starve the others sharing its target. An exclusive drain of a
+//! queue that sits directly on a root queue goes on with another batch when no item waits
+//! on any root list (`pool::items_waiting`): handing the queue back would only make
+//! another worker take it (a searching one) or start one, so that a queue fed by one
+//! producer hopped between two workers every 128 items, and the idle one spun next to
+//! the producer and the drainer on two CPUs.
 //!
 //! [`QueueState::start_drain`]: super::state::QueueState::start_drain
 
@@ -172,25 +177,42 @@ pub fn drain_queue(q: Ref<Queue>) {
 fn drain_exclusive(d: Drain<'_>) {
     let q = d.queue();
     let suspension = SuspensionCheck::new(q);
-    for _ in 0..DRAIN_BATCH {
-        if suspension.stopped() {
-            break;
-        }
-        let Some(item) = workloop::take_next(&d) else { break };
-        match item {
-            Taken::Continuation(c) => Continuation::run_boxed(c),
-            Taken::Queue(child) => drain_queue(child),
-            Taken::Waiter(w) => {
-                if w.get().run_by_drainer {
-                    w.run_here();
-                } else {
-                    w.hand_over(&q.state);
-                    return; // the lock is the waiter's now
+    let drained_from = q.target().map(|t| t as *const Queue);
+    'drain: loop {
+        for _ in 0..DRAIN_BATCH {
+            if suspension.stopped() {
+                break 'drain;
+            }
+            let Some(item) = workloop::take_next(&d) else { break 'drain };
+            match item {
+                Taken::Continuation(c) => Continuation::run_boxed(c),
+                Taken::Queue(child) => drain_queue(child),
+                Taken::Waiter(w) => {
+                    if w.get().run_by_drainer {
+                        w.run_here();
+                    } else {
+                        w.hand_over(&q.state);
+                        return; // the lock is the waiter's now
+                    }
                 }
             }
         }
+        if !keeps_worker(&suspension, drained_from) {
+            break;
+        }
     }
     unlock(q);
+}
+
+/// After a whole batch of an exclusive drain: whether to run another batch rather than
+/// put the queue back on its target (see the module doc). Only for a queue directly on a
+/// root queue (below a custom queue, the items sharing the target wait on that queue's
+/// list, not on a root's), and only while it still targets the root it was drained from:
+/// a retarget takes effect at the next drain.
+fn keeps_worker(suspension: &SuspensionCheck<'_>, drained_from: Option<*const Queue>) -> bool {
+    suspension.below.is_none()
+        && suspension.queue.target().is_some_and(|t| t.is_root() && drained_from == Some(t as *const Queue))
+        && !crate::pool::items_waiting()
 }
 
 fn drain_parallel(d: Drain<'_>, tid: u32) {

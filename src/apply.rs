@@ -152,10 +152,9 @@ impl Shared {
 fn stay_hot(slot: usize, key: usize, deadline: u64) -> Option<Arc<Shared>> {
     loop {
         for _ in 0..64 {
-            if let Some(p) = HOT.take(slot) {
-                // SAFETY: a payload is a pointer from `Arc::into_raw` whose reference the
-                // apply gave up when `hand` succeeded; `take` returns it to this thread once.
-                return Some(unsafe { Arc::from_raw(p as *const Shared) });
+            if let Some(word) = HOT.take(slot) {
+                // The word a `hand` stored, which `take` gives back once.
+                return Some(Payload(word).into_region());
             }
             spin_hint();
         }
@@ -169,15 +168,32 @@ fn stay_hot(slot: usize, key: usize, deadline: u64) -> Option<Arc<Shared>> {
 fn hand_to_hot(shared: &Arc<Shared>, key: usize, helpers: usize) -> usize {
     let mut handed = 0;
     while handed < helpers {
-        let payload = Arc::into_raw(shared.clone()) as usize;
-        if !HOT.hand(key, payload) {
-            // SAFETY: nobody took the payload, so the reference `into_raw` made is still ours.
-            drop(unsafe { Arc::from_raw(payload as *const Shared) });
+        let payload = Payload::new(shared);
+        if !HOT.hand(key, payload.0) {
+            // Nobody took it: the reference is still ours.
+            drop(payload.into_region());
             break;
         }
         handed += 1;
     }
     handed
+}
+
+/// One reference on a region as a mailbox word (`Arc::into_raw`: aligned, so even, and
+/// non-zero): what `hand` gives away and `take` gives back.
+struct Payload(usize);
+
+impl Payload {
+    fn new(region: &Arc<Shared>) -> Payload {
+        Payload(Arc::into_raw(region.clone()) as usize)
+    }
+
+    fn into_region(self) -> Arc<Shared> {
+        // SAFETY: the word is one `Payload::new` made (given back by the mailbox, which
+        // returns a handed word once, or kept by a failed hand), and owns the reference
+        // `into_raw` made; consuming `self` uses it once.
+        unsafe { Arc::from_raw(self.0 as *const Shared) }
+    }
 }
 
 /// `dispatch_apply_f`. `q` is `None` for `DISPATCH_APPLY_AUTO`.

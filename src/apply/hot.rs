@@ -21,6 +21,11 @@
 //! them wins: the hand's payload then belongs to the helper, which runs it; a withdrawn
 //! offer is never handed anything. A helper that could not offer (every mailbox taken)
 //! simply leaves, and the apply submits a helper for each one it could not hand to.
+//!
+//! After `fork`, an offer made by a helper of the parent stays in the child with no thread
+//! behind it: the child's first apply on that root queue hands its region to it and runs
+//! every index itself (an apply never depends on its helpers), and that mailbox stays
+//! taken (one region's reference leaks); the others serve as before.
 use crate::primitive::AtomicUsize;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use crossbeam_utils::CachePadded;

@@ -82,10 +82,15 @@
  *                              0.2 us; wall ms, and the ratio of the two. Baseline: an OpenMP `#pragma omp parallel for` of the
  *                              same loop (build with -fopenmp; `make bench` does), run in a
  *                              forked child so that libgomp's threads, which live as long as
- *                              their process, do not count in figure 12.
+ *                              their process, do not count in figure 12. Library and
+ *                              baseline alternate, round by round (each a warm run: the
+ *                              second of two back-to-back); the ratio is the median of the
+ *                              rounds' ratios.
  * 16 async_10*_queues          200,000 dispatch_async_f round-robin over 10 and over 10,000
  *                              serial queues; each item counts on its queue and the last one
- *                              signals a semaphore; ns per item, and the ratio.
+ *                              signals a semaphore; ns per item, and the ratio. The two sets
+ *                              alternate round by round; the ratio is the median of the
+ *                              rounds' ratios.
  * 17 sync_serial_contended_*   dispatch_sync_f of an increment on one serial queue from 2
  *                              and from 8 threads at once, 100,000 calls in all; wall time /
  *                              calls, and the ratio.
@@ -1617,6 +1622,16 @@ static void m_apply_size(void *arg, double out[2])
     out[0] = (double)(now_ns() - t0) / 1e6;
 }
 
+/* One warm run (after a warm-up run of the same size, as the second of two back-to-back
+ * regions: libgomp's threads still spin from the first, ours are hot from it). */
+static double warm_run(rep_fn fn, struct apply_size *size)
+{
+    double out[2] = { 0, 0 };
+    fn(size, out); /* warm-up */
+    fn(size, out);
+    return out[0];
+}
+
 #ifdef _OPENMP
 static void m_omp_size(void *arg, double out[2])
 {
@@ -1630,31 +1645,55 @@ static void m_omp_size(void *arg, double out[2])
 
 /* The OpenMP runs happen in a child process: libgomp's threads live as long as their
  * process (and spin after each region), so in this process they would be counted by the
- * idle figure and compete with the figures after this one. Returns false if the child
- * failed. */
-static bool omp_in_child(struct apply_size sizes[2], double result[2])
+ * idle figure and compete with the figures after this one. The child stays for the whole
+ * figure and runs one warm OpenMP run per request (a size index written to its pipe),
+ * so that library and baseline runs alternate round by round: a change of machine load
+ * then touches both sides of a round's ratio alike. */
+struct omp_child {
+    pid_t pid;
+    int to, from;
+};
+
+static bool omp_child_start(struct apply_size sizes[2], struct omp_child *c)
 {
-    int fd[2];
-    if (pipe(fd) != 0)
+    int req[2], resp[2];
+    if (pipe(req) != 0 || pipe(resp) != 0)
         die("pipe failed");
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
         die("fork failed");
     if (pid == 0) {
-        close(fd[0]);
+        close(req[1]);
+        close(resp[0]);
         begin_figure("OpenMP parallel for (child)");
-        double r[2];
-        for (int s = 0; s < 2; s++)
-            r[s] = run_median(m_omp_size, &sizes[s]);
-        _exit(write(fd[1], r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+        unsigned char s;
+        while (read(req[0], &s, 1) == 1 && s < 2) {
+            double r = warm_run(m_omp_size, &sizes[s]);
+            if (write(resp[1], &r, sizeof r) != (ssize_t)sizeof r)
+                _exit(1);
+        }
+        _exit(0);
     }
-    close(fd[1]);
-    ssize_t got = read(fd[0], result, 2 * sizeof(double));
-    close(fd[0]);
+    close(req[0]);
+    close(resp[1]);
+    *c = (struct omp_child){ pid, req[1], resp[0] };
+    return true;
+}
+
+/* One warm OpenMP run of size `s` in the child; false if the child failed. */
+static bool omp_child_run(struct omp_child *c, unsigned char s, double *result)
+{
+    return write(c->to, &s, 1) == 1 && read(c->from, result, sizeof *result) == (ssize_t)sizeof *result;
+}
+
+static bool omp_child_stop(struct omp_child *c)
+{
+    close(c->to);
+    close(c->from);
     int status = 0;
-    waitpid(pid, &status, 0);
-    return got == (ssize_t)(2 * sizeof(double)) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    waitpid(c->pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 #endif
 
@@ -1663,24 +1702,42 @@ static void fig_apply_openmp(void)
     /* The same total work (~40 ms of CPU) in coarse and in fine iterations. */
     struct apply_size sizes[2] = { { 2000, spin_per_20us }, { 200000, spin_per_20us / 100 } };
     const char *names[2] = { "apply_2000_x_20us", "apply_200000_x_0.2us" };
-    double apply[2];
+    double apply[2][REPS];
     begin_figure("apply vs OpenMP");
-    for (int s = 0; s < 2; s++)
-        apply[s] = run_median(m_apply_size, &sizes[s]);
-    for (int s = 0; s < 2; s++)
-        report(names[s], apply[s], "ms");
-    report_ratio(names[1], names[0], apply[1] / apply[0], NULL, 0); /* same work, 100x the iterations */
 #ifdef _OPENMP
-    double omp[2];
-    if (!omp_in_child(sizes, omp)) {
+    /* Rounds alternate: a warm apply run, then a warm OpenMP run of the same size in the
+     * child; the ratio is the median of the rounds' ratios. */
+    const char *omp_names[2] = { "baseline_openmp_2000_x_20us", "baseline_openmp_200000_x_0.2us" };
+    double omp[2][REPS], ratio[2][REPS];
+    struct omp_child child;
+    bool omp_ok = omp_child_start(sizes, &child);
+    for (int r = 0; r < REPS; r++)
+        for (int s = 0; s < 2; s++) {
+            apply[s][r] = warm_run(m_apply_size, &sizes[s]);
+            omp_ok = omp_ok && omp_child_run(&child, (unsigned char)s, &omp[s][r]);
+            ratio[s][r] = omp_ok ? apply[s][r] / omp[s][r] : 0;
+        }
+    omp_ok = omp_child_stop(&child) && omp_ok;
+#else
+    for (int r = 0; r < REPS; r++)
+        for (int s = 0; s < 2; s++)
+            apply[s][r] = warm_run(m_apply_size, &sizes[s]);
+#endif
+    double med[2];
+    for (int s = 0; s < 2; s++) {
+        med[s] = median(apply[s], REPS);
+        report(names[s], med[s], "ms");
+    }
+    report_ratio(names[1], names[0], med[1] / med[0], NULL, 0); /* same work, 100x the iterations */
+#ifdef _OPENMP
+    if (!omp_ok) {
         printf("# WARNING: the OpenMP baseline (child process) failed\n");
         return;
     }
-    const char *omp_names[2] = { "baseline_openmp_2000_x_20us", "baseline_openmp_200000_x_0.2us" };
     for (int s = 0; s < 2; s++)
-        report(omp_names[s], omp[s], "ms");
+        report(omp_names[s], median(omp[s], REPS), "ms");
     for (int s = 0; s < 2; s++)
-        report_ratio(names[s], omp_names[s], apply[s] / omp[s], "<=", 1.0);
+        report_ratio(names[s], omp_names[s], median(ratio[s], REPS), "<=", 1.0);
 #else
     printf("# OpenMP baseline skipped: built without -fopenmp (make bench adds it)\n");
 #endif
@@ -1693,11 +1750,16 @@ static void fig_apply_openmp(void)
 #define MANYQ_ITEMS 200000L
 #define MANYQ_STRIDE 8 /* longs: one counter per cache line */
 
-static struct manyq {
+/* One set of queues fed round-robin; `manyq` is the set being measured. */
+struct manyq {
     long nq;
     dispatch_queue_t *qs;
     long *counts; /* counts[k * MANYQ_STRIDE]: items run on queue k (serial, no atomics) */
-    long done;    /* atomic: items run on any queue */
+};
+
+static struct {
+    struct manyq *set;
+    long done; /* atomic: items run on any queue */
     dispatch_semaphore_t all_done;
 } manyq;
 
@@ -1710,14 +1772,14 @@ static void manyq_item(void *ctx)
 
 static void m_manyq(void *arg, double out[2])
 {
-    (void)arg;
-    struct manyq *m = &manyq;
+    struct manyq *m = arg;
+    manyq.set = m;
     memset(m->counts, 0, (size_t)m->nq * MANYQ_STRIDE * sizeof(long));
-    m->done = 0;
+    manyq.done = 0;
     uint64_t t0 = now_ns();
     for (long i = 0, k = 0; i < MANYQ_ITEMS; i++, k = k + 1 == m->nq ? 0 : k + 1)
         dispatch_async_f(m->qs[k], &m->counts[k * MANYQ_STRIDE], manyq_item);
-    if (dispatch_semaphore_wait(m->all_done, wait_limit()) != 0)
+    if (dispatch_semaphore_wait(manyq.all_done, wait_limit()) != 0)
         die("items on many queues did not finish");
     out[0] = (double)(now_ns() - t0) / MANYQ_ITEMS;
     long sum = 0;
@@ -1726,33 +1788,51 @@ static void m_manyq(void *arg, double out[2])
     expect_count("items", sum, MANYQ_ITEMS);
 }
 
-static double manyq_run(long nq)
+static void manyq_create(struct manyq *m, long nq)
 {
-    manyq.nq = nq;
-    manyq.qs = calloc((size_t)nq, sizeof *manyq.qs);
-    manyq.counts = calloc((size_t)nq * MANYQ_STRIDE, sizeof(long));
-    if (manyq.qs == NULL || manyq.counts == NULL)
+    m->nq = nq;
+    m->qs = calloc((size_t)nq, sizeof *m->qs);
+    m->counts = calloc((size_t)nq * MANYQ_STRIDE, sizeof(long));
+    if (m->qs == NULL || m->counts == NULL)
         die("out of memory");
     for (long k = 0; k < nq; k++)
-        manyq.qs[k] = dispatch_queue_create("bench.manyq", DISPATCH_QUEUE_SERIAL);
-    double r = run_median(m_manyq, NULL);
-    for (long k = 0; k < nq; k++)
-        dispatch_release(manyq.qs[k]);
-    free(manyq.qs);
-    free(manyq.counts);
-    return r;
+        m->qs[k] = dispatch_queue_create("bench.manyq", DISPATCH_QUEUE_SERIAL);
 }
 
+static void manyq_destroy(struct manyq *m)
+{
+    for (long k = 0; k < m->nq; k++)
+        dispatch_release(m->qs[k]);
+    free(m->qs);
+    free(m->counts);
+}
+
+/* Rounds alternate between the two sets (each run after a warm-up of its own set, as
+ * before), and the ratio is the median of the rounds' ratios: a change of machine load
+ * then touches both sides of a round alike. */
 static void fig_many_queues(void)
 {
     begin_figure("many queues");
     manyq.all_done = dispatch_semaphore_create(0);
-    double ten = manyq_run(10);
-    double many = manyq_run(10000);
+    struct manyq ten, many;
+    manyq_create(&ten, 10);
+    manyq_create(&many, 10000);
+    double t[REPS], m[REPS], ratio[REPS], out[2];
+    m_manyq(&ten, out); /* warm-up */
+    m_manyq(&many, out);
+    for (int r = 0; r < REPS; r++) {
+        m_manyq(&ten, out);
+        t[r] = out[0];
+        m_manyq(&many, out);
+        m[r] = out[0];
+        ratio[r] = m[r] / t[r];
+    }
+    manyq_destroy(&ten);
+    manyq_destroy(&many);
     dispatch_release(manyq.all_done);
-    report("async_10_queues", ten, "ns/item");
-    report("async_10000_queues", many, "ns/item");
-    report_ratio("async_10000_queues", "async_10_queues", many / ten, "<=", 1.5);
+    report("async_10_queues", median(t, REPS), "ns/item");
+    report("async_10000_queues", median(m, REPS), "ns/item");
+    report_ratio("async_10000_queues", "async_10_queues", median(ratio, REPS), "<=", 1.5);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -15,15 +15,28 @@
 //! with its part, spins briefly for the helpers' last indices before it parks: their
 //! share is then small, and a futex sleep and wake-up costs more than it.
 //!
+//! A helper that runs out of indices stays *hot* for a moment (`hot.rs`): it offers itself
+//! on a mailbox before it reports its last chunk, and spins there for at most
+//! [`HOT_SPIN_NS`] (and no longer than the region it leaves lasted, so short applies do
+//! not pay a long spin). The next apply on the same root queue hands its region to the
+//! hot helpers first and submits helpers only for the rest, so back-to-back applies are
+//! joined at once, as OpenMP's spinning threads join the next `parallel for`, instead of
+//! a parked worker's wake-up later. Offering before the last report means the caller,
+//! which returns after that report, finds the helper offered when it starts the next
+//! apply.
+//!
 //! A serial queue runs every iteration on the caller's thread under a `dispatch_sync`.
+mod hot;
+
 use crate::callback::ClientApplyFn;
 use crate::park::Event;
 use crate::primitive::spin_hint;
 use crate::queue::continuation::Continuation;
 use crate::queue::{self, frames, root, sync, Queue};
-use crate::sys;
+use crate::sys::{self, Clock};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use hot::Mailboxes;
+use std::sync::{Arc, LazyLock};
 
 struct Shared {
     next: AtomicUsize,
@@ -33,7 +46,20 @@ struct Shared {
     participants: usize,
     work: ClientApplyFn,
     done: Event,
+    /// When the caller began (monotonic ns): how long a helper leaving it may stay hot.
+    began: u64,
 }
+
+/// The CPUs this process may use, read once as the pool does: `sys::cpu_count` reads the
+/// cgroup's CPU quota files and the affinity mask (~120 µs on the bench's VM, which every
+/// apply paid before its helpers could start).
+static CPUS: LazyLock<usize> = LazyLock::new(sys::cpu_count);
+
+/// The mailboxes of hot helpers (`hot.rs`).
+static HOT: LazyLock<Mailboxes> = LazyLock::new(Mailboxes::new);
+
+/// The longest a helper stays hot after a region: a few parked-worker wake-ups.
+const HOT_SPIN_NS: u64 = 100_000;
 
 /// The size of the next guided chunk when `remaining` indices are left to claim.
 fn guided_chunk(remaining: usize, participants: usize) -> usize {
@@ -62,20 +88,47 @@ impl Shared {
         }
     }
 
-    /// Claims and runs chunks until none is left.
-    fn run(&self) {
+    /// Claims and runs chunks until none is left; `before_last_report` runs once no chunk
+    /// is left, before this thread reports its last one (so before the caller can return).
+    fn run(&self, mut before_last_report: impl FnMut()) {
         // A copy in registers: the loop below calls through it without reloading it from
         // the shared state (whose cache line the counters' updates keep taking away).
         let work = self.work;
-        while let Some((start, end)) = self.claim() {
+        let mut chunk = self.claim();
+        while let Some((start, end)) = chunk {
             for i in start..end {
                 // Each index below `n` is handed out once, by the counter.
                 work.call(i);
+            }
+            chunk = self.claim();
+            if chunk.is_none() {
+                before_last_report();
             }
             // AcqRel: the caller's Acquire load of the total sees every iteration's effects.
             if self.finished.fetch_add(end - start, Ordering::AcqRel) + (end - start) == self.n {
                 self.done.set();
             }
+        }
+    }
+
+    /// A helper's part: its chunks, then hot on a mailbox for `key`'s next regions.
+    fn help(self: Arc<Shared>, key: usize) {
+        let mut slot = None;
+        self.run(|| slot = HOT.offer(key));
+        let mut region = self;
+        loop {
+            let Some(offered) = slot.or_else(|| HOT.offer(key)) else {
+                return;
+            };
+            let now = sys::now_ns(Clock::Monotonic);
+            let deadline = now + HOT_SPIN_NS.min(now.saturating_sub(region.began));
+            drop(region);
+            let Some(next) = stay_hot(offered, key, deadline) else {
+                return;
+            };
+            region = next;
+            slot = None;
+            region.run(|| slot = HOT.offer(key));
         }
     }
 
@@ -94,6 +147,55 @@ impl Shared {
     }
 }
 
+/// Spins on mailbox `slot` (offered for `key`) until a region is handed to it or
+/// `deadline` (monotonic ns) passes.
+fn stay_hot(slot: usize, key: usize, deadline: u64) -> Option<Arc<Shared>> {
+    loop {
+        for _ in 0..64 {
+            if let Some(word) = HOT.take(slot) {
+                // The word a `hand` stored, which `take` gives back once.
+                return Some(Payload(word).into_region());
+            }
+            spin_hint();
+        }
+        if sys::now_ns(Clock::Monotonic) >= deadline && HOT.withdraw(slot, key) {
+            return None;
+        }
+    }
+}
+
+/// Hands the region to up to `helpers` hot helpers of root queue `key`; how many took it.
+fn hand_to_hot(shared: &Arc<Shared>, key: usize, helpers: usize) -> usize {
+    let mut handed = 0;
+    while handed < helpers {
+        let payload = Payload::new(shared);
+        if !HOT.hand(key, payload.0) {
+            // Nobody took it: the reference is still ours.
+            drop(payload.into_region());
+            break;
+        }
+        handed += 1;
+    }
+    handed
+}
+
+/// One reference on a region as a mailbox word (`Arc::into_raw`: aligned, so even, and
+/// non-zero): what `hand` gives away and `take` gives back.
+struct Payload(usize);
+
+impl Payload {
+    fn new(region: &Arc<Shared>) -> Payload {
+        Payload(Arc::into_raw(region.clone()) as usize)
+    }
+
+    fn into_region(self) -> Arc<Shared> {
+        // SAFETY: the word is one `Payload::new` made (given back by the mailbox, which
+        // returns a handed word once, or kept by a failed hand), and owns the reference
+        // `into_raw` made; consuming `self` uses it once.
+        unsafe { Arc::from_raw(self.0 as *const Shared) }
+    }
+}
+
 /// `dispatch_apply_f`. `q` is `None` for `DISPATCH_APPLY_AUTO`.
 pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     if n == 0 {
@@ -101,7 +203,7 @@ pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     }
     let q = q.unwrap_or_else(|| frames::current().and_then(|c| c.root()).unwrap_or(root::default_queue()));
     // A serial queue runs every index on this thread, as one chunk, under one sync.
-    let helpers = if q.is_serial() { 0 } else { sys::cpu_count().min(n) - 1 };
+    let helpers = if q.is_serial() { 0 } else { (*CPUS).min(n) - 1 };
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),
@@ -109,18 +211,28 @@ pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
         participants: if q.is_serial() { 1 } else { helpers + 1 },
         work,
         done: Event::new(),
+        began: if helpers > 0 { sys::now_ns(Clock::Monotonic) } else { 0 },
     });
-    for _ in 0..helpers {
+    // Hot helpers run on a root queue's worker, so they only join that root queue's
+    // regions (the frame and QoS they run under are the ones a submitted helper gets);
+    // a custom concurrent queue's helpers are its own items.
+    let hot_key = if q.is_root() && helpers > 0 { Some(q as *const Queue as usize) } else { None };
+    let handed = hot_key.map_or(0, |key| hand_to_hot(&shared, key, helpers));
+    for _ in handed..helpers {
         let s = shared.clone();
-        queue::submit(q, Continuation::from_closure(Box::new(move || s.run())));
+        let help: Box<dyn FnOnce() + Send> = match hot_key {
+            Some(key) => Box::new(move || s.help(key)),
+            None => Box::new(move || s.run(|| {})),
+        };
+        queue::submit(q, Continuation::from_closure(help));
     }
     if q.is_serial() {
         // One chunk: every index, in order, on this thread.
         sync::sync_run(q, &|| shared.run_all(), false, false);
     } else if q.is_root() {
-        frames::with_frame(q, || shared.run());
+        frames::with_frame(q, || shared.run(|| {}));
     } else {
-        sync::sync_run(q, &|| shared.run(), false, false);
+        sync::sync_run(q, &|| shared.run(|| {}), false, false);
     }
     shared.wait();
 }

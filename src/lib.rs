@@ -74,6 +74,10 @@ pub use api::{
 /// `park`, whose futex is modelled with loom's mutex and condvar, and `sys`, which `park`
 /// names the clocks of; nothing under loom calls into `sys`).
 #[cfg(loom)]
+mod apply {
+    pub mod hot;
+}
+#[cfg(loom)]
 mod queue {
     pub mod item;
     pub mod list;

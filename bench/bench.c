@@ -1601,6 +1601,89 @@ static void fig_blocking_scale(void)
 /* ------------------------------------------------------------------------------------ */
 /* 15. dispatch_apply against an OpenMP parallel for of the same work                    */
 /* ------------------------------------------------------------------------------------ */
+/* apply_helper_sleeps: do helpers stay hot between back-to-back applies?                */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * apply_helper_sleeps_per_200: 200 applies of 2 iterations that wait for each other (so a
+ * helper runs one) and then spin some tens of microseconds, each followed by a serial part
+ * a quarter as long on the caller; the voluntary context switches of every thread but the
+ * caller's (/proc/self/task/N/status) over the 200, that is how often a helper went to
+ * sleep between two applies (before apply/hot.rs: about once per apply). On 1 CPU, skipped.
+ */
+static long others_voluntary_switches(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        die("opendir /proc/self/task");
+    long sum = 0;
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == me)
+            continue;
+        char path[64], line[128];
+        snprintf(path, sizeof path, "/proc/self/task/%d/status", atoi(e->d_name));
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* the thread just retired */
+        long v;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                sum += v;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+struct hot_pair {
+    int arrived; /* atomic */
+    long steps;
+};
+
+static void hot_spin(long steps)
+{
+    unsigned long x = (unsigned long)steps;
+    for (long k = 0; k < steps; k++)
+        x = x * 6364136223846793005ul + 1442695040888963407ul;
+    sink = x;
+}
+
+static void hot_pair_iter(void *ctx, size_t i)
+{
+    (void)i;
+    struct hot_pair *p = ctx;
+    __atomic_fetch_add(&p->arrived, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->arrived, __ATOMIC_SEQ_CST) < 2) {
+    }
+    hot_spin(p->steps);
+}
+
+static void fig_apply_hot(void)
+{
+    begin_figure("apply helpers between applies");
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        printf("# apply_helper_sleeps_per_200: skipped (one CPU)\n");
+        return;
+    }
+    const long steps = 40000; /* some tens of microseconds */
+    for (int k = 0; k < 20; k++) { /* warm-up: the pool's workers exist */
+        struct hot_pair p = { 0, steps };
+        dispatch_apply_f(2, DISPATCH_APPLY_AUTO, &p, hot_pair_iter);
+    }
+    long before = others_voluntary_switches();
+    for (int k = 0; k < 200; k++) {
+        struct hot_pair p = { 0, steps };
+        dispatch_apply_f(2, DISPATCH_APPLY_AUTO, &p, hot_pair_iter);
+        hot_spin(steps / 4); /* the caller's serial part, shorter than the parallel one */
+    }
+    double sleeps = (double)(others_voluntary_switches() - before);
+    report("apply_helper_sleeps_per_200", sleeps, "sleeps in 200 back-to-back applies");
+    report_check("apply_helper_sleeps_per_200", sleeps, "sleeps", "<", 100);
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 struct apply_size {
     long iters;
@@ -1930,6 +2013,7 @@ int main(int argc, char **argv)
     RUN_FIGURE(fig_timers_issue12);
     RUN_FIGURE(fig_blocking_scale); /* first of these: its threads have idled longest by fig_idle */
     RUN_FIGURE(fig_apply_openmp);
+    RUN_FIGURE(fig_apply_hot);
     RUN_FIGURE(fig_many_queues);
     RUN_FIGURE(fig_sync_contended);
     RUN_FIGURE(fig_idle); /* last: the library has been used, the pool has threads */

@@ -5,21 +5,15 @@
  *   no_file_reads_per_apply  200 applies make fewer than 20 read(2) calls in the whole
  *                            process (/proc/self/io syscr): the CPU count is not read from
  *                            the cgroup files per apply (it was: ~120 us each on a VM).
- *   hot_helper_stays_awake   on 2+ CPUs, 200 applies of 2 iterations that wait for each
- *                            other (so a helper runs one) then spin, each followed by a
- *                            serial part a quarter as long on the caller: the worker threads go
- *                            to sleep (voluntary context switches, /proc/self/task/N/status)
- *                            fewer than 100 times (before: about once per apply): a helper
- *                            that ran out of indices waits on its mailbox and is handed the
- *                            next region instead of parking and being woken.
  *   hot_helper_right_queue   applies alternating between the utility and user-initiated
  *                            global queues, 300 rounds: every iteration sees the queue it
  *                            was applied on as current queue and, off the caller's thread,
  *                            that queue's QoS class; every index runs exactly once.
+ *
+ * That the helpers do stay hot (how often one goes to sleep between two applies) depends
+ * on scheduling, so it is a bench figure (apply_helper_sleeps_per_200), not a test here.
  */
 #include "check.h"
-
-#include <dirent.h>
 
 static unsigned long long proc_io_syscr(void)
 {
@@ -55,82 +49,6 @@ static void no_file_reads_per_apply(void)
     unsigned long long reads = proc_io_syscr() - before;
     CHECK(reads < 20, "200 applies made %llu read calls", reads);
     OK("no_file_reads_per_apply");
-}
-
-/* Sum of voluntary context switches of every thread but the caller's. */
-static long others_voluntary_switches(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    CHECK(d != NULL, "opendir /proc/self/task");
-    long sum = 0;
-    pid_t me = my_tid();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || atoi(e->d_name) == me)
-            continue;
-        char path[64], line[128];
-        snprintf(path, sizeof path, "/proc/self/task/%d/status", atoi(e->d_name));
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue; /* the thread just retired */
-        long v;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
-                sum += v;
-        fclose(f);
-    }
-    closedir(d);
-    return sum;
-}
-
-static atomic_ulong spin_sink;
-
-static void spin(long steps)
-{
-    unsigned long x = (unsigned long)steps;
-    for (long k = 0; k < steps; k++)
-        x = x * 6364136223846793005ul + 1442695040888963407ul;
-    atomic_fetch_add_explicit(&spin_sink, x, memory_order_relaxed);
-}
-
-/* Two iterations that wait for each other, so that every apply has a helper (the caller
- * cannot run both), then spin: the region lasts some tens of microseconds. */
-struct pair {
-    atomic_int arrived;
-    long steps;
-};
-
-static void pair_iter(void *ctx, size_t i)
-{
-    UNUSED(i);
-    struct pair *p = ctx;
-    atomic_fetch_add(&p->arrived, 1);
-    while (atomic_load(&p->arrived) < 2) {
-    }
-    spin(p->steps);
-}
-
-static void hot_helper_stays_awake(void)
-{
-    test_start("hot_helper_stays_awake", 60);
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-        OK("hot_helper_stays_awake (skipped: one CPU)");
-        return;
-    }
-    const long steps = 40000; /* some tens of microseconds */
-    for (int k = 0; k < 20; k++) { /* warm-up: the pool's workers exist */
-        struct pair p = { 0, steps };
-        dispatch_apply_f(2, DISPATCH_APPLY_AUTO, &p, pair_iter);
-    }
-    long before = others_voluntary_switches();
-    for (int k = 0; k < 200; k++) {
-        struct pair p = { 0, steps };
-        dispatch_apply_f(2, DISPATCH_APPLY_AUTO, &p, pair_iter);
-        spin(steps / 4); /* the caller's serial part, shorter than the parallel one */
-    }
-    long sleeps = others_voluntary_switches() - before;
-    CHECK(sleeps < 100, "the helpers went to sleep %ld times in 200 applies", sleeps);
-    OK("hot_helper_stays_awake");
 }
 
 struct where {
@@ -184,7 +102,6 @@ static void hot_helper_right_queue(void)
 int main(void)
 {
     no_file_reads_per_apply();
-    hot_helper_stays_awake();
     hot_helper_right_queue();
     return 0;
 }

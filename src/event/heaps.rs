@@ -4,11 +4,11 @@
 //!
 //! *Soft and hard deadlines.* Every entry has a window: its deadline (the earliest it may
 //! fire) and its hard deadline, the deadline plus the timer's leeway (the latest it should
-//! fire; `dispatch_after` has no leeway). Each clock keeps its entries twice, ordered by
-//! deadline and by hard deadline (the two heaps of the reference's timer code, here two
-//! ordered maps keyed by the instant and an insertion sequence number, so timers with equal
+//! fire; `dispatch_after` has no leeway). Each clock keeps its entries in two binary heaps,
+//! ordered by deadline and by hard deadline (the two heaps of the reference's timer code;
+//! `timer_heap.rs`), with an insertion sequence number breaking ties, so timers with equal
 //! deadlines fire in the order they were set, and an entry can be removed by its key in
-//! O(log n)). The event thread wakes at the earliest *hard* deadline, the latest instant
+//! O(log n). The event thread wakes at the earliest *hard* deadline, the latest instant
 //! that still lies in the window of every entry due by then, and fires every entry whose
 //! deadline has passed: timers with leeway are batched into shared wake-ups, no entry fires
 //! before its deadline, and none after its hard deadline but for the wake-up's own latency.
@@ -24,9 +24,9 @@
 //! doc of `event`).
 
 use super::target::TargetRef;
+use super::timer_heap::{Handle, TimerHeap};
 use crate::callback::ClientFn;
 use crate::sys::{self, Clock, TimerFd};
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// What a timer does when it is due. Each holds a reference on its queue or source until
@@ -39,8 +39,6 @@ pub(super) enum Action {
 }
 
 pub(super) struct Timer {
-    /// The deadline plus the leeway: when the event thread must be awake for this entry.
-    pub(super) hard: u64,
     pub(super) action: Action,
 }
 
@@ -49,52 +47,43 @@ pub(super) struct Timer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerKey {
     pub(super) clock: Clock,
-    pub(super) deadline: u64,
-    pub(super) seq: u64,
+    pub(super) handle: Handle,
 }
 
 /// One clock's entries, ordered by deadline and by hard deadline (see the module doc).
 pub(super) struct ClockTimers {
-    by_deadline: BTreeMap<(u64, u64), Timer>,
-    by_hard: BTreeSet<(u64, u64)>,
+    heap: TimerHeap<Timer>,
 }
 
 impl ClockTimers {
     const fn new() -> ClockTimers {
-        ClockTimers { by_deadline: BTreeMap::new(), by_hard: BTreeSet::new() }
+        ClockTimers { heap: TimerHeap::new() }
     }
 
     /// When the event thread must next be awake for this clock: the earliest hard deadline.
     pub(super) fn wake_at(&self) -> Option<u64> {
-        self.by_hard.first().map(|&(hard, _)| hard)
+        self.heap.min_hard()
     }
 
-    pub(super) fn insert(&mut self, deadline: u64, seq: u64, timer: Timer) {
-        self.by_hard.insert((timer.hard, seq));
-        self.by_deadline.insert((deadline, seq), timer);
+    /// Adds an entry due at `deadline`, for which the event thread must be awake by `hard`
+    /// (the deadline plus the leeway).
+    pub(super) fn insert(&mut self, deadline: u64, hard: u64, seq: u64, timer: Timer) -> Handle {
+        self.heap.insert(deadline, hard, seq, timer)
     }
 
-    fn remove(&mut self, deadline: u64, seq: u64) -> Option<Timer> {
-        let timer = self.by_deadline.remove(&(deadline, seq))?;
-        self.by_hard.remove(&(timer.hard, seq));
-        Some(timer)
+    fn remove(&mut self, handle: Handle) -> Option<Timer> {
+        self.heap.remove(handle)
     }
 
     /// Moves every entry whose deadline is at or before `now` to `due`, earliest first.
     fn pop_due(&mut self, now: u64, due: &mut Vec<(u64, Timer)>) {
-        while let Some(entry) = self.by_deadline.first_entry() {
-            let (deadline, seq) = *entry.key();
-            if deadline > now {
-                break;
-            }
-            let timer = entry.remove();
-            self.by_hard.remove(&(timer.hard, seq));
-            due.push((deadline, timer));
+        while let Some(entry) = self.heap.pop_due(now) {
+            due.push(entry);
         }
     }
 
     fn forget(&mut self) {
-        core::mem::forget(core::mem::replace(self, ClockTimers::new()));
+        self.heap.forget();
     }
 }
 
@@ -118,7 +107,7 @@ impl Heaps {
 
     /// Removes the entry `key` names, if it has not been popped yet.
     pub(super) fn remove(&mut self, key: TimerKey) -> Option<Timer> {
-        self.clock(key.clock).remove(key.deadline, key.seq)
+        self.clock(key.clock).remove(key.handle)
     }
 
     /// Arms the wall timerfd (if there is one) for the wall clock's earliest hard deadline.

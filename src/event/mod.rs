@@ -29,6 +29,7 @@ pub mod registry;
 mod target;
 mod thread;
 pub mod timer;
+mod timer_heap;
 
 pub use target::{Release, Target};
 pub(crate) use thread::{

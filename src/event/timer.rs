@@ -62,10 +62,9 @@ fn insert(clock: Clock, deadline: u64, hard: u64, action: Action) -> TimerKey {
     let heaps = &mut *heaps;
     heaps.seq += 1;
     let seq = heaps.seq;
-    let key = TimerKey { clock, deadline, seq };
     let timers = heaps.clock(clock);
     let earliest = timers.wake_at().is_none_or(|at| hard < at);
-    timers.insert(deadline, seq, Timer { hard, action });
+    let key = TimerKey { clock, handle: timers.insert(deadline, hard, seq, Timer { action }) };
     if !earliest {
         return key;
     }

@@ -82,11 +82,10 @@ impl<T> TimerHeap<T> {
                 u32::try_from(self.entries.len() - 1).expect("fewer than 2^32 timers")
             }
         };
-        for (which, instant) in [(DEADLINE, deadline), (HARD, hard)] {
-            let pos = self.heaps[which].len();
-            self.heaps[which].push(Node { key: (instant, seq), slot });
-            self.sift_up(which, pos);
-        }
+        self.heaps[DEADLINE].push(Node { key: (deadline, seq), slot });
+        self.sift_up::<DEADLINE>(self.heaps[DEADLINE].len() - 1);
+        self.heaps[HARD].push(Node { key: (hard, seq), slot });
+        self.sift_up::<HARD>(self.heaps[HARD].len() - 1);
         Handle { slot, seq }
     }
 
@@ -116,23 +115,26 @@ impl<T> TimerHeap<T> {
     }
 
     fn take(&mut self, slot: u32) -> T {
-        for which in [DEADLINE, HARD] {
-            let pos = self.entries[slot as usize].at[which] as usize;
-            let last = self.heaps[which].pop().expect("an entry is in both heaps");
-            if pos < self.heaps[which].len() {
-                // The last element fills the hole, then moves up or down from there.
-                self.heaps[which][pos] = last;
-                let pos = self.sift_up(which, pos);
-                self.sift_down(which, pos);
-            }
-        }
+        self.unlink::<DEADLINE>(slot);
+        self.unlink::<HARD>(slot);
         self.free.push(slot);
         self.entries[slot as usize].value.take().expect("a live entry has its value")
     }
 
-    /// Moves the node at `pos` up to its place; returns where it ended.
-    fn sift_up(&mut self, which: usize, mut pos: usize) -> usize {
-        let heap = &mut self.heaps[which];
+    /// Takes `slot` out of heap `W`: the last node fills its hole, then moves up or down.
+    fn unlink<const W: usize>(&mut self, slot: u32) {
+        let pos = self.entries[slot as usize].at[W] as usize;
+        let last = self.heaps[W].pop().expect("an entry is in both heaps");
+        if pos < self.heaps[W].len() {
+            self.heaps[W][pos] = last;
+            let pos = self.sift_up::<W>(pos);
+            self.sift_down::<W>(pos);
+        }
+    }
+
+    /// Moves the node at `pos` of heap `W` up to its place; returns where it ended.
+    fn sift_up<const W: usize>(&mut self, mut pos: usize) -> usize {
+        let heap = &mut self.heaps[W];
         let node = heap[pos];
         while pos > 0 {
             let parent = (pos - 1) / 2;
@@ -141,35 +143,38 @@ impl<T> TimerHeap<T> {
                 break;
             }
             heap[pos] = p;
-            self.entries[p.slot as usize].at[which] = pos as u32;
+            self.entries[p.slot as usize].at[W] = pos as u32;
             pos = parent;
         }
         heap[pos] = node;
-        self.entries[node.slot as usize].at[which] = pos as u32;
+        self.entries[node.slot as usize].at[W] = pos as u32;
         pos
     }
 
-    /// Moves the node at `pos` down to its place.
-    fn sift_down(&mut self, which: usize, mut pos: usize) {
-        let heap = &mut self.heaps[which];
+    /// Moves the node at `pos` of heap `W` down to its place.
+    fn sift_down<const W: usize>(&mut self, mut pos: usize) {
+        let heap = &mut self.heaps[W];
+        let len = heap.len();
         let node = heap[pos];
         loop {
             let left = 2 * pos + 1;
-            let Some(&l) = heap.get(left) else { break };
-            let child = match heap.get(left + 1) {
-                Some(&r) if r.key < l.key => left + 1,
-                _ => left,
-            };
-            let c = heap[child];
+            if left >= len {
+                break;
+            }
+            let (mut child, mut c) = (left, heap[left]);
+            if left + 1 < len && heap[left + 1].key < c.key {
+                child = left + 1;
+                c = heap[child];
+            }
             if node.key <= c.key {
                 break;
             }
             heap[pos] = c;
-            self.entries[c.slot as usize].at[which] = pos as u32;
+            self.entries[c.slot as usize].at[W] = pos as u32;
             pos = child;
         }
         heap[pos] = node;
-        self.entries[node.slot as usize].at[which] = pos as u32;
+        self.entries[node.slot as usize].at[W] = pos as u32;
     }
 }
 

@@ -1137,16 +1137,31 @@ static void fig_timing(void)
 {
     double after[2], nanosleep_late[2], timer[2], periodic[2];
 
-    begin_figure("clock_nanosleep lateness");
-    run_reps(m_nanosleep, NULL, REPS_DIST, nanosleep_late);
-    begin_figure("dispatch_after lateness");
-    run_reps(m_after, NULL, REPS_DIST, after);
+    /* clock_nanosleep and dispatch_after repetitions alternate; the ratio is the median of
+     * the repetitions' p99 ratios (a p99 follows the VM's speed level of the moment) */
+    begin_figure("clock_nanosleep and dispatch_after lateness");
+    double np50[MAX_REPS], np99[MAX_REPS], ap50[MAX_REPS], ap99[MAX_REPS], r99[MAX_REPS], o[2];
+    m_nanosleep(NULL, o); /* warm-ups */
+    m_after(NULL, o);
+    for (int i = 0; i < REPS_DIST; i++) {
+        m_nanosleep(NULL, o);
+        np50[i] = o[0];
+        np99[i] = o[1];
+        m_after(NULL, o);
+        ap50[i] = o[0];
+        ap99[i] = o[1];
+        r99[i] = np99[i] > 0 ? ap99[i] / np99[i] : 0;
+    }
+    after[0] = median(ap50, REPS_DIST);
+    after[1] = median(ap99, REPS_DIST);
+    nanosleep_late[0] = median(np50, REPS_DIST);
+    nanosleep_late[1] = median(np99, REPS_DIST);
     report("after_lateness_p50", after[0], "us");
     report("after_lateness_p99", after[1], "us");
     report("baseline_nanosleep_lateness_p50", nanosleep_late[0], "us");
     report("baseline_nanosleep_lateness_p99", nanosleep_late[1], "us");
-    report_ratio("after_lateness_p99", "baseline_nanosleep_lateness_p99",
-                 after[1] / nanosleep_late[1], "<=", 1); /* issue 12: no later than clock_nanosleep */
+    report_ratio("after_lateness_p99", "baseline_nanosleep_lateness_p99", median(r99, REPS_DIST), "<=",
+                 1); /* issue 12: no later than clock_nanosleep */
 
     begin_figure("periodic clock_nanosleep jitter");
     run_reps(m_periodic_nanosleep, NULL, REPS_DIST, periodic);

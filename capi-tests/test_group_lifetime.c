@@ -16,6 +16,10 @@
  *                              are members, so the group is alive): all 1 + 10 + 100 run
  *                              and the notification sees every one.
  *   release_empty              a released empty group is freed at once (finalizer runs).
+ *   release_racing_leave       4 threads x 2,000 rounds of: create, enter, a global-queue
+ *                              item that leaves, release at once (racing the leave, which
+ *                              may come first or last): every group is finalized exactly
+ *                              once.
  */
 #include "check.h"
 
@@ -154,6 +158,46 @@ static void test_release_empty(void)
     OK("release_empty");
 }
 
+static atomic_int race_finalized;
+
+static void race_finalizer(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&race_finalized, 1);
+}
+
+static void race_leave(void *ctx) { dispatch_group_leave((dispatch_group_t)ctx); }
+
+static void *race_rounds(void *arg)
+{
+    (void)arg;
+    dispatch_queue_t q = dispatch_get_global_queue(0, 0);
+    for (int i = 0; i < 2000; i++) {
+        dispatch_group_t g = dispatch_group_create();
+        dispatch_set_context(g, g);
+        dispatch_set_finalizer_f(g, race_finalizer);
+        dispatch_group_enter(g);
+        dispatch_async_f(q, g, race_leave);
+        dispatch_release(g);
+    }
+    return NULL;
+}
+
+static void test_release_racing_leave(void)
+{
+    test_start("release_racing_leave", 60);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&t[i], NULL, race_rounds, NULL) == 0, "pthread_create");
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 20000 && atomic_load(&race_finalized) < 8000; i++)
+        usleep(1000);
+    usleep(20 * 1000);
+    CHECK(atomic_load(&race_finalized) == 8000, "%d of 8000 groups finalized", atomic_load(&race_finalized));
+    OK("release_racing_leave");
+}
+
 int main(void)
 {
     done = dispatch_semaphore_create(0);
@@ -161,5 +205,6 @@ int main(void)
     test_release_after_group_async();
     test_nested_after_release();
     test_release_empty();
+    test_release_racing_leave();
     return 0;
 }

@@ -52,7 +52,8 @@
  *  9 after_lateness            dispatch_after_f(now + 1 ms) on the default global queue, one at
  *                              a time, 200 samples: fire time - (time read before the call +
  *                              1 ms); p50/p99 in us. Baseline: clock_nanosleep(TIMER_ABSTIME,
- *                              now + 1 ms), same statistic.
+ *                              now + 1 ms), same statistic; the two alternate repetition by
+ *                              repetition, and the p99 ratio is the median of theirs.
  * 10 timer_jitter              a DISPATCH_SOURCE_TYPE_TIMER with 1 ms interval and 0 leeway on a
  *                              serial queue: |interval between handler calls - 1 ms| over 200
  *                              intervals, p50/p99 in us. Baseline (no target): a thread looping

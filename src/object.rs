@@ -175,6 +175,10 @@ pub unsafe trait ObjectKind: Object + Sized + 'static {
 /// their address), with its creation references: one client reference, which the
 /// returned handle carries, and the internal one all client references hold together.
 /// Aborts when the heap is exhausted.
+///
+/// Always inlined: `build` then writes the object straight into the new block; called, the
+/// fields went through the stack (queue create + release: 371 -> 393 instructions).
+#[inline(always)]
 pub fn new_in_c_heap<T: ObjectKind>(bytes: &[u8], build: impl FnOnce(*const u8) -> T) -> NewObject<T> {
     const { assert!(T::IN_C_HEAP, "the kind frees its objects as C heap blocks") };
     let size = core::mem::size_of::<T>() + bytes.len();

@@ -61,8 +61,11 @@ use std::time::Duration;
 
 /// Hard cap on worker threads.
 pub const MAX_THREADS: usize = 255;
-/// How long a parked worker waits for work before it retires.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a parked worker waits for work before it retires: under the 5 s after which an
+/// idle process should be back to its service threads (issue 12), so that the retirement
+/// of workers that parked up to a few hundred ms after the process went idle (the last
+/// wake-ups of a burst) is not a race with that deadline.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often the monitor looks at a saturated pool.
 pub const MONITOR_PERIOD: Duration = Duration::from_millis(2);
 /// Workers beyond which the monitor grows the pool by `cpus` a period only.
@@ -296,6 +299,15 @@ impl Pool {
                     // there is one, and the monitor sleeps whenever nothing is pending.
                     // One load while it is awake; a wake-up once per backlog otherwise.
                     self.monitor_bell.ring();
+                    // And the work behind must not wait for this one: pushes made while a
+                    // worker searched woke nobody, so each worker that takes an item with
+                    // more behind it wakes a parked one, if any is unpromised and nobody
+                    // searches (a chain, as Go's spinning threads do; one load when every
+                    // worker is busy). Without it a burst on a pool of parked workers was
+                    // fanned out by the monitor alone, one worker per look.
+                    if self.idle.any_unclaimed() && !self.idle.anyone_searching() {
+                        self.idle.wake_claimed();
+                    }
                 }
                 self.pops.fetch_add(1, SeqCst);
                 if is_overcommit(index) {

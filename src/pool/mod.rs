@@ -59,8 +59,9 @@ use sleepers::{Idle, MonitorBell};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-/// Hard cap on worker threads.
-pub const MAX_THREADS: usize = 255;
+/// Hard cap on worker threads: with the monitor and the event thread, the library runs at
+/// most 255 threads, the reference's worker limit.
+pub const MAX_THREADS: usize = 253;
 /// How long a parked worker waits for work before it retires: under the 5 s after which an
 /// idle process should be back to its service threads (issue 12), so that the retirement
 /// of workers that parked up to a few hundred ms after the process went idle (the last

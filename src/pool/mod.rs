@@ -218,7 +218,9 @@ impl Pool {
         if self.idle.wake_claimed() {
             return;
         }
-        if self.try_spawn(self.cpus) != Spawn::Started {
+        // A worker per CPU exists already (the common case when every worker is busy):
+        // straight to the monitor, without `try_spawn`'s call and CAS loop.
+        if self.threads.load(SeqCst) >= self.cpus || self.try_spawn(self.cpus) != Spawn::Started {
             self.monitor_bell.ring();
         }
     }

@@ -132,35 +132,39 @@ impl<T> TimerHeap<T> {
         }
     }
 
+    /// Puts `node` at `pos` of heap `W`, and records the position in its entry.
+    #[inline(always)]
+    fn place<const W: usize>(&mut self, pos: usize, node: Node) {
+        self.heaps[W][pos] = node;
+        self.entries[node.slot as usize].at[W] = pos as u32;
+    }
+
     /// Moves the node at `pos` of heap `W` up to its place; returns where it ended.
     fn sift_up<const W: usize>(&mut self, mut pos: usize) -> usize {
-        let heap = &mut self.heaps[W];
-        let node = heap[pos];
+        let node = self.heaps[W][pos];
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            let p = heap[parent];
+            let p = self.heaps[W][parent];
             if p.key <= node.key {
                 break;
             }
-            heap[pos] = p;
-            self.entries[p.slot as usize].at[W] = pos as u32;
+            self.place::<W>(pos, p);
             pos = parent;
         }
-        heap[pos] = node;
-        self.entries[node.slot as usize].at[W] = pos as u32;
+        self.place::<W>(pos, node);
         pos
     }
 
     /// Moves the node at `pos` of heap `W` down to its place.
     fn sift_down<const W: usize>(&mut self, mut pos: usize) {
-        let heap = &mut self.heaps[W];
-        let len = heap.len();
-        let node = heap[pos];
+        let len = self.heaps[W].len();
+        let node = self.heaps[W][pos];
         loop {
             let left = 2 * pos + 1;
             if left >= len {
                 break;
             }
+            let heap = &self.heaps[W];
             let (mut child, mut c) = (left, heap[left]);
             if left + 1 < len && heap[left + 1].key < c.key {
                 child = left + 1;
@@ -169,12 +173,10 @@ impl<T> TimerHeap<T> {
             if node.key <= c.key {
                 break;
             }
-            heap[pos] = c;
-            self.entries[c.slot as usize].at[W] = pos as u32;
+            self.place::<W>(pos, c);
             pos = child;
         }
-        heap[pos] = node;
-        self.entries[node.slot as usize].at[W] = pos as u32;
+        self.place::<W>(pos, node);
     }
 }
 

@@ -1,5 +1,5 @@
 //! How work reaches a queue and how it runs: pushing items ([`async_f`], [`push_item`],
-//! [`enqueue_on_target`]) and draining them ([`run_root_item`], [`drain_queue`]).
+//! [`enqueue_on_target`]) and draining them ([`run_pool_item`], [`drain_queue`]).
 //!
 //! The two halves call each other, which is why they share a file: a drain puts its queue
 //! back on its target when items remain, and a push onto a root queue hands the pool the
@@ -11,7 +11,7 @@
 //! pending work sits on its target exactly once. Draining happens at the bottom of the
 //! chain, on a pool worker.
 //!
-//! A worker pops an item from a root list and runs it with [`run_root_item`]. When the
+//! A worker pops an item from a root list and runs it with [`run_pool_item`]. When the
 //! item is a queue, the worker claims the queue's drain lock ([`QueueState::start_drain`])
 //! and drains it:
 //!
@@ -59,8 +59,11 @@ use crate::sys;
 /// Items one drain runs before yielding the target to others.
 const DRAIN_BATCH: usize = 128;
 
-/// Runs an item a worker took from root queue `root`.
-pub fn run_root_item(root: &Queue, item: Taken) {
+/// Runs an item a worker took from root queue `root`: the items [`run_pool_item`] does not
+/// run itself (a queue, a redirected item holding a width unit). Out of line, so that the
+/// common item's path keeps only what it needs in registers.
+#[inline(never)]
+fn run_root_item(root: &Queue, item: Taken) {
     match item {
         Taken::Continuation(mut c) => match c.width_of.take() {
             Some(q) => {
@@ -68,7 +71,7 @@ pub fn run_root_item(root: &Queue, item: Taken) {
                 release_width_chain(&q);
                 // Dropping `q` releases the reference taken when the item was redirected.
             }
-            None => frames::with_frame(root, || Continuation::run_boxed(c)),
+            None => run_root_continuation(root, c),
         },
         Taken::Queue(q) => drain_queue(q),
         Taken::Waiter(_) => sys::abort_with_message("dispatch internal error: sync waiter on a root queue"),
@@ -359,7 +362,7 @@ pub unsafe fn run_pool_item(index: usize, item: *mut Item) {
         // `run_root_item`, inlined here, had every callee-saved register pushed and popped
         // around every item.
         Taken::Continuation(c) if c.width_of.is_none() => run_root_continuation(&ROOT_QUEUES[index], c),
-        taken => run_root_item_cold(&ROOT_QUEUES[index], taken),
+        taken => run_root_item(&ROOT_QUEUES[index], taken),
     }
 }
 
@@ -367,9 +370,4 @@ pub unsafe fn run_pool_item(index: usize, item: *mut Item) {
 #[inline(always)]
 fn run_root_continuation(root: &Queue, c: ContinuationBox) {
     frames::with_frame(root, || Continuation::run_boxed(c))
-}
-
-#[inline(never)]
-fn run_root_item_cold(root: &Queue, item: Taken) {
-    run_root_item(root, item)
 }

@@ -29,7 +29,8 @@
 //!
 //! ## Wake protocol
 //!
-//! Push: append (`run_list.rs`: one CAS, no lock), `pending += 1`; then, unless a worker is
+//! Push: append (`run_list.rs`: one CAS, no lock), `pending += 1` (the list's own count, on
+//! the cache line the CAS just took: no second line per push); then, unless a worker is
 //! *searching* (spinning for work between items), claim a parked worker. A searching worker
 //! stops searching before its last look at the lists, so a push that saw it searching is
 //! seen by that look; when the look finds work and more items are pending, the worker
@@ -99,11 +100,6 @@ struct Pool {
     /// Bit `i` set while list `i` is non-empty (see `run_list.rs`: set by the push that
     /// found it empty, cleared by a pop that found it empty).
     nonempty: CachePadded<AtomicU32>,
-    pending: AtomicUsize,
-    /// Items waiting on overcommit lists (the monitor's starvation check).
-    overcommit_pending: AtomicUsize,
-    /// Items taken by workers so far (progress, for the starvation check).
-    pops: AtomicUsize,
     threads: AtomicUsize,
     /// Parked workers and their wake-up epoch (`sleepers.rs`).
     idle: Idle,
@@ -119,9 +115,6 @@ struct Pool {
 static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     lists: core::array::from_fn(|_| CachePadded::new(RunList::new())),
     nonempty: CachePadded::new(AtomicU32::new(0)),
-    pending: AtomicUsize::new(0),
-    overcommit_pending: AtomicUsize::new(0),
-    pops: AtomicUsize::new(0),
     threads: AtomicUsize::new(0),
     idle: Idle::new(),
     cpus: sys::cpu_count(),
@@ -170,10 +163,7 @@ impl Pool {
             return no_such_list(index);
         };
         list.push(item, &self.nonempty, 1 << index);
-        self.pending.fetch_add(1, SeqCst);
-        if is_overcommit(index) {
-            self.overcommit_pending.fetch_add(1, SeqCst);
-        }
+        list.pending.fetch_add(1, SeqCst);
         self.make_sure_someone_looks();
     }
 }
@@ -192,7 +182,7 @@ fn no_such_list(index: usize) {
 pub fn items_waiting() -> bool {
     // Relaxed: a hint, read between batches; an item it misses was pushed by a thread that
     // then woke or started a worker for it, and the next batch boundary sees it.
-    POOL.pending.load(Relaxed) != 0
+    POOL.pending() != 0
 }
 
 fn is_overcommit(index: usize) -> bool {
@@ -281,6 +271,24 @@ impl Pool {
         }
     }
 
+    /// Items appended to any list and not yet taken. The sum of the lists' own counts
+    /// (see `RunList::pending`): each is SeqCst, so a monitor that reads every count as 0
+    /// after its `prepare` is rung by any push whose increment it missed.
+    fn pending(&self) -> usize {
+        self.lists.iter().map(|l| l.pending.load(SeqCst)).sum()
+    }
+
+    /// Items waiting on overcommit lists (the monitor's starvation check).
+    fn overcommit_pending(&self) -> usize {
+        let lists = self.lists.iter().enumerate().filter(|&(i, _)| is_overcommit(i));
+        lists.map(|(_, l)| l.pending.load(SeqCst)).sum()
+    }
+
+    /// Items taken by workers so far (progress, for the starvation check).
+    fn pops(&self) -> usize {
+        self.lists.iter().map(|l| l.pops.load(Relaxed)).fold(0, usize::wrapping_add)
+    }
+
     fn has_work(&self) -> bool {
         self.nonempty.load(SeqCst) != 0
     }
@@ -293,9 +301,11 @@ impl Pool {
                 return None;
             }
             let index = (31 - mask.leading_zeros()) as usize;
-            let item = self.lists[index].pop(&self.nonempty, 1 << index);
+            let list = &self.lists[index];
+            let item = list.pop(&self.nonempty, 1 << index);
             if let Some(item) = item {
-                if self.pending.fetch_sub(1, SeqCst) > 1 {
+                let others = || self.nonempty.load(SeqCst) & !(1 << index) != 0;
+                if list.pending.fetch_sub(1, SeqCst) > 1 || others() {
                     // Work is left behind this item: the monitor must be watching, in case
                     // this worker (and the others) block in it. Its pushes may not have
                     // told the monitor: a push relies on a searching or parked worker when
@@ -311,10 +321,6 @@ impl Pool {
                     if self.idle.any_unclaimed() && !self.idle.anyone_searching() {
                         self.idle.wake_claimed();
                     }
-                }
-                self.pops.fetch_add(1, SeqCst);
-                if is_overcommit(index) {
-                    self.overcommit_pending.fetch_sub(1, SeqCst);
                 }
                 return Some((index, item));
             }
@@ -409,7 +415,7 @@ impl Pool {
         self.idle.stop_search();
         // After `stop_search`: a push that saw us searching appended before this look.
         if self.has_work() {
-            if self.pending.load(SeqCst) > 1 {
+            if self.pending() > 1 {
                 self.make_sure_someone_looks();
             }
             return true;
@@ -423,7 +429,7 @@ impl Pool {
         let mut period = MONITOR_PERIOD;
         loop {
             let ticket = self.monitor_bell.prepare();
-            if self.pending.load(SeqCst) == 0 {
+            if self.pending() == 0 {
                 period = MONITOR_PERIOD;
                 self.monitor_bell.sleep(ticket);
                 self.monitor_bell.awake();
@@ -431,7 +437,7 @@ impl Pool {
             }
             self.monitor_bell.awake();
             std::thread::sleep(period);
-            let pending = self.pending.load(SeqCst);
+            let pending = self.pending();
             if pending == 0 {
                 continue;
             }
@@ -447,8 +453,8 @@ impl Pool {
             let mut wanted = workers_wanted(self.cpus, tids.len(), runnable, pending);
             // Overcommit items must not wait for busy workers: if some waited a whole
             // period while no worker took anything, each gets a thread of its own.
-            let pops = self.pops.load(SeqCst);
-            let starving = self.overcommit_pending.load(SeqCst);
+            let pops = self.pops();
+            let starving = self.overcommit_pending();
             if starving > 0 && pops == pops_seen {
                 wanted = wanted.max(starving);
             }
@@ -517,16 +523,10 @@ pub(crate) fn reset_in_child(held: ForkHeld) {
     let pool: &'static Pool = &POOL;
     let ForkHeld { mut workers, lists } = held;
     workers.clear();
-    let (mut pending, mut overcommit) = (0, 0);
     for (index, list) in lists.iter().enumerate() {
-        let n = list.len();
-        pending += n;
-        if is_overcommit(index) {
-            overcommit += n;
-        }
+        pool.lists[index].pending.store(list.len(), SeqCst);
     }
-    pool.pending.store(pending, SeqCst);
-    pool.overcommit_pending.store(overcommit, SeqCst);
+    let pending = pool.pending();
     pool.threads.store(0, SeqCst);
     pool.idle.reset();
     pool.monitor_bell.reset();

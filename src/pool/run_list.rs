@@ -40,6 +40,12 @@ pub struct RunList {
     /// Items on `fifo` (for the fork count).
     fifo_len: AtomicUsize,
     consumer: ConsumerLock,
+    /// Items appended and not yet taken, kept by the pool (`Pool::append`, `Pool::pop`) on
+    /// the list's own cache line: a push or pop already owns that line for its CAS, so the
+    /// count costs no second line transfer, as a pool-wide counter did on every item.
+    pub pending: AtomicUsize,
+    /// Items taken so far (written under `consumer` only): progress, for the monitor.
+    pub pops: AtomicUsize,
 }
 
 /// The link of a live item.
@@ -58,6 +64,8 @@ impl RunList {
             fifo: AtomicPtr::new(ptr::null_mut()),
             fifo_len: AtomicUsize::new(0),
             consumer: ConsumerLock::new(),
+            pending: AtomicUsize::new(0),
+            pops: AtomicUsize::new(0),
         }
     }
 
@@ -68,6 +76,8 @@ impl RunList {
             fifo: AtomicPtr::new(ptr::null_mut()),
             fifo_len: AtomicUsize::new(0),
             consumer: ConsumerLock::new(),
+            pending: AtomicUsize::new(0),
+            pops: AtomicUsize::new(0),
         }
     }
 
@@ -122,6 +132,9 @@ impl RunList {
         // Relaxed: `fifo` and its links are only touched under the consumer lock.
         self.fifo.store(next_of(head).load(Relaxed), Relaxed);
         self.fifo_len.fetch_sub(1, Relaxed);
+        // Relaxed, and not a read-modify-write: only the lock holder writes it; the monitor
+        // only compares two readings.
+        self.pops.store(self.pops.load(Relaxed).wrapping_add(1), Relaxed);
         Some(head)
     }
 

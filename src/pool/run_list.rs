@@ -131,9 +131,9 @@ impl RunList {
         }
         // Relaxed: `fifo` and its links are only touched under the consumer lock.
         self.fifo.store(next_of(head).load(Relaxed), Relaxed);
-        self.fifo_len.fetch_sub(1, Relaxed);
-        // Relaxed, and not a read-modify-write: only the lock holder writes it; the monitor
-        // only compares two readings.
+        // Relaxed, and neither is a read-modify-write (a locked instruction): only the lock
+        // holder writes them; the fork count and the monitor only read.
+        self.fifo_len.store(self.fifo_len.load(Relaxed) - 1, Relaxed);
         self.pops.store(self.pops.load(Relaxed).wrapping_add(1), Relaxed);
         Some(head)
     }

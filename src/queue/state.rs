@@ -883,15 +883,15 @@ mod loom_tests {
             // The barrier's drainer: acquire the drain lock, start the barrier, and when
             // it is pending come back (the width release re-wakes the queue).
             loop {
-                if b.start_drain(2, false) == DrainStart::Acquired {
-                    if b.start_barrier(2) == BarrierStart::Acquired {
-                        barriers.fetch_add(1, SeqCst);
-                        assert_eq!(readers.load(SeqCst), 0, "a barrier ran while a reader held width");
-                        barriers.fetch_sub(1, SeqCst);
-                        b.end_barrier();
-                        assert_eq!(b.unlock(|| true), Wake::Nothing);
-                        break;
-                    }
+                if b.start_drain(2, false) == DrainStart::Acquired
+                    && b.start_barrier(2) == BarrierStart::Acquired
+                {
+                    barriers.fetch_add(1, SeqCst);
+                    assert_eq!(readers.load(SeqCst), 0, "a barrier ran while a reader held width");
+                    barriers.fetch_sub(1, SeqCst);
+                    b.end_barrier();
+                    assert_eq!(b.unlock(|| true), Wake::Nothing);
+                    break;
                 }
                 loom::thread::yield_now();
             }

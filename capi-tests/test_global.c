@@ -14,10 +14,21 @@
  *   overcommit            DISPATCH_QUEUE_OVERCOMMIT gives a queue that runs 8 blocking items
  *                         at once on this machine, whatever its number of CPUs.
  *   retain_release_noop   dispatch_retain/dispatch_release on a global queue have no effect.
+ *   item_behind_blocker   300 times: an item that blocks until a second item runs, then that
+ *                         second item pushed right behind it: the second always runs (the
+ *                         first gives up after 5 s). A push onto a non-empty run list wakes
+ *                         nobody itself; the worker that takes the item below must see it
+ *                         counted and get it a thread. Also in a forked child bound to one
+ *                         CPU (a pool of one worker), run first, before the library is used.
+ *                         A liveness check of the whole path; the race it guards against
+ *                         (the count made after the append) is a few instructions wide and
+ *                         is checked by the loom model `skipped_look_is_covered`.
  */
 #include "check.h"
 
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 struct ran {
     dispatch_queue_t current;
@@ -217,13 +228,78 @@ static void test_retain_release_noop(void)
     OK("retain_release_noop");
 }
 
+static atomic_int blocker_gave_up;
+
+static void wait_for_follower(void *ctx)
+{
+    if (!sem_wait_ms((dispatch_semaphore_t)ctx, 5000))
+        atomic_fetch_add(&blocker_gave_up, 1);
+}
+
+static void follower(void *ctx) { dispatch_semaphore_signal((dispatch_semaphore_t)ctx); }
+
+static void item_behind_blocker(void)
+{
+    dispatch_queue_t q = dispatch_get_global_queue(QOS_CLASS_DEFAULT, 0);
+    for (int round = 0; round < 300; round++) {
+        dispatch_semaphore_t sem = dispatch_semaphore_create(0);
+        dispatch_group_t g = dispatch_group_create();
+        dispatch_group_async_f(g, q, sem, wait_for_follower);
+        dispatch_group_async_f(g, q, sem, follower);
+        CHECK(dispatch_group_wait(g, dispatch_time(DISPATCH_TIME_NOW, 10 * NSEC_PER_SEC)) == 0,
+              "round %d: the two items did not finish", round);
+        dispatch_release(g);
+        dispatch_release(sem);
+    }
+    CHECK(atomic_load(&blocker_gave_up) == 0, "%d items waited in vain for the item behind them",
+          atomic_load(&blocker_gave_up));
+}
+
+static void test_item_behind_blocker(void)
+{
+    test_start("item_behind_blocker", 60);
+    item_behind_blocker();
+    OK("item_behind_blocker");
+}
+
+/* `item_behind_blocker` in a forked child bound to one CPU, before this process used the
+ * library: the child's pool sees one CPU and starts with one worker. */
+static void test_item_behind_blocker_one_cpu(void)
+{
+    test_start("item_behind_blocker (one CPU)", 60);
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        cpu_set_t all, one;
+        CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity failed");
+        CPU_ZERO(&one);
+        for (int c = 0; c < CPU_SETSIZE; c++) {
+            if (CPU_ISSET(c, &all)) {
+                CPU_SET(c, &one);
+                break;
+            }
+        }
+        CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity failed");
+        item_behind_blocker();
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the one-CPU child failed (status %d)", status);
+    OK("item_behind_blocker (one CPU)");
+}
+
 int main(void)
 {
+    test_item_behind_blocker_one_cpu();
     test_every_class_runs();
     test_legacy_mapping();
     test_global_is_concurrent();
     test_background_priority();
     test_overcommit();
     test_retain_release_noop();
+    test_item_behind_blocker();
     return 0;
 }

@@ -162,9 +162,16 @@ impl Pool {
         let Some(list) = self.lists.get(index) else {
             return no_such_list(index);
         };
-        list.push(item, &self.nonempty, 1 << index);
+        // Counted before it is appended: the consumer whose swap takes the item then finds
+        // it counted when it pops the item below, which is what makes skipping the look
+        // below safe (`run_list.rs`, "Pushes onto a non-empty inbox").
         list.pending.fetch_add(1, SeqCst);
-        self.make_sure_someone_looks();
+        let inbox_was_empty = list.push(item, &self.nonempty, 1 << index);
+        // Onto a non-empty inbox: the item below ours made sure someone looks, and whoever
+        // takes it takes ours in the same swap, then wakes the next worker (`Pool::pop`).
+        if inbox_was_empty {
+            self.make_sure_someone_looks();
+        }
     }
 }
 

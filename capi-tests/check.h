@@ -19,6 +19,10 @@
  *                           `needle` may list alternatives separated by '|'), else prints
  *                           what went wrong with the captured stderr and returns 0.
  *                           Every wait is bounded by 10 s.
+ *   in_one_cpu_child(fn)    forks; the child binds itself to one CPU (the first it may
+ *                           use), runs fn and exits 0; checks that it did. Called before
+ *                           the process first uses the library, the child's pool sees one
+ *                           CPU and starts with one worker.
  *
  * Everything is `static inline` so that a program may use any subset under -Werror.
  */
@@ -35,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -279,6 +284,31 @@ static inline int expect_abort(void (*fn)(void), const char *needle)
     if (!good)
         fprintf(stderr, "---- child's stderr ----\n%s\n------------------------\n", buf);
     return good;
+}
+
+static inline void in_one_cpu_child(void (*fn)(void))
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        cpu_set_t all, one;
+        CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity failed");
+        CPU_ZERO(&one);
+        for (int c = 0; c < CPU_SETSIZE; c++) {
+            if (CPU_ISSET(c, &all)) {
+                CPU_SET(c, &one);
+                break;
+            }
+        }
+        CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity failed");
+        fn();
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the one-CPU child failed (status %d)", status);
 }
 
 #endif /* CAPI_TESTS_CHECK_H */

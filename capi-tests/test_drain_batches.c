@@ -104,27 +104,7 @@ static void other_work_still_runs(void)
 static void on_one_cpu(void (*fn)(void), const char *name)
 {
     test_start(name, 60);
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork failed");
-    if (pid == 0) {
-        cpu_set_t all, one;
-        CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity failed");
-        CPU_ZERO(&one);
-        for (int c = 0; c < CPU_SETSIZE; c++) {
-            if (CPU_ISSET(c, &all)) {
-                CPU_SET(c, &one);
-                break;
-            }
-        }
-        CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity failed");
-        fn();
-        fflush(stdout);
-        _exit(0);
-    }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the one-CPU child failed (status %d)", status);
+    in_one_cpu_child(fn);
 }
 
 int main(void)

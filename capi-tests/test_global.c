@@ -26,9 +26,7 @@
  */
 #include "check.h"
 
-#include <sched.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 struct ran {
     dispatch_queue_t current;
@@ -267,27 +265,7 @@ static void test_item_behind_blocker(void)
 static void test_item_behind_blocker_one_cpu(void)
 {
     test_start("item_behind_blocker (one CPU)", 60);
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork failed");
-    if (pid == 0) {
-        cpu_set_t all, one;
-        CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity failed");
-        CPU_ZERO(&one);
-        for (int c = 0; c < CPU_SETSIZE; c++) {
-            if (CPU_ISSET(c, &all)) {
-                CPU_SET(c, &one);
-                break;
-            }
-        }
-        CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity failed");
-        item_behind_blocker();
-        fflush(stdout);
-        _exit(0);
-    }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the one-CPU child failed (status %d)", status);
+    in_one_cpu_child(item_behind_blocker);
     OK("item_behind_blocker (one CPU)");
 }
 

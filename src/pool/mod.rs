@@ -187,8 +187,8 @@ fn no_such_list(index: usize) {
 /// nothing waiting, handing the queue back to its root list would only make it migrate to
 /// another worker (a searching one takes it) or start one, with nothing gained.
 pub fn items_waiting() -> bool {
-    // Relaxed: a hint, read between batches; an item it misses was pushed by a thread that
-    // then woke or started a worker for it, and the next batch boundary sees it.
+    // A hint, read between batches (twelve loads); an item it misses was pushed by a thread
+    // that then woke or started a worker for it, and the next batch boundary sees it.
     POOL.pending() != 0
 }
 
@@ -280,7 +280,9 @@ impl Pool {
 
     /// Items appended to any list and not yet taken. The sum of the lists' own counts
     /// (see `RunList::pending`): each is SeqCst, so a monitor that reads every count as 0
-    /// after its `prepare` is rung by any push whose increment it missed.
+    /// after its `prepare` is rung for any item whose increment it missed, by its push
+    /// (`wake_someone`) or, for one stacked on a non-empty inbox, by the worker that pops
+    /// the item below it and finds it counted (`Pool::pop`).
     fn pending(&self) -> usize {
         self.lists.iter().map(|l| l.pending.load(SeqCst)).sum()
     }

@@ -26,7 +26,7 @@
 //! (through the bit's read-modify-write order), which sees the item. The bit may be set
 //! with the list empty for a moment (a pop then finds nothing, clears it, and moves on),
 //! never clear with an item on the list once the pushes and pops in flight are done.
-
+//!
 //! ## Pushes onto a non-empty inbox
 //!
 //! Only a push that found the inbox empty makes sure a worker looks (`Pool::append`); one

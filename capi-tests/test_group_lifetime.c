@@ -75,6 +75,14 @@ static void notify(void *ctx)
     atomic_store(&notified_at, atomic_load(&ran));
 }
 
+/* The finalizer may run before the notification: the notification's reference goes once it
+ * is submitted, not once it has run. Waits (up to 10 s) for it to have run. */
+static void wait_for_notify(void)
+{
+    for (int i = 0; i < 10000 && atomic_load(&notified_at) == -1; i++)
+        usleep(1000);
+}
+
 static void test_release_after_group_async(void)
 {
     test_start("release_after_group_async", 30);
@@ -89,10 +97,7 @@ static void test_release_after_group_async(void)
         dispatch_group_notify_f(g, q, NULL, notify);
         dispatch_release(g);
         CHECK(sem_wait_ms(done, 10000), "round %d: the finalizer never ran", round);
-        /* The finalizer runs on the default global queue once the notification's
-         * reference went, which is once it was submitted: wait for it to have run. */
-        for (int i = 0; i < 10000 && atomic_load(&notified_at) == -1; i++)
-            usleep(1000);
+        wait_for_notify();
         CHECK(atomic_load(&notified_at) == 2000, "round %d: notified with %d of 2000 items run", round,
               atomic_load(&notified_at));
         CHECK(atomic_load(&ran) == 2000, "round %d: %d items ran", round, atomic_load(&ran));
@@ -103,19 +108,13 @@ static void test_release_after_group_async(void)
 
 static dispatch_group_t nested_group;
 
-static void leaf(void *ctx)
-{
-    (void)ctx;
-    atomic_fetch_add(&ran, 1);
-}
-
 static void branch(void *ctx)
 {
     (void)ctx;
     atomic_fetch_add(&ran, 1);
     usleep(1000);
     for (int i = 0; i < 10; i++)
-        dispatch_group_async_f(nested_group, dispatch_get_global_queue(0, 0), NULL, leaf);
+        dispatch_group_async_f(nested_group, dispatch_get_global_queue(0, 0), NULL, item);
 }
 
 static void root(void *ctx)
@@ -138,8 +137,7 @@ static void test_nested_after_release(void)
     dispatch_group_notify_f(nested_group, dispatch_get_global_queue(0, 0), NULL, notify);
     dispatch_release(nested_group);
     CHECK(sem_wait_ms(done, 10000), "the finalizer never ran");
-    for (int i = 0; i < 10000 && atomic_load(&notified_at) == -1; i++)
-        usleep(1000);
+    wait_for_notify();
     CHECK(atomic_load(&notified_at) == 111, "notified with %d of 111 items run", atomic_load(&notified_at));
     CHECK(atomic_load(&finalized) == 1, "finalizer ran %d times", atomic_load(&finalized));
     OK("nested_after_release");

@@ -50,11 +50,6 @@ struct Shared {
     began: u64,
 }
 
-/// The CPUs this process may use, read once as the pool does: `sys::cpu_count` reads the
-/// cgroup's CPU quota files and the affinity mask (~120 µs on the bench's VM, which every
-/// apply paid before its helpers could start).
-static CPUS: LazyLock<usize> = LazyLock::new(sys::cpu_count);
-
 /// The mailboxes of hot helpers (`hot.rs`).
 static HOT: LazyLock<Mailboxes> = LazyLock::new(Mailboxes::new);
 
@@ -203,7 +198,7 @@ pub fn apply_f(n: usize, q: Option<&Queue>, work: ClientApplyFn) {
     }
     let q = q.unwrap_or_else(|| frames::current().and_then(|c| c.root()).unwrap_or(root::default_queue()));
     // A serial queue runs every index on this thread, as one chunk, under one sync.
-    let helpers = if q.is_serial() { 0 } else { (*CPUS).min(n) - 1 };
+    let helpers = if q.is_serial() { 0 } else { crate::pool::cpus().min(n) - 1 };
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),

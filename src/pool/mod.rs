@@ -182,6 +182,12 @@ fn no_such_list(index: usize) {
     sys::abort_with_message(&format!("dispatch internal error: no root run list {index}"))
 }
 
+/// The CPUs the pool sizes itself by (`sys::cpu_count`, read once when the pool was made:
+/// it reads the cgroup's quota files and the affinity mask, ~120 µs here).
+pub fn cpus() -> usize {
+    POOL.cpus
+}
+
 /// Whether some item waits on a root list for a worker: what a worker that has run a whole
 /// batch of one queue's items asks before it keeps that queue (`queue/drain.rs`). With
 /// nothing waiting, handing the queue back to its root list would only make it migrate to
